@@ -18,7 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "worker": ("service.cli", "run the background job worker (training, calibration)"),
     "agent": ("agent.cli", "device agent: measure models locally or for a server"),
     "dataset": ("datasets.cli", "build, measure and import measured corpora"),
-    "train": ("predictor.cli", "train a predictor from corpus files"),
+    "train": ("predictor.train", "train a predictor from corpus files or the database"),
     "predict": ("edgeperf.client_cli", "ask a server for a prediction of a model"),
 }
 
