@@ -1,0 +1,265 @@
+"""The measurement protocol.
+
+For each model: load (timed, ``load_ms``), first inference (timed apart, ``first_ms``),
+warm-up for ``warmup_s``, then timed rounds. Each round starts with a few untimed runs
+(caches may have been evicted by other models in between) and then times at least
+``runs_per_round`` inferences and at least ``min_round_s`` seconds. After ``min_rounds``
+rounds a model stops as soon as the contention check passes (:func:`agent.stats.settled`);
+if it has not passed after ``max_rounds``, up to ``max_remeasure`` extra batches of
+``remeasure_rounds`` rounds are measured and ``remeasured`` counts them. Every raw sample is
+kept. Statistics come from the rounds whose median is close to the fastest round's
+(see :mod:`agent.stats`): contention only ever adds time.
+
+``measure_many`` interleaves rounds over a group of models (round 1 of every model, then
+round 2, ...) with their sessions kept loaded, so slow drifts and other processes' bursts
+spread evenly over the group instead of hitting one model. Peak memory is measured
+afterwards per model in a dedicated child process (:mod:`agent.memory`).
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent import memory as memory_mod
+from agent import stats
+from agent.backends import BackendError, Session, get_backend
+from agent.energy import find_meter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ProtocolConfig:
+    warmup_s: float = 0.2
+    warmup_min_runs: int = 3
+    round_warmup_runs: int = 2
+    runs_per_round: int = 10
+    min_round_s: float = 0.05
+    max_runs_per_round: int = 2000
+    min_rounds: int = 3
+    max_rounds: int = 5
+    settle_tolerance: float = 0.02
+    max_spread: float = 0.25
+    accept_tolerance: float = 0.03
+    max_remeasure: int = 2
+    remeasure_rounds: int = 2
+    memory_runs: int = 3
+
+    def __post_init__(self) -> None:
+        if self.min_rounds < 2 or self.max_rounds < self.min_rounds or self.runs_per_round < 1:
+            raise ValueError("need 2 <= min_rounds <= max_rounds and runs_per_round >= 1")
+
+
+class MeasureError(Exception):
+    """A model could not be measured; ``code``/``message`` come from the runtime."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code, self.message = code, message
+
+
+@dataclass
+class _Item:
+    path: str
+    input_shapes: dict[str, list[int]] | None
+    session: Session | None = None
+    rounds: list[list[float]] = field(default_factory=list)
+    energy_mj: list[float] = field(default_factory=list)
+    result: dict[str, Any] = field(default_factory=dict)
+    remeasured: int = 0
+    budget: int = 0
+    done: bool = False
+    error: BackendError | None = None
+
+
+@contextmanager
+def _pinned(cpu: int | None) -> Iterator[None]:
+    """Pin this process to one CPU for the block, when asked and supported."""
+    if cpu is None or not hasattr(os, "sched_setaffinity"):
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {cpu})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _time_once(session: Session) -> float:
+    t0 = time.perf_counter_ns()
+    session.run()
+    return (time.perf_counter_ns() - t0) / 1e6
+
+
+def _load(item: _Item, backend: Any, threads: int, cfg: ProtocolConfig) -> None:
+    t0 = time.perf_counter_ns()
+    item.session = backend.load(item.path, threads=threads, input_shapes=item.input_shapes)
+    item.result["load_ms"] = (time.perf_counter_ns() - t0) / 1e6
+    item.result["first_ms"] = _time_once(item.session)
+    item.result["input_shapes"] = item.session.input_shapes()
+    runs, start = 0, time.perf_counter()
+    while runs < cfg.warmup_min_runs or time.perf_counter() - start < cfg.warmup_s:
+        item.session.run()
+        runs += 1
+    item.result["warmup_runs"] = runs
+    item.budget = cfg.max_rounds
+
+
+def _round(session: Session, cfg: ProtocolConfig, meter: Any) -> tuple[list[float], float | None]:
+    for _ in range(cfg.round_warmup_runs):
+        session.run()
+    samples: list[float] = []
+    if meter is not None:
+        meter.start()
+    start = time.perf_counter()
+    while len(samples) < cfg.runs_per_round or (
+        time.perf_counter() - start < cfg.min_round_s and len(samples) < cfg.max_runs_per_round
+    ):
+        samples.append(_time_once(session))
+    energy = meter.stop() if meter is not None else None
+    return samples, (energy / len(samples) if energy is not None else None)
+
+
+def _advance(item: _Item, cfg: ProtocolConfig) -> None:
+    """After a round: stop when settled, extend with a re-measurement batch, or give up."""
+    n = len(item.rounds)
+    if n >= cfg.min_rounds and stats.settled(item.rounds, cfg.settle_tolerance, cfg.max_spread):
+        item.done = True
+    elif n >= item.budget:
+        if item.remeasured < cfg.max_remeasure:
+            item.remeasured += 1
+            item.budget += cfg.remeasure_rounds
+            log.info("measure.remeasure", extra={"path": item.path, "rounds": n})
+        else:
+            item.done = True
+
+
+def _finish(item: _Item, base: dict[str, Any], cfg: ProtocolConfig) -> dict[str, Any]:
+    out = {**base, "path": item.path, **item.result}
+    if item.error is not None:
+        out["error"] = item.error.to_dict()
+        return out
+    out.update(stats.summarize(item.rounds, cfg.accept_tolerance))
+    out["rounds"] = len(item.rounds)
+    out["remeasured"] = item.remeasured
+    out["contended"] = not stats.settled(item.rounds, cfg.settle_tolerance, cfg.max_spread)
+    energies = sorted(item.energy_mj)
+    out["energy_mj"] = energies[len(energies) // 2] if energies else None
+    out["peak_memory_mb"] = None
+    return out
+
+
+def _measure_group(items: list[_Item], backend: Any, threads: int, cfg: ProtocolConfig, meter: Any) -> None:
+    for item in items:
+        try:
+            _load(item, backend, threads, cfg)
+        except BackendError as exc:
+            item.error, item.done, item.session = exc, True, None
+    with _no_gc():
+        while not all(i.done for i in items):
+            for item in (i for i in items if not i.done):
+                try:
+                    samples, energy = _round(item.session, cfg, meter)  # type: ignore[arg-type]
+                except BackendError as exc:
+                    item.error, item.done = exc, True
+                    continue
+                item.rounds.append(samples)
+                if energy is not None:
+                    item.energy_mj.append(energy)
+                _advance(item, cfg)
+    for item in items:
+        item.session = None
+    gc.collect()
+
+
+def _add_memory(out: dict[str, Any], runtime: str, threads: int, cfg: ProtocolConfig) -> None:
+    try:
+        mem = memory_mod.measure_peak(out["path"], runtime, threads, out.get("input_shapes"), cfg.memory_runs)
+    except memory_mod.PeakMemoryError as exc:
+        log.warning("measure.memory_failed", extra={"path": out["path"], "error": str(exc)[:500]})
+        out["peak_memory_mb"], out["memory"] = None, {"error": str(exc)[:2000]}
+        return
+    out["peak_memory_mb"] = mem.pop("peak_memory_mb")
+    out["memory"] = mem
+
+
+def measure_many(
+    paths: Sequence[str | Path],
+    runtime: str = "onnxruntime",
+    threads: int = 1,
+    input_shapes: Sequence[dict[str, list[int]] | None] | dict[str, list[int]] | None = None,
+    config: ProtocolConfig | None = None,
+    *,
+    memory: bool = True,
+    cpu: int | None = None,
+    group_size: int = 8,
+) -> list[dict[str, Any]]:
+    """Measure several models with rounds interleaved within groups of ``group_size``.
+
+    ``input_shapes`` is one mapping for all models or a list aligned with ``paths``.
+    A model the runtime cannot load or run yields a result with an ``error`` entry
+    (``{"code", "message"}``) instead of statistics; the others are unaffected.
+    """
+    cfg = config or ProtocolConfig()
+    if threads < 1:
+        raise ValueError("threads must be >= 1")
+    shapes = list(input_shapes) if isinstance(input_shapes, list | tuple) else [input_shapes] * len(paths)
+    if len(shapes) != len(paths):
+        raise ValueError("input_shapes must align with paths")
+    backend = get_backend(runtime)
+    base = {"runtime": runtime, "runtime_version": backend.version(), "threads": threads,
+            "delegate": backend.delegate, "cpu_affinity": cpu, "protocol": asdict(cfg)}
+    meter = find_meter()
+    base["energy_sensor"] = getattr(meter, "name", None)
+    results: list[dict[str, Any]] = []
+    with _pinned(cpu):
+        for start in range(0, len(paths), group_size):
+            group = [_Item(str(p), s) for p, s in zip(paths[start:start + group_size],
+                                                      shapes[start:start + group_size], strict=True)]
+            t0 = time.perf_counter()
+            _measure_group(group, backend, threads, cfg, meter)
+            elapsed = (time.perf_counter() - t0) / len(group)
+            for item in group:
+                out = _finish(item, base, cfg)
+                out["duration_s"] = elapsed
+                if memory and "error" not in out:
+                    _add_memory(out, runtime, threads, cfg)
+                results.append(out)
+    return results
+
+
+def measure(
+    model_path: str | Path,
+    runtime: str = "onnxruntime",
+    threads: int = 1,
+    input_shapes: dict[str, list[int]] | None = None,
+    config: ProtocolConfig | None = None,
+    *,
+    memory: bool = True,
+    cpu: int | None = None,
+) -> dict[str, Any]:
+    """Measure one model; raises MeasureError when the runtime cannot load or run it."""
+    out = measure_many([model_path], runtime, threads, [input_shapes], config, memory=memory, cpu=cpu)[0]
+    if "error" in out:
+        raise MeasureError(out["error"]["code"], out["error"]["message"])
+    return out
