@@ -1,0 +1,253 @@
+"""Checkpoints and the :class:`Predictor` the service uses.
+
+A checkpoint is one ``.pt`` file written with ``torch.save`` that holds only
+tensors and a JSON string (so ``torch.load(..., weights_only=True)`` reads it):
+
+* ``meta``: JSON with the constructor config, :data:`FEATURE_SCHEMA_VERSION`,
+  the device list, the target list (+ units), per device/target availability,
+  normalisation stats, metrics and a description of the training data;
+* ``members``: one PerfSAGE ``state_dict`` per ensemble member;
+* ``q``: the conformal scale ``[devices, targets]`` of the 90% interval.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch_geometric.data import Batch, Data
+
+from predictor.features import FEATURE_SCHEMA_VERSION, featurize
+from predictor.graph.ir import Graph
+from predictor.models.perf_sage import PerfSAGE
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_FORMAT = 1
+TARGET_UNITS = {"latency": "ms", "energy": "mJ", "memory": "MB"}
+CHECKPOINT_DIR = Path(__file__).parent / "checkpoints"
+SIGMA_FLOOR = 0.01  # log-space floor on the ensemble spread used by the conformal score
+COVERAGE = 0.9
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing, malformed or was written for other features."""
+
+
+class PredictionError(ValueError):
+    """A prediction request names an unknown device or target."""
+
+
+@dataclass
+class Predictor:
+    """An ensemble of :class:`PerfSAGE` members plus everything needed to use them.
+
+    ``available[d][t]`` says whether device ``d`` had training data for target
+    ``t``; unavailable targets are answered as such, never invented.
+    """
+
+    members: list[PerfSAGE]
+    devices: list[str]
+    targets: list[str]
+    available: np.ndarray  # bool [D, T]
+    q: np.ndarray  # float [D, T] conformal scale
+    meta: dict[str, Any] = field(default_factory=dict)
+    name: str = "perfsage"
+
+    def __post_init__(self) -> None:
+        for m in self.members:
+            m.eval()
+        self._dev_index = {d: i for i, d in enumerate(self.devices)}
+
+    # -- core batched inference --------------------------------------------------
+    @torch.no_grad()
+    def predict_log(self, data: Sequence[Data], device_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Ensemble mean and spread of log predictions ``[G, K, T]`` for ``device_idx [K]``
+        applied to every graph."""
+        batch = Batch.from_data_list(list(data), exclude_keys=["node_names"])
+        dev = torch.as_tensor(device_idx, dtype=torch.long).expand(len(data), -1)
+        logs = []
+        for m in self.members:
+            pred, _ = m(batch.x, batch.edge_index, batch.batch, dev, batch.graph_attr)
+            logs.append(torch.log(pred.clamp_min(1e-12)))
+        stack = torch.stack(logs)
+        return stack.mean(0).numpy(), stack.std(0, unbiased=False).numpy()
+
+    @torch.no_grad()
+    def node_contributions(self, data: Data, device_idx: np.ndarray) -> np.ndarray:
+        """Mean member per-node contributions ``[N, K, T]`` for one graph."""
+        batch = Batch.from_data_list([data], exclude_keys=["node_names"])
+        dev = torch.as_tensor(device_idx, dtype=torch.long).unsqueeze(0)
+        contribs = [m(batch.x, batch.edge_index, batch.batch, dev, batch.graph_attr)[1] for m in self.members]
+        return torch.stack(contribs).mean(0).numpy()
+
+    def interval(self, mu: np.ndarray, sigma: np.ndarray, device_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        half = self.q[device_idx][None] * np.maximum(sigma, SIGMA_FLOOR)
+        return np.exp(mu - half), np.exp(mu + half)
+
+    # -- public API --------------------------------------------------------------
+    def device_indices(self, devices: Sequence[str]) -> np.ndarray:
+        missing = [d for d in devices if d not in self._dev_index]
+        if missing:
+            raise PredictionError(f"unknown device(s) {missing}; known: {self.devices}")
+        return np.asarray([self._dev_index[d] for d in devices], dtype=np.int64)
+
+    def predict(
+        self,
+        graphs: Sequence[Graph | Data],
+        devices: Sequence[str],
+        targets: Sequence[str] | None = None,
+        breakdown: bool = False,
+        batch_size: int = 256,
+    ) -> list[dict[str, Any]]:
+        """Predict ``targets`` of every graph on every device.
+
+        Returns one dict per graph: ``{"predictions": {device: {target: {"available",
+        "value", "interval90", "unit"}}}}`` plus ``"breakdown": {device: {target:
+        {node_name: value}}}`` when ``breakdown`` is set (node values sum to "value").
+        Targets a device has no training data for come back with ``available: False``
+        and ``value: None``."""
+        targets = list(targets or self.targets)
+        unknown = [t for t in targets if t not in self.targets]
+        if unknown:
+            raise PredictionError(f"unknown target(s) {unknown}; known: {self.targets}")
+        dev_idx = self.device_indices(devices)
+        data = [g if isinstance(g, Data) else featurize(g) for g in graphs]
+        out: list[dict[str, Any]] = []
+        for start in range(0, len(data), batch_size):
+            chunk = data[start : start + batch_size]
+            mu, sigma = self.predict_log(chunk, dev_idx)
+            lo, hi = self.interval(mu, sigma, dev_idx)
+            for i, d in enumerate(chunk):
+                out.append(self._result(d, dev_idx, devices, targets, np.exp(mu[i]), lo[i], hi[i], breakdown))
+        return out
+
+    def _result(self, data: Data, dev_idx, devices, targets, value, lo, hi, breakdown) -> dict[str, Any]:
+        preds: dict[str, Any] = {}
+        for k, dev in enumerate(devices):
+            preds[dev] = {}
+            for t in targets:
+                ti = self.targets.index(t)
+                ok = bool(self.available[dev_idx[k], ti])
+                preds[dev][t] = {
+                    "available": ok,
+                    "value": float(value[k, ti]) if ok else None,
+                    "interval90": [float(lo[k, ti]), float(hi[k, ti])] if ok else None,
+                    "unit": TARGET_UNITS.get(t, ""),
+                }
+        result: dict[str, Any] = {"predictions": preds}
+        if breakdown:
+            result["breakdown"] = self._breakdown(data, dev_idx, devices, targets, value)
+        return result
+
+    def _breakdown(self, data: Data, dev_idx, devices, targets, value) -> dict[str, Any]:
+        contrib = self.node_contributions(data, dev_idx)  # [N, K, T]
+        names = getattr(data, "node_names", None) or [f"node_{i}" for i in range(contrib.shape[0])]
+        total = contrib.sum(0)
+        out: dict[str, Any] = {}
+        for k, dev in enumerate(devices):
+            out[dev] = {}
+            for t in targets:
+                ti = self.targets.index(t)
+                if not self.available[dev_idx[k], ti]:
+                    continue
+                scale = value[k, ti] / max(total[k, ti], 1e-12)
+                out[dev][t] = {n: float(c * scale) for n, c in zip(names, contrib[:, k, ti], strict=True)}
+        return out
+
+
+# -- checkpoints ------------------------------------------------------------------
+def save_checkpoint(predictor: Predictor, path: str | Path) -> Path:
+    """Write ``predictor`` to ``path`` (tensors + a JSON string only)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = dict(predictor.meta)
+    meta.update(
+        {
+            "format": CHECKPOINT_FORMAT,
+            "name": predictor.name,
+            "model": "PerfSAGE",
+            "config": predictor.members[0].config(),
+            "feature_schema_version": FEATURE_SCHEMA_VERSION,
+            "devices": predictor.devices,
+            "targets": predictor.targets,
+            "units": {t: TARGET_UNITS.get(t, "") for t in predictor.targets},
+            "available": predictor.available.astype(bool).tolist(),
+        }
+    )
+    blob = {
+        "meta": json.dumps(meta, sort_keys=True),
+        "members": [{k: v.detach().clone() for k, v in m.state_dict().items()} for m in predictor.members],
+        "q": torch.as_tensor(predictor.q, dtype=torch.float32),
+    }
+    torch.save(blob, path)
+    log.info("checkpoint.saved", extra={"path": str(path), "devices": len(predictor.devices)})
+    return path
+
+
+def load_checkpoint(path: str | Path) -> Predictor:
+    """Read a checkpoint written by :func:`save_checkpoint` (``weights_only``).
+
+    Raises :class:`CheckpointError` when the file is missing or malformed, or
+    when it was trained on another feature schema version."""
+    path = Path(path)
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        meta = json.loads(blob["meta"])
+        if meta.get("feature_schema_version") != FEATURE_SCHEMA_VERSION:
+            raise CheckpointError(
+                f"{path.name}: feature schema {meta.get('feature_schema_version')} != {FEATURE_SCHEMA_VERSION}"
+            )
+        members = []
+        for state in blob["members"]:
+            m = PerfSAGE(**meta["config"])
+            m.load_state_dict(state)
+            members.append(m)
+        q = blob["q"].numpy().astype(np.float64)
+    except CheckpointError:
+        raise
+    except (OSError, KeyError, TypeError, ValueError, RuntimeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"cannot load checkpoint {path}: {exc}") from exc
+    if not members:
+        raise CheckpointError(f"checkpoint {path} has no ensemble members")
+    return Predictor(
+        members=members,
+        devices=list(meta["devices"]),
+        targets=list(meta["targets"]),
+        available=np.asarray(meta["available"], dtype=bool),
+        q=q,
+        meta=meta,
+        name=str(meta.get("name", path.stem)),
+    )
+
+
+def load_default_predictors(directory: str | Path | None = None) -> dict[str, Predictor]:
+    """Every shipped checkpoint under ``predictor/checkpoints/`` (name -> Predictor).
+
+    A checkpoint that cannot be loaded is logged and skipped; the rest still load."""
+    directory = Path(directory) if directory is not None else CHECKPOINT_DIR
+    out: dict[str, Predictor] = {}
+    for path in sorted(directory.glob("*.pt")):
+        try:
+            out[path.stem] = load_checkpoint(path)
+        except CheckpointError as exc:
+            log.error("checkpoint.load_failed", extra={"path": str(path), "error": str(exc)})
+    log.info("checkpoint.defaults_loaded", extra={"count": len(out)})
+    return out
+
+
+def conformal_q(scores: np.ndarray, coverage: float = COVERAGE) -> float:
+    """Split-conformal quantile of nonconformity ``scores`` (finite-sample corrected)."""
+    scores = np.sort(scores[np.isfinite(scores)])
+    n = len(scores)
+    if n == 0:
+        return float("nan")
+    k = min(n - 1, math.ceil((n + 1) * coverage) - 1)
+    return float(scores[k])

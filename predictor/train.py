@@ -1,0 +1,370 @@
+"""Training of PerfSAGE ensembles, calibration of their intervals, few-shot
+adaptation to new devices, and the ``edgeperf train`` command.
+
+Input is a list of :class:`Record` (one graph measured on one device), from the
+corpus loaders, the HELP caches or database rows. Records are grouped by graph
+into a :class:`Table` (features computed once per graph by
+:func:`predictor.features.featurize`, targets ``[graphs, devices, targets]``
+with NaN where nothing was measured: masked in the loss, never invented).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import logging
+import math
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch_geometric.data import Batch, Data
+
+from predictor.artifacts import COVERAGE, SIGMA_FLOOR, Predictor, conformal_q
+from predictor.features import GRAPH_DIM, NODE_DIM, featurize
+from predictor.graph.ir import Graph
+from predictor.models.perf_sage import PerfSAGE
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TARGETS = ("latency", "energy", "memory")
+
+
+@dataclass
+class Record:
+    """One graph measured on one device. ``targets`` maps target name -> value
+    (latency ms, energy mJ, memory MB); ``key`` identifies the graph."""
+
+    key: str
+    graph: Graph | Data
+    device: str
+    targets: dict[str, float]
+    space: str = ""
+
+
+@dataclass
+class Table:
+    """Records grouped by graph: ``y[g, d, t]`` (NaN = not measured)."""
+
+    keys: list[str]
+    data: list[Data]
+    spaces: list[str]
+    devices: list[str]
+    targets: list[str]
+    y: np.ndarray
+
+    def subset_devices(self, devices: Sequence[str]) -> Table:
+        idx = [self.devices.index(d) for d in devices]
+        return Table(self.keys, self.data, self.spaces, list(devices), self.targets, self.y[:, idx])
+
+    def available(self) -> np.ndarray:
+        return np.isfinite(self.y).any(0)
+
+
+@dataclass
+class TrainConfig:
+    hidden_channels: int = 48
+    num_layers: int = 3
+    embed_channels: int = 24
+    dropout: float = 0.0
+    ensemble: int = 3
+    epochs: int = 40
+    batch_size: int = 64
+    lr: float = 3e-3
+    weight_decay: float = 1e-5
+    patience: int = 6
+    val_fraction: float = 0.1
+    calib_fraction: float = 0.1
+    seed: int = 0
+    num_threads: int = 2
+    max_minutes: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def build_table(
+    records: Iterable[Record], devices: Sequence[str] | None = None, targets: Sequence[str] | None = None
+) -> Table:
+    """Group ``records`` by graph key and featurise every graph once."""
+    by_key: dict[str, int] = {}
+    keys: list[str] = []
+    data: list[Data] = []
+    spaces: list[str] = []
+    rows: list[tuple[int, str, dict[str, float]]] = []
+    for r in records:
+        if r.key not in by_key:
+            by_key[r.key] = len(keys)
+            keys.append(r.key)
+            data.append(r.graph if isinstance(r.graph, Data) else featurize(r.graph))
+            spaces.append(r.space)
+        rows.append((by_key[r.key], r.device, r.targets))
+    devs = list(devices) if devices is not None else sorted({d for _, d, _ in rows})
+    tgts = list(targets) if targets is not None else [t for t in DEFAULT_TARGETS if any(t in v for _, _, v in rows)]
+    y = np.full((len(keys), len(devs), len(tgts)), np.nan)
+    d_index = {d: i for i, d in enumerate(devs)}
+    for g, d, vals in rows:
+        if d not in d_index:
+            continue
+        for ti, t in enumerate(tgts):
+            v = vals.get(t)
+            if v is not None and math.isfinite(v) and v > 0:
+                y[g, d_index[d], ti] = v
+    return Table(keys, data, spaces, devs, tgts, y)
+
+
+def split_indices(n: int, fractions: Sequence[float], seed: int) -> list[np.ndarray]:
+    """Random disjoint index sets of the given fractions; the rest goes last."""
+    perm = np.random.default_rng(seed).permutation(n)
+    out, start = [], 0
+    for f in fractions:
+        k = int(round(f * n))
+        out.append(np.sort(perm[start : start + k]))
+        start += k
+    out.append(np.sort(perm[start:]))
+    return out
+
+
+def _set_determinism(seed: int, threads: int) -> None:
+    torch.manual_seed(seed)
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True)
+
+
+def _collate(table: Table, idx: np.ndarray) -> tuple[Batch, torch.Tensor]:
+    batch = Batch.from_data_list([table.data[i] for i in idx], exclude_keys=["node_names"])
+    return batch, torch.as_tensor(table.y[idx], dtype=torch.float32)
+
+
+def _forward_all(model: PerfSAGE, batch: Batch, num_devices: int) -> torch.Tensor:
+    dev = torch.arange(num_devices).expand(batch.num_graphs, -1)
+    pred, _ = model(batch.x, batch.edge_index, batch.batch, dev, batch.graph_attr)
+    return pred
+
+
+def log_loss(pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Smooth-L1 on log(pred/y) over the measured entries (NaN masked)."""
+    mask = torch.isfinite(y)
+    if not mask.any():
+        return pred.sum() * 0.0
+    err = torch.log(pred.clamp_min(1e-12))[mask] - torch.log(y[mask])
+    return torch.nn.functional.smooth_l1_loss(err, torch.zeros_like(err), beta=0.05)
+
+
+def init_scales(model: PerfSAGE, table: Table, idx: np.ndarray) -> dict[str, Any]:
+    """Set each device/target log-scale so an untrained model predicts the median;
+    returns the normalisation stats stored in the checkpoint."""
+    nodes = float(np.mean([table.data[i].num_nodes for i in idx]))
+    med = np.nanmedian(table.y[idx], axis=0) if len(idx) else np.full(table.y.shape[1:], np.nan)
+    med = np.where(np.isfinite(med), med, 1.0)
+    with torch.no_grad():
+        model.device_log_scale.copy_(torch.as_tensor(np.log(med / (nodes * math.log(2.0))), dtype=torch.float32))
+    return {"median": med.tolist(), "mean_nodes": nodes}
+
+
+@torch.no_grad()
+def predict_table(model: PerfSAGE, table: Table, idx: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Predictions ``[len(idx), D, T]`` of one model for all devices."""
+    model.eval()
+    out = [
+        _forward_all(model, _collate(table, idx[s : s + batch_size])[0], len(table.devices)).numpy()
+        for s in range(0, len(idx), batch_size)
+    ]
+    return np.concatenate(out) if out else np.zeros((0, len(table.devices), len(table.targets)))
+
+
+def mape(pred: np.ndarray, y: np.ndarray) -> float:
+    m = np.isfinite(y)
+    return float(np.mean(np.abs(pred[m] - y[m]) / y[m]) * 100) if m.any() else float("nan")
+
+
+def train_member(
+    table: Table, train_idx: np.ndarray, val_idx: np.ndarray, cfg: TrainConfig, seed: int
+) -> tuple[PerfSAGE, dict[str, Any]]:
+    """Train one PerfSAGE with early stopping on validation MAPE."""
+    _set_determinism(seed, cfg.num_threads)
+    model = PerfSAGE(
+        NODE_DIM, GRAPH_DIM, cfg.hidden_channels, cfg.num_layers, len(table.devices), len(table.targets),
+        cfg.embed_channels, cfg.dropout,
+    )
+    stats = init_scales(model, table, train_idx)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(cfg.epochs, 1))
+    rng = np.random.default_rng(seed)
+    best: tuple[float, dict[str, torch.Tensor], int] = (float("inf"), copy.deepcopy(model.state_dict()), 0)
+    t0, deadline = time.monotonic(), (cfg.max_minutes or 1e9) * 60
+    for epoch in range(cfg.epochs):
+        model.train()
+        perm = rng.permutation(train_idx)
+        total = 0.0
+        for s in range(0, len(perm), cfg.batch_size):
+            batch, y = _collate(table, perm[s : s + cfg.batch_size])
+            loss = log_loss(_forward_all(model, batch, len(table.devices)), y)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+            total += loss.item() * len(y)
+        sched.step()
+        val = mape(predict_table(model, table, val_idx), table.y[val_idx]) if len(val_idx) else float("nan")
+        elapsed = time.monotonic() - t0
+        eta = elapsed / (epoch + 1) * (cfg.epochs - epoch - 1)
+        log.info(
+            "train.epoch",
+            extra={"seed": seed, "epoch": epoch, "loss": total / max(len(perm), 1), "val_mape": val,
+                   "elapsed_s": round(elapsed, 1), "eta_s": round(eta, 1)},
+        )
+        if not math.isfinite(val) or val < best[0]:
+            best = (val, copy.deepcopy(model.state_dict()), epoch)
+        elif epoch - best[2] >= cfg.patience:
+            log.info("train.early_stop", extra={"seed": seed, "epoch": epoch, "best_epoch": best[2]})
+            break
+        if elapsed > deadline:
+            log.warning("train.time_limit", extra={"seed": seed, "epoch": epoch})
+            break
+    model.load_state_dict(best[1])
+    model.eval()
+    return model, {"val_mape": best[0], "best_epoch": best[2], "norm": stats}
+
+
+def ensemble_log(members: Sequence[PerfSAGE], table: Table, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    logs = np.stack([np.log(np.maximum(predict_table(m, table, idx), 1e-12)) for m in members])
+    return logs.mean(0), logs.std(0)
+
+
+def calibrate(
+    members: Sequence[PerfSAGE], table: Table, idx: np.ndarray, min_per_cell: int = 30
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Conformal scale ``q[d, t]``: the 90% quantile of |log y - mu| / max(sigma, floor)
+    on the calibration graphs; pooled over devices where a cell has few samples."""
+    mu, sigma = ensemble_log(members, table, idx)
+    scores = np.abs(np.log(table.y[idx]) - mu) / np.maximum(sigma, SIGMA_FLOOR)
+    D, T = table.y.shape[1:]
+    q = np.full((D, T), np.nan)
+    for t in range(T):
+        pooled = conformal_q(scores[:, :, t].ravel(), COVERAGE)
+        for d in range(D):
+            cell = scores[:, d, t]
+            n = int(np.isfinite(cell).sum())
+            q[d, t] = conformal_q(cell, COVERAGE) if n >= min_per_cell else pooled
+    q = np.where(np.isfinite(q), q, 3.0)
+    return q, {"calibration_graphs": int(len(idx))}
+
+
+def train_predictor(
+    table: Table, cfg: TrainConfig, train_idx: np.ndarray | None = None, name: str = "perfsage",
+    description: dict[str, Any] | None = None,
+) -> Predictor:
+    """Train an ensemble on ``train_idx`` (default: every graph), holding out a
+    validation split for early stopping and a calibration split for the
+    conformal intervals (both drawn from ``train_idx``)."""
+    idx = np.arange(len(table.keys)) if train_idx is None else np.asarray(train_idx)
+    val_pos, cal_pos, fit_pos = split_indices(len(idx), [cfg.val_fraction, cfg.calib_fraction], cfg.seed)
+    fit, val, cal = idx[fit_pos], idx[val_pos], idx[cal_pos]
+    log.info("train.start", extra={"graphs": len(idx), "fit": len(fit), "val": len(val), "calib": len(cal),
+                                   "devices": len(table.devices), "targets": table.targets})
+    members, infos = [], []
+    for k in range(cfg.ensemble):
+        m, info = train_member(table, fit, val, cfg, cfg.seed + k)
+        members.append(m)
+        infos.append(info)
+    q, cal_info = calibrate(members, table, cal)
+    mu, _ = ensemble_log(members, table, val)
+    meta = {
+        "train_config": asdict(cfg),
+        "members": [{k: v for k, v in i.items() if k != "norm"} for i in infos],
+        "normalisation": infos[0]["norm"],
+        "metrics": {"val_mape_ensemble": mape(np.exp(mu), table.y[val]), **cal_info},
+        "training_data": {"graphs": len(idx), "spaces": sorted(set(table.spaces[i] for i in idx)),
+                          **(description or {})},
+    }
+    return Predictor(members, list(table.devices), list(table.targets), table.available(), q, meta, name)
+
+
+# -- few-shot adaptation to a new device --------------------------------------------
+def adapt_device(
+    predictor: Predictor, device: str, graphs: Sequence[Data], values: np.ndarray,
+    steps: int = 300, lr: float = 0.05, l2: float = 1e-2, seed: int = 0,
+) -> Predictor:
+    """A copy of ``predictor`` that knows ``device``, fitted on K measurements
+    (``values [K, T]``, NaN = unmeasured) by optimising only the new device's
+    embedding; the shared encoder stays frozen."""
+    if device in predictor.devices:
+        raise ValueError(f"device {device!r} is already known")
+    torch.manual_seed(seed)
+    y = torch.as_tensor(np.asarray(values, dtype=np.float64).reshape(len(graphs), -1), dtype=torch.float32)
+    batch = Batch.from_data_list(list(graphs), exclude_keys=["node_names"])
+    members = []
+    for m in predictor.members:
+        m = copy.deepcopy(m)
+        m.add_devices(1)
+        members.append(_fit_new_row(m, batch, y, steps, lr, l2))
+    avail = np.concatenate([predictor.available, np.isfinite(values).reshape(len(graphs), -1).any(0)[None]])
+    q = np.concatenate([predictor.q, np.nanmedian(predictor.q, axis=0, keepdims=True)])
+    meta = dict(predictor.meta, adapted={device: {"samples": len(graphs)}})
+    return Predictor(members, [*predictor.devices, device], predictor.targets, avail, q, meta, predictor.name)
+
+
+def _fit_new_row(model: PerfSAGE, batch: Batch, y: torch.Tensor, steps: int, lr: float, l2: float) -> PerfSAGE:
+    model.eval()
+    with torch.no_grad():
+        z = model.encode(batch.x, batch.edge_index, batch.batch, batch.graph_attr)
+    new = model.num_devices - 1
+    vec = model.device_vec[new].detach().clone().requires_grad_(True)
+    bias = model.device_bias[new].detach().clone().requires_grad_(True)
+    prior_vec = vec.detach().clone()
+    mask = torch.isfinite(y)
+    with torch.no_grad():  # start the scale at the right magnitude
+        base = _row_pred(z, batch.batch, vec, bias, torch.zeros_like(bias), y.size(0))
+        ratio = torch.where(mask, torch.log(y) - torch.log(base), torch.nan)
+        init = torch.nanmedian(ratio, 0).values
+        scale = torch.where(torch.isfinite(init), init, torch.zeros_like(init)).requires_grad_(True)
+    opt = torch.optim.Adam([vec, bias, scale], lr=lr)
+    for _ in range(steps):
+        pred = _row_pred(z, batch.batch, vec, bias, scale, y.size(0))
+        loss = log_loss(pred, y) + l2 * ((vec - prior_vec) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        model.device_vec[new] = vec
+        model.device_bias[new] = bias
+        model.device_log_scale[new] = scale
+    return model
+
+
+def _row_pred(z, batch, vec, bias, scale, num_graphs) -> torch.Tensor:
+    contrib = torch.nn.functional.softplus(z @ vec.T + bias) * torch.exp(scale)  # [N, T]
+    return torch.zeros(num_graphs, contrib.size(1)).index_add(0, batch, contrib)
+
+
+# -- CLI ------------------------------------------------------------------------------
+def register(subparsers: argparse._SubParsersAction, name: str) -> None:
+    p = subparsers.add_parser(name, help="train a PerfSAGE predictor from corpus files")
+    p.add_argument("--source", default="help-nb201",
+                   help="data source: help-nb201, help-fbnet, corpus (datasets.corpus)")
+    p.add_argument("--devices", nargs="*", default=None, help="devices to train on (default: all)")
+    p.add_argument("--out", required=True, help="checkpoint path (.pt)")
+    p.add_argument("--limit", type=int, default=None, help="use at most this many graphs")
+    for f in ("epochs", "ensemble", "hidden_channels", "seed", "batch_size"):
+        p.add_argument(f"--{f.replace('_', '-')}", dest=f, type=int, default=getattr(TrainConfig, f))
+    p.add_argument("--max-minutes", dest="max_minutes", type=float, default=None)
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from predictor.data_sources import load_records
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    records = load_records(args.source, devices=args.devices, limit=args.limit)
+    table = build_table(records, devices=args.devices)
+    cfg = TrainConfig(epochs=args.epochs, ensemble=args.ensemble, hidden_channels=args.hidden_channels,
+                      seed=args.seed, batch_size=args.batch_size, max_minutes=args.max_minutes)
+    pred = train_predictor(table, cfg, name=args.out.rsplit("/", 1)[-1].removesuffix(".pt"),
+                           description={"source": args.source})
+    from predictor.artifacts import save_checkpoint
+
+    save_checkpoint(pred, args.out)
+    print(f"saved {args.out}: devices={len(pred.devices)} val MAPE={pred.meta['metrics']['val_mape_ensemble']:.2f}%")
+    return 0
