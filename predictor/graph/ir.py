@@ -220,6 +220,7 @@ class Graph:
             "unknown_ops": sum(unknown.values()),
             "unknown_op_types": dict(sorted(unknown.items())),
             "unresolved_tensors": len(unresolved),
+            "folded_nodes": int(self.meta.get("folded_nodes", 0)),
             "op_histogram": dict(sorted(hist.items())),
             "inputs": {t.name: t.shape for t in self.inputs},
             "input_dtypes": {t.name: t.dtype for t in self.inputs},

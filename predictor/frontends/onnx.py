@@ -1,0 +1,275 @@
+"""ONNX front end: ``parse_onnx(bytes) -> Graph``.
+
+Pipeline: decode the ModelProto (weights stay where protobuf put them and are
+never copied), read constants (dims always, values only of small tensors), build
+a weight-free working copy, resolve shapes (caller input shapes, onnx shape
+inference, folding of shape subgraphs), then turn every remaining operator into
+an IR node. Constants are weights, not nodes. Shape-compute nodes that fold to
+constants are dropped and counted in ``meta["folded_nodes"]``. Control flow
+(If / Loop / Scan) keeps its node and inlines the bodies' operators, marked with
+``Node.subgraph``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+from onnx import AttributeProto, GraphProto, NodeProto, helper
+
+from predictor.frontends.onnx_model import (
+    Const,
+    collect_consts,
+    count_nodes,
+    decode,
+    opset_of,
+    subgraphs,
+)
+from predictor.frontends.onnx_shapes import ShapeResult, apply_input_shapes, light_model, resolve_shapes
+from predictor.graph.costs import apply_costs
+from predictor.graph.ir import Graph, IRError, Node, TensorInfo
+from predictor.graph.limits import Deadline, Limits
+from predictor.graph.ops import ONNX_OPS, unknown
+
+log = logging.getLogger(__name__)
+
+_DOMAINS = ("", "ai.onnx", "com.microsoft")
+_QUANT_OUT = {"QuantizeLinear", "DynamicQuantizeLinear", "QLinearConv", "QLinearMatMul"}
+_QUANT_IN = {"DequantizeLinear", "QLinearConv", "QLinearMatMul", "QLinearGlobalAveragePool"}
+
+
+def parse_onnx(
+    data: bytes,
+    *,
+    input_shapes: dict[str, list[int]] | None = None,
+    limits: Limits | None = None,
+    external_data: dict[str, bytes] | None = None,
+    name: str = "",
+) -> Graph:
+    limits = limits or Limits()
+    deadline = limits.deadline()
+    model = decode(data)
+    opset = opset_of(model)
+    limits.check_nodes(count_nodes(model.graph, deadline))
+    consts = collect_consts(model.graph, external_data or {}, deadline)
+    light = light_model(model, consts)
+    meta = {"opset": opset, "producer": model.producer_name, "producer_version": model.producer_version}
+    graph_name = name or model.graph.name
+    del model
+    apply_input_shapes(light.graph, input_shapes or {}, set(consts))
+    res = resolve_shapes(light, consts, deadline)
+    builder = _Builder(consts, res, limits, deadline)
+    builder.walk(res.model.graph, "", {})
+    g = Graph(nodes=builder.nodes, format="onnx", name=graph_name, meta=meta)
+    g.inputs = [builder.tensor(i.name) for i in light.graph.input if i.name not in consts]
+    g.outputs = [builder.tensor(o.name) for o in light.graph.output]
+    g.connect_by_tensor_names()
+    g.edges = sorted(set(g.edges) | builder.control_edges(g))
+    meta.update(folded_nodes=res.folded, strict_shape_inference=res.strict)
+    log.debug("onnx.parsed", extra={"nodes": len(g.nodes), "folded": res.folded})
+    return g
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, int | float | str):
+        return value
+    return None
+
+
+def _attrs(node: NodeProto) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for a in node.attribute:
+        if a.type in (AttributeProto.GRAPH, AttributeProto.GRAPHS):
+            continue
+        if a.type == AttributeProto.TENSOR:
+            out[a.name] = {"dims": list(a.t.dims)}
+            continue
+        v = _plain(helper.get_attribute_value(a))
+        if v is not None:
+            out[a.name] = v
+    return out
+
+
+class _Builder:
+    """Turns the shape-resolved ONNX graph (and its subgraphs) into IR nodes."""
+
+    def __init__(self, consts: dict[str, Const], res: ShapeResult, limits: Limits, deadline: Deadline):
+        self.consts, self.res, self.limits, self.deadline = consts, res, limits, deadline
+        self.nodes: list[Node] = []
+        self.sub_links: list[tuple[int, GraphProto, list[str]]] = []
+        self.quantized: set[str] = set()
+
+    def tensor(self, name: str) -> TensorInfo:
+        c = self.consts.get(name)
+        if c is not None:
+            return TensorInfo(name, list(c.dims), c.dtype, name in self.quantized, True)
+        shape = self.res.shapes.get(name)
+        self.limits.check_tensor(name, shape)
+        dtype = self.res.dtypes.get(name, "unknown")
+        return TensorInfo(name, None if shape is None else list(shape), dtype, name in self.quantized)
+
+    def walk(self, graph: GraphProto, where: str, extra: dict[str, Any]) -> None:
+        for k, node in enumerate(graph.node):
+            self.deadline.check("building IR nodes")
+            if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):
+                continue
+            idx = len(self.nodes)
+            self.nodes.append(self.node(node, k, where, extra))
+            self.limits.check_nodes(len(self.nodes))
+            for attr_name, sub in subgraphs(node):
+                label = f"{where}/" if where else ""
+                label += f"{self.nodes[idx].name}/{attr_name}"
+                body_extra = dict(extra)
+                trip = self.nodes[idx].attrs.get("trip_count")
+                if trip:
+                    body_extra["trip_count"] = trip * int(extra.get("trip_count", 1))
+                self.sub_links.append((idx, sub, [o for o in node.output]))
+                self.walk(sub, label, body_extra)
+
+    def node(self, proto: NodeProto, k: int, where: str, extra: dict[str, Any]) -> Node:
+        if proto.op_type in _QUANT_IN and proto.input:
+            self.quantized.add(proto.input[0])
+        if proto.op_type in _QUANT_OUT:
+            self.quantized.update(o for o in proto.output if o)
+        ins, ws = [], []
+        for name in proto.input:
+            if name:
+                (ws if name in self.consts else ins).append(self.tensor(name))
+        op = ONNX_OPS.get(proto.op_type) if proto.domain in _DOMAINS else None
+        n = Node(
+            name=proto.name or f"{proto.op_type}_{where}{k}",
+            op=op or unknown(proto.op_type),
+            source_op=proto.op_type if proto.domain in ("", "ai.onnx") else f"{proto.domain}.{proto.op_type}",
+            attrs={**_attrs(proto), "layout": "NCHW"},
+            inputs=ins,
+            weights=ws,
+            outputs=[self.tensor(o) for o in proto.output if o],
+            subgraph=where,
+        )
+        _SPECIAL.get(proto.op_type, _no_special)(n, proto, self.consts)
+        apply_costs(n)
+        trip = int(extra.get("trip_count", 1))
+        if trip > 1:
+            n.attrs["trip_count"] = trip
+            n.macs, n.flops = n.macs * trip, n.flops * trip
+        return n
+
+    def control_edges(self, g: Graph) -> set[tuple[int, int]]:
+        """Control node -> body nodes reading the body's formal inputs or nothing at all."""
+        edges: set[tuple[int, int]] = set()
+        by_name = {n.name: i for i, n in enumerate(g.nodes)}
+        for idx, sub, _ in self.sub_links:
+            formal = {i.name for i in sub.input}
+            for node in sub.node:
+                j = by_name.get(node.name) if node.name else None
+                if j is None or j == idx:
+                    continue
+                reads = [x for x in node.input if x]
+                if not reads or any(x in formal for x in reads) or all(x in self.consts for x in reads):
+                    edges.add((idx, j))
+        return edges
+
+
+def _no_special(n: Node, proto: NodeProto, consts: dict[str, Const]) -> None:
+    return None
+
+
+def _weight_dims(proto: NodeProto, consts: dict[str, Const], pos: int) -> list[int] | None:
+    if len(proto.input) > pos and proto.input[pos] in consts:
+        return consts[proto.input[pos]].dims
+    return None
+
+
+def _conv(n: Node, proto: NodeProto, consts: dict[str, Const]) -> None:
+    w = _weight_dims(proto, consts, 1)
+    if w is None and len(n.inputs) > 1:  # weight arrives as an activation (dynamic weights)
+        w = n.inputs[1].shape if n.inputs[1].resolved else None
+    groups = int(n.attrs.get("group", 1))
+    n.attrs["groups"] = groups
+    n.attrs["bias"] = len([x for x in proto.input[2:] if x]) > 0
+    if not w or len(w) < 3:
+        return
+    n.attrs.setdefault("kernel_shape", list(w[2:]))
+    if n.op == "conv_transpose":
+        n.attrs["in_channels"], n.attrs["out_channels"] = w[0], w[1] * groups
+    else:
+        n.attrs["in_channels"], n.attrs["out_channels"] = w[1] * groups, w[0]
+        if groups > 1 and groups == w[1] * groups:
+            n.op = "dwconv"
+    x = n.inputs[0] if n.inputs else None
+    if x is not None and x.resolved and len(x.shape or []) == len(w) and x.shape[1] != n.attrs["in_channels"]:
+        raise IRError(
+            "shape_mismatch",
+            f"node {n.name!r}: input {x.name!r} has {x.shape[1]} channels but the weight expects "
+            f"{n.attrs['in_channels']}",
+        )
+
+
+def _gemm(n: Node, proto: NodeProto, consts: dict[str, Const]) -> None:
+    b = _weight_dims(proto, consts, 1)
+    n.attrs["bias"] = len(proto.input) > 2 and bool(proto.input[2])
+    if b and len(b) == 2:
+        trans_b = int(n.attrs.get("transB", 0))
+        n.attrs["k"] = b[1] if trans_b else b[0]
+        n.attrs["out_features"] = b[0] if trans_b else b[1]
+
+
+def _matmul(n: Node, proto: NodeProto, consts: dict[str, Const]) -> None:
+    b = _weight_dims(proto, consts, 1)
+    if b and len(b) >= 2:
+        n.op = "fc"
+        n.attrs["k"], n.attrs["out_features"] = b[-2], b[-1]
+    elif n.inputs and n.inputs[0].resolved and n.inputs[0].shape:
+        n.attrs["k"] = n.inputs[0].shape[-1]
+
+
+def _clip(n: Node, proto: NodeProto, consts: dict[str, Const]) -> None:
+    def scalar(pos: int, attr: str) -> float | None:
+        if attr in n.attrs:
+            return float(n.attrs[attr])
+        c = consts.get(proto.input[pos]) if len(proto.input) > pos and proto.input[pos] else None
+        return float(np.asarray(c.value).reshape(-1)[0]) if c is not None and c.value is not None else None
+
+    lo, hi = scalar(1, "min"), scalar(2, "max")
+    n.attrs["min"], n.attrs["max"] = lo, hi
+    if lo == 0.0 and hi == 6.0:
+        n.op = "relu6"
+    elif lo == 0.0 and hi is None:
+        n.op = "relu"
+
+
+def _pool(n: Node, proto: NodeProto, consts: dict[str, Const]) -> None:
+    x = n.inputs[0] if n.inputs else None
+    if "kernel_shape" not in n.attrs and x is not None and x.resolved:
+        n.attrs["kernel_shape"] = list((x.shape or [])[2:])
+
+
+def _loop(n: Node, proto: NodeProto, consts: dict[str, Const]) -> None:
+    c = consts.get(proto.input[0]) if proto.input and proto.input[0] else None
+    if c is not None and c.value is not None:
+        n.attrs["trip_count"] = int(np.asarray(c.value).reshape(-1)[0])
+
+
+def _scan(n: Node, proto: NodeProto, consts: dict[str, Const]) -> None:
+    axes = n.attrs.get("scan_input_axes") or []
+    k = int(n.attrs.get("num_scan_inputs", 0))
+    scanned = n.inputs[len(n.inputs) - k] if k and len(n.inputs) >= k else None
+    if scanned is not None and scanned.resolved:
+        axis = int(axes[0]) if axes else 0
+        n.attrs["trip_count"] = (scanned.shape or [1])[axis]
+
+
+def _norm_groups(n: Node, proto: NodeProto, consts: dict[str, Const]) -> None:
+    n.attrs.setdefault("groups", n.attrs.get("num_groups", 1))
+
+
+_SPECIAL = {
+    "Conv": _conv, "ConvTranspose": _conv, "ConvInteger": _conv, "Gemm": _gemm,
+    "MatMul": _matmul, "MatMulInteger": _matmul, "Clip": _clip, "MaxPool": _pool,
+    "AveragePool": _pool, "Loop": _loop, "Scan": _scan, "GroupNormalization": _norm_groups,
+}
