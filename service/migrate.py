@@ -13,9 +13,17 @@ import migrations
 log = logging.getLogger(__name__)
 
 
+def script_location() -> Path:
+    """The migrations folder (works for installed, editable and source-tree layouts)."""
+    for entry in migrations.__path__:
+        if (Path(entry) / "env.py").is_file():
+            return Path(entry)
+    raise RuntimeError("the migrations package has no env.py")
+
+
 def alembic_config(url: str) -> Config:
     cfg = Config()
-    cfg.set_main_option("script_location", str(Path(migrations.__file__).parent))
+    cfg.set_main_option("script_location", str(script_location()))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
 

@@ -45,6 +45,7 @@ def upgrade() -> None:
         "graphs",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("file_sha256", sa.String(length=64), nullable=False),
         sa.Column("format", sa.String(length=16), nullable=False),
         sa.Column("filename", sa.String(length=255), nullable=False),
         sa.Column("size_bytes", sa.BigInteger(), nullable=False),
@@ -55,6 +56,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_graphs")),
         sa.UniqueConstraint("sha256", name=op.f("uq_graphs_sha256")),
     )
+    with op.batch_alter_table("graphs", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_graphs_file_sha256"), ["file_sha256"], unique=False)
     op.create_table(
         "predictors",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -185,5 +188,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_jobs_device_id"))
     op.drop_table("jobs")
     op.drop_table("predictors")
+    with op.batch_alter_table("graphs", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_graphs_file_sha256"))
     op.drop_table("graphs")
     op.drop_table("devices")

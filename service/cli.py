@@ -1,0 +1,67 @@
+"""``edgeperf serve`` and ``edgeperf migrate``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from pydantic import ValidationError
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction, name: str) -> None:
+    if name == "serve":
+        p = subparsers.add_parser(name, help="apply pending migrations and start the API server")
+        p.add_argument("--host", default="127.0.0.1")
+        p.add_argument("--port", type=int, default=8000)
+        p.add_argument("--no-migrate", action="store_true", help="do not apply pending migrations first")
+        p.set_defaults(func=_serve)
+    elif name == "migrate":
+        p = subparsers.add_parser(name, help="apply pending database migrations")
+        p.add_argument("revision", nargs="?", default="head", help="target revision (default: head)")
+        p.set_defaults(func=_migrate)
+
+
+def _setup_logging(level: str = "INFO") -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from service.config import DatabaseSettings
+    from service.migrate import upgrade
+
+    _setup_logging()
+    try:
+        settings = DatabaseSettings()
+    except ValidationError as exc:
+        print(f"edgeperf migrate: bad configuration:\n{exc}", file=sys.stderr)
+        return 2
+    upgrade(settings.sqlalchemy_url, args.revision)
+    print(f"database at revision {args.revision}")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from service.config import ADMIN_KEY_FILE, Settings, ensure_admin_key
+    from service.migrate import upgrade
+
+    try:
+        settings, created = ensure_admin_key(Settings())
+    except ValidationError as exc:
+        print(f"edgeperf serve: refusing to start:\n{exc}", file=sys.stderr)
+        return 2
+    _setup_logging(settings.log_level)
+    if created:
+        print(f"dev mode: generated admin key (kept in {settings.data_dir / ADMIN_KEY_FILE}):\n"
+              f"  {settings.admin_key}", flush=True)
+    elif settings.dev_mode:
+        print(f"dev mode: admin key in {settings.data_dir / ADMIN_KEY_FILE}", flush=True)
+    if not args.no_migrate:
+        upgrade(settings.sqlalchemy_url)
+    uvicorn.run("service.main:create_app", factory=True, host=args.host, port=args.port,
+                log_level=settings.log_level.lower())
+    return 0

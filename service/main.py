@@ -1,0 +1,64 @@
+"""The FastAPI application: ``create_app()`` and its lifespan.
+
+Heavy things (engine, session factory, parse pool) are built in the lifespan and kept
+on ``app.state``: ``settings``, ``engine``, ``sessionmaker``, ``graph_store``,
+``parse_executor``, ``metrics``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from service.config import Settings, load_settings
+from service.db import make_engine, make_sessionmaker
+from service.device.endpoints import router as devices_router
+from service.errors import install_error_handlers
+from service.graph.endpoints import router as graphs_router
+from service.graph.storage import GraphStore
+from service.health.endpoints import router as health_router
+from service.health.metrics import MetricsMiddleware, RequestMetrics
+from service.measurement.endpoints import router as measurements_router
+
+log = logging.getLogger(__name__)
+
+ROUTERS = [health_router, devices_router, graphs_router, measurements_router]
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.sqlalchemy_url)
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.graph_store = GraphStore(settings.graphs_dir)
+    app.state.parse_executor = ThreadPoolExecutor(settings.parse_workers, thread_name_prefix="parse")
+    log.info("service.started", extra={"database": engine.url.render_as_string(hide_password=True)})
+    try:
+        yield
+    finally:
+        app.state.parse_executor.shutdown(wait=False, cancel_futures=True)
+        engine.dispose()
+        log.info("service.stopped")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app. Without ``settings`` they are read (and validated) from the environment."""
+    settings = settings or load_settings()
+    app = FastAPI(
+        title="edgeperf",
+        version="1",
+        description="Predict latency, energy and peak memory of neural networks on edge devices.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = RequestMetrics()
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app
