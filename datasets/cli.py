@@ -1,0 +1,132 @@
+"""``edgeperf dataset build|measure|stats|import-help``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from datasets import corpus, spaces
+
+
+def _space_list(value: str) -> list[str]:
+    names = list(spaces.CORPUS_SPACES) if value == "all" else [v.strip() for v in value.split(",") if v.strip()]
+    for n in names:
+        if n not in spaces.SPACES:
+            raise argparse.ArgumentTypeError(f"unknown space {n!r}; known: all, {', '.join(spaces.SPACES)}")
+    return names
+
+
+def register(subparsers: Any, name: str) -> None:
+    p = subparsers.add_parser(name, help="build, measure and import measured corpora")
+    sub = p.add_subparsers(dest="dataset_command", metavar="ACTION")
+
+    b = sub.add_parser("build", help="sample specs and build ONNX/TFLite files into the cache")
+    b.add_argument("--space", type=_space_list, default=list(spaces.CORPUS_SPACES), help="all or a,b,c")
+    b.add_argument("--count", type=int, default=10, help="architectures per space")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--formats", default="onnx", help="comma list of onnx, tflite, tflite-int8")
+    b.add_argument("--out", type=Path, default=corpus.CACHE_DIR / "build")
+    b.set_defaults(func=_cmd_build)
+
+    m = sub.add_parser("measure", help="measure sampled architectures into the corpus (resumable)")
+    m.add_argument("--runtime", choices=["onnxruntime", "litert"], default="onnxruntime")
+    m.add_argument("--threads", type=int, default=1)
+    m.add_argument("--space", type=_space_list, default=list(spaces.CORPUS_SPACES))
+    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--count", type=int, default=2000, help="target architectures per space")
+    m.add_argument("--limit", type=int, default=None, help="stop after this many new measurements")
+    m.add_argument("--variants", default=None, help="litert: fp32,int8 (default both)")
+    m.add_argument("--group-size", type=int, default=8, help="models whose rounds are interleaved")
+    m.add_argument("--no-memory", action="store_true", help="skip the peak-memory child process")
+    m.add_argument("--keep-models", action="store_true")
+    m.add_argument("--root", type=Path, default=corpus.CORPUS_DIR)
+    m.set_defaults(func=_cmd_measure)
+
+    s = sub.add_parser("stats", help="counts per space and runtime, latency and MACs ranges")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--root", type=Path, default=corpus.CORPUS_DIR)
+    s.add_argument("--pending", action="store_true", help="include records not yet sealed into shards")
+    s.set_defaults(func=_cmd_stats)
+
+    h = sub.add_parser("import-help", help="build IR for the HELP architectures and import their latencies")
+    h.add_argument("--source", type=Path, default=Path("/work/shared/datasets"))
+    h.add_argument("--space", choices=["nb201", "fbnet", "all"], default="all")
+    h.add_argument("--limit", type=int, default=None, help="stop after this many new IR documents")
+    h.add_argument("--root", type=Path, default=corpus.CORPUS_DIR)
+    h.add_argument("--db", default=None, help="also ingest into the service database at this URL")
+    h.set_defaults(func=_cmd_import_help)
+
+
+def _logging() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    from datasets import measure
+
+    _logging()
+    formats = [f.strip() for f in args.formats.split(",") if f.strip()]
+    plan = {"onnx": ("onnx", "fp32"), "tflite": ("tflite", "fp32"), "tflite-int8": ("tflite", "int8")}
+    bad = [f for f in formats if f not in plan]
+    if bad:
+        print(f"unknown format(s): {', '.join(bad)}", file=sys.stderr)
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    with open(args.out / f"specs-s{args.seed}.jsonl", "w", encoding="utf-8") as specs:
+        for sp, i in measure.plan(args.space, args.seed, args.count):
+            spec = spaces.sample_spec(sp, args.seed, i)
+            aid = spaces.arch_id(sp, args.seed, i)
+            specs.write(json.dumps({"arch_id": aid, "spec": spec}) + "\n")
+            for f in formats:
+                fmt, variant = plan[f]
+                (args.out / f"{aid}.{variant}.{fmt}").write_bytes(measure.build_model(spec, fmt, variant))
+    print(f"wrote {args.count * len(args.space)} specs and their {', '.join(formats)} files to {args.out}")
+    return 0
+
+
+def _cmd_measure(args: argparse.Namespace) -> int:
+    from datasets import measure
+
+    _logging()
+    variants = tuple(v.strip() for v in args.variants.split(",")) if args.variants else None
+    try:
+        out = measure.run(args.runtime, args.threads, args.space, args.seed, args.count, args.limit, variants,
+                          args.group_size, not args.no_memory, args.root, keep_models=args.keep_models)
+    except measure.MeasureRunError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(out))
+    return 0
+
+
+def _cmd_stats(args: argparse.Namespace) -> int:
+    from datasets import stats
+
+    table = stats.compute(corpus.iter_records(root=args.root, include_help=False, include_pending=args.pending))
+    if args.json:
+        print(json.dumps(table, indent=1))
+    else:
+        print(stats.format_table(table))
+    return 0
+
+
+def _cmd_import_help(args: argparse.Namespace) -> int:
+    from datasets import help as help_mod
+
+    _logging()
+    names = ["nb201", "fbnet"] if args.space == "all" else [args.space]
+    try:
+        for sp in names:
+            n = help_mod.build_ir(sp, args.source, args.root / corpus.HELP_DIR_NAME, limit=args.limit)
+            print(f"{sp}: {n} new IR documents")
+        help_mod.import_latencies(args.source, args.root / corpus.HELP_DIR_NAME)
+        if args.db:
+            print(json.dumps(help_mod.ingest_db(args.db, args.root / corpus.HELP_DIR_NAME)))
+    except help_mod.HelpImportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,197 @@
+"""Corpus storage: compact JSONL.gz shards, written once and never rewritten.
+
+Layout under ``datasets/corpus/``::
+
+    <device_key>/device.json                 the agent's description of the machine
+    <device_key>/<space>/part-<utc>-<pid>-<n>.jsonl.gz   up to SHARD_SIZE records each
+    help/...                                 the HELP import (see :mod:`datasets.help`)
+
+A record::
+
+    {"arch_id", "space", "seed", "index", "variant" ("fp32"|"int8"), "format" ("onnx"|"tflite"),
+     "device_key", "spec", "summary" (Graph.summary()), "ir" (compact Graph.to_dict()),
+     "measurement" (agent.protocol result with every raw sample)}
+
+Records reach a shard through a pending journal in the ignored cache directory (one line per
+record, flushed at once), so a killed run loses nothing: the next run seals what it finds.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import os
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+CORPUS_DIR = Path(__file__).resolve().parent / "corpus"
+CACHE_DIR = Path(__file__).resolve().parent / "cache"
+SHARD_SIZE = 200
+HELP_DIR_NAME = "help"
+
+
+class CorpusError(ValueError):
+    """A corpus file is unreadable or a record is malformed."""
+
+
+def compact_ir(doc: dict[str, Any]) -> dict[str, Any]:
+    """Shorten an IR document: tensor names become ``t<n>``, node and weight names are dropped.
+
+    Everything the GNN reads (ops, attrs, shapes, dtypes, costs, edges) is kept; the result is
+    still a valid ``Graph.from_dict`` document."""
+    ids: dict[str, str] = {}
+
+    def tensor(t: dict[str, Any], keep_name: bool = True) -> dict[str, Any]:
+        out = dict(t)
+        if keep_name:
+            out["name"] = ids.setdefault(t.get("name", ""), f"t{len(ids)}")
+        else:
+            out.pop("name", None)
+        return out
+
+    nodes = []
+    for n in doc["nodes"]:
+        m = {k: v for k, v in n.items() if k not in ("name", "inputs", "weights", "outputs")}
+        if not m.get("subgraph"):
+            m.pop("subgraph", None)
+        m["inputs"] = [tensor(t) for t in n.get("inputs", [])]
+        m["weights"] = [tensor(t, keep_name=False) for t in n.get("weights", [])]
+        m["outputs"] = [tensor(t) for t in n.get("outputs", [])]
+        nodes.append(m)
+    return {**doc, "name": "", "nodes": nodes,
+            "inputs": [tensor(t) for t in doc.get("inputs", [])],
+            "outputs": [tensor(t) for t in doc.get("outputs", [])]}
+
+
+def _dumps(record: dict[str, Any]) -> str:
+    return json.dumps(record, separators=(",", ":"), sort_keys=False)
+
+
+def write_shard(directory: Path, records: list[dict[str, Any]]) -> Path:
+    """Write ``records`` to a new shard (tmp file + rename; never overwrites)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    for n in range(10_000):
+        path = directory / f"part-{stamp}-{os.getpid()}-{n:04d}.jsonl.gz"
+        if not path.exists():
+            break
+    tmp = path.with_suffix(".tmp")
+    with gzip.open(tmp, "wt", encoding="utf-8", compresslevel=9) as f:
+        for r in records:
+            f.write(_dumps(r) + "\n")
+    os.replace(tmp, path)
+    log.info("corpus.shard_written", extra={"path": str(path), "records": len(records)})
+    return path
+
+
+def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    opener = gzip.open if path.name.endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as f:
+            for line_no, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    yield json.loads(line)
+                except json.JSONDecodeError as exc:
+                    if not path.name.endswith(".gz"):  # a journal's last line may be cut short
+                        log.warning("corpus.journal_line_skipped", extra={"path": str(path), "line": line_no})
+                        continue
+                    raise CorpusError(f"{path}:{line_no}: not JSON: {exc}") from exc
+    except (OSError, EOFError) as exc:
+        raise CorpusError(f"cannot read {path}: {exc}") from exc
+
+
+class ShardWriter:
+    """Collects records of one (device, space) and seals them into shards of ``shard_size``."""
+
+    def __init__(self, directory: Path, journal: Path, shard_size: int = SHARD_SIZE) -> None:
+        self.directory, self.journal, self.shard_size = directory, journal, shard_size
+        self.journal.parent.mkdir(parents=True, exist_ok=True)
+        self.buffer: list[dict[str, Any]] = list(read_jsonl(journal)) if journal.exists() else []
+        self._fh = open(journal, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+
+    def add(self, record: dict[str, Any]) -> None:
+        self._fh.write(_dumps(record) + "\n")
+        self._fh.flush()
+        self.buffer.append(record)
+        if len(self.buffer) >= self.shard_size:
+            self.seal()
+
+    def seal(self) -> Path | None:
+        """Write the buffered records to a shard and empty the journal."""
+        if not self.buffer:
+            return None
+        path = write_shard(self.directory, self.buffer)
+        self.buffer = []
+        self._fh.close()
+        self._fh = open(self.journal, "w", encoding="utf-8")  # noqa: SIM115
+        return path
+
+    def close(self) -> None:
+        self.seal()
+        self._fh.close()
+        self.journal.unlink(missing_ok=True)
+
+
+def shard_paths(root: Path = CORPUS_DIR, device_key: str | None = None, space: str | None = None) -> list[Path]:
+    if not root.exists():
+        return []
+    out = []
+    for dev in sorted(p for p in root.iterdir() if p.is_dir() and p.name != HELP_DIR_NAME):
+        if device_key is not None and dev.name != device_key:
+            continue
+        for sp in sorted(p for p in dev.iterdir() if p.is_dir()):
+            if space is None or sp.name == space:
+                out.extend(sorted(sp.glob("part-*.jsonl.gz")))
+    return out
+
+
+def measured_devices(root: Path = CORPUS_DIR) -> dict[str, dict[str, Any]]:
+    """device_key -> device.json for every measured device folder."""
+    out = {}
+    for dev in sorted(root.glob("*/device.json")):
+        out[dev.parent.name] = json.loads(dev.read_text())
+    return out
+
+
+def write_device(root: Path, description: dict[str, Any]) -> Path:
+    path = root / description["device_key"] / "device.json"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(description, indent=1, sort_keys=True) + "\n")
+    return path
+
+
+def iter_records(
+    device_key: str | None = None,
+    space: str | None = None,
+    *,
+    root: Path = CORPUS_DIR,
+    include_help: bool = True,
+    include_pending: bool = False,
+) -> Iterator[dict[str, Any]]:
+    """Every record of the corpus, filtered by device key and/or space.
+
+    HELP records (device keys ``help-<device>``) come after the measured ones unless
+    ``include_help`` is False. ``include_pending`` adds records still in run journals."""
+    for path in shard_paths(root, device_key, space):
+        yield from read_jsonl(path)
+    if include_pending:
+        for path in sorted((CACHE_DIR / "pending").glob("*/*.jsonl")):
+            dev, sp = path.parent.name, path.stem
+            if (device_key in (None, dev)) and (space in (None, sp)):
+                yield from read_jsonl(path)
+    if include_help and (device_key is None or device_key.startswith("help-")):
+        from datasets import help as help_mod
+
+        yield from help_mod.iter_help_records(root / HELP_DIR_NAME, device_key=device_key, space=space)
+
+
+def done_keys(records: Iterable[dict[str, Any]]) -> set[tuple[str, str]]:
+    return {(r["arch_id"], r.get("variant", "fp32")) for r in records}

@@ -1,0 +1,197 @@
+"""Build, parse and measure sampled architectures into the corpus (resumable).
+
+Architectures are visited round-robin over the spaces (index 0 of every space, then index 1,
+...) so each space grows evenly; ids already in the corpus (or its pending journals) are
+skipped. Model files live in the ignored cache directory and are deleted once measured
+unless ``keep_models`` is set.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from datasets import corpus, spaces
+
+log = logging.getLogger(__name__)
+
+VARIANTS = {"onnxruntime": ("fp32",), "litert": ("fp32", "int8")}
+FORMATS = {"onnxruntime": "onnx", "litert": "tflite"}
+
+
+class MeasureRunError(RuntimeError):
+    """The run cannot start (unknown runtime, space, or variant)."""
+
+
+def build_model(spec: dict[str, Any], fmt: str, variant: str, seed: int = 0) -> bytes:
+    """Model bytes of a spec: ONNX (fp32) or TFLite (fp32 / int8)."""
+    if fmt == "onnx":
+        if variant != "fp32":
+            raise MeasureRunError("ONNX models are built in fp32 only")
+        from datasets import build_torch
+
+        return build_torch.to_onnx(spec, seed)
+    from datasets import build_keras
+
+    return build_keras.to_tflite(spec, int8=variant == "int8", seed=seed)
+
+
+def plan(space_names: list[str], seed: int, count: int) -> Iterator[tuple[str, int]]:
+    """(space, index) round-robin: index 0 of every space, then index 1, ..."""
+    for index in range(count):
+        for sp in space_names:
+            yield sp, index
+
+
+@dataclass
+class Prepared:
+    space: str
+    index: int
+    variant: str
+    spec: dict[str, Any]
+    path: Path
+    summary: dict[str, Any]
+    ir: dict[str, Any]
+
+
+@dataclass
+class Progress:
+    target: int
+    done_before: int
+    started: float = field(default_factory=time.monotonic)
+    new: int = 0
+    failed: int = 0
+
+    def line(self) -> str:
+        elapsed = time.monotonic() - self.started
+        rate = self.new / elapsed if elapsed > 0 else 0.0
+        left = max(0, self.target - self.done_before - self.new)
+        eta = left / rate if rate > 0 else float("inf")
+        eta_s = f"{eta / 3600:.1f} h" if eta != float("inf") else "?"
+        return (f"[measure] {self.done_before + self.new}/{self.target} done ({self.new} new, {self.failed} failed) "
+                f"{rate * 60:.1f} models/min, ETA {eta_s}")
+
+
+def prepare(space: str, index: int, seed: int, variant: str, fmt: str, model_dir: Path) -> Prepared:
+    from predictor.frontends import load_model
+
+    spec = spaces.sample_spec(space, seed, index)
+    data = build_model(spec, fmt, variant)
+    aid = spaces.arch_id(space, seed, index)
+    path = model_dir / space / f"{aid}.{variant}.{fmt}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    graph = load_model(data, filename=path.name)
+    return Prepared(space, index, variant, spec, path, graph.summary(), corpus.compact_ir(graph.to_dict()))
+
+
+def _rounded(v: Any) -> Any:
+    """Timings to 0.1 microsecond (far below timer noise) to keep shards small."""
+    if isinstance(v, float):
+        return round(v, 4)
+    if isinstance(v, list):
+        return [_rounded(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _rounded(x) for k, x in v.items()}
+    return v
+
+
+def make_record(p: Prepared, seed: int, fmt: str, device_key: str, result: dict[str, Any]) -> dict[str, Any]:
+    measurement = {k: _rounded(v) for k, v in result.items() if k not in ("path", "protocol")}
+    return {"arch_id": spaces.arch_id(p.space, seed, p.index), "space": p.space, "seed": seed, "index": p.index,
+            "variant": p.variant, "format": fmt, "device_key": device_key, "spec": p.spec,
+            "summary": p.summary, "ir": p.ir, "measurement": measurement}
+
+
+class _Stop:
+    """Turns SIGTERM/SIGINT into a flag so the run ends after the current group."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        log.warning("measure.stop_requested", extra={"signal": signum})
+        self.requested = True
+
+
+def run(
+    runtime: str = "onnxruntime",
+    threads: int = 1,
+    space_names: list[str] | None = None,
+    seed: int = 0,
+    count: int = 2000,
+    limit: int | None = None,
+    variants: tuple[str, ...] | None = None,
+    group_size: int = 8,
+    memory: bool = True,
+    root: Path = corpus.CORPUS_DIR,
+    cache: Path = corpus.CACHE_DIR,
+    keep_models: bool = False,
+    progress_stream: Any = sys.stderr,
+) -> dict[str, int]:
+    """Measure up to ``count`` architectures per space (``limit`` new ones in this call)."""
+    from agent import environment, protocol
+
+    if runtime not in FORMATS:
+        raise MeasureRunError(f"unknown runtime {runtime!r}; use one of {', '.join(FORMATS)}")
+    names = list(space_names or spaces.CORPUS_SPACES)
+    for sp in names:
+        spaces.get(sp)
+    variants = tuple(variants or VARIANTS[runtime])
+    if runtime == "onnxruntime" and variants != ("fp32",):
+        raise MeasureRunError("onnxruntime measures fp32 ONNX models only")
+    fmt = FORMATS[runtime]
+    device = environment.describe(runtime, threads)
+    key = device["device_key"]
+    corpus.write_device(root, device)
+    writers = {sp: corpus.ShardWriter(root / key / sp, cache / "pending" / key / f"{sp}.jsonl") for sp in names}
+    done = corpus.done_keys(r for sp in names for r in corpus.iter_records(key, sp, root=root, include_help=False))
+    done |= corpus.done_keys(r for w in writers.values() for r in w.buffer)
+    todo = [(sp, i, v) for sp, i in plan(names, seed, count) for v in variants
+            if (spaces.arch_id(sp, seed, i), v) not in done]
+    if limit is not None:
+        todo = todo[:limit]
+    prog = Progress(target=count * len(names) * len(variants), done_before=len(done))
+    stop = _Stop()
+    try:
+        for start in range(0, len(todo), group_size):
+            if stop.requested:
+                break
+            _measure_group(todo[start:start + group_size], seed, fmt, runtime, threads, key, memory,
+                           cache / "models", keep_models, writers, prog, protocol)
+            print(prog.line(), file=progress_stream, flush=True)
+    finally:
+        for w in writers.values():
+            w.close()
+    return {"new": prog.new, "failed": prog.failed, "done": prog.done_before + prog.new}
+
+
+def _measure_group(group, seed, fmt, runtime, threads, key, memory, model_dir, keep, writers, prog, protocol):
+    prepared: list[Prepared] = []
+    for sp, i, v in group:
+        try:
+            prepared.append(prepare(sp, i, seed, v, fmt, model_dir))
+        except Exception as exc:  # noqa: BLE001 - any build/parse failure is logged with its arch and counted
+            prog.failed += 1
+            log.error("measure.prepare_failed", extra={"space": sp, "index": i, "variant": v,
+                                                       "error": f"{type(exc).__name__}: {exc}"[:500]})
+    if not prepared:
+        return
+    results = protocol.measure_many([str(p.path) for p in prepared], runtime, threads, memory=memory)
+    for p, res in zip(prepared, results, strict=True):
+        if not keep:
+            p.path.unlink(missing_ok=True)
+        if "error" in res:
+            prog.failed += 1
+            log.error("measure.run_failed", extra={"path": str(p.path), "error": res["error"]})
+            continue
+        writers[p.space].add(make_record(p, seed, fmt, key, res))
+        prog.new += 1
