@@ -3,7 +3,9 @@
 For each model: load (timed, ``load_ms``), first inference (timed apart, ``first_ms``),
 warm-up for ``warmup_s``, then timed rounds. Each round starts with a few untimed runs
 (caches may have been evicted by other models in between) and then times at least
-``runs_per_round`` inferences and at least ``min_round_s`` seconds. After ``min_rounds``
+``runs_per_round`` inferences during which no other process took the core (runs that
+were preempted are flagged; see :func:`_time_flagged`) and at least ``min_round_s``
+seconds, but at most ``max_round_s`` seconds. After ``min_rounds``
 rounds a model stops as soon as the contention check passes (:func:`agent.stats.settled`);
 if it has not passed after ``max_rounds``, up to ``max_remeasure`` extra batches of
 ``remeasure_rounds`` rounds are measured and ``remeasured`` counts them. Every raw sample is
@@ -21,6 +23,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import resource
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -43,6 +46,7 @@ class ProtocolConfig:
     round_warmup_runs: int = 2
     runs_per_round: int = 10
     min_round_s: float = 0.05
+    max_round_s: float = 1.0
     max_runs_per_round: int = 2000
     min_rounds: int = 3
     max_rounds: int = 5
@@ -72,6 +76,7 @@ class _Item:
     input_shapes: dict[str, list[int]] | None
     session: Session | None = None
     rounds: list[list[float]] = field(default_factory=list)
+    flags: list[list[bool]] = field(default_factory=list)
     energy_mj: list[float] = field(default_factory=list)
     result: dict[str, Any] = field(default_factory=dict)
     remeasured: int = 0
@@ -105,10 +110,21 @@ def _no_gc() -> Iterator[None]:
             gc.enable()
 
 
+_RUSAGE = getattr(resource, "RUSAGE_THREAD", resource.RUSAGE_SELF)
+
+
 def _time_once(session: Session) -> float:
     t0 = time.perf_counter_ns()
     session.run()
     return (time.perf_counter_ns() - t0) / 1e6
+
+
+def _time_flagged(session: Session) -> tuple[float, bool]:
+    """One timed run and whether this thread was involuntarily switched out meanwhile
+    (another process took the core: the sample holds time that was not inference)."""
+    before = resource.getrusage(_RUSAGE).ru_nivcsw
+    ms = _time_once(session)
+    return ms, resource.getrusage(_RUSAGE).ru_nivcsw != before
 
 
 def _load(item: _Item, backend: Any, threads: int, cfg: ProtocolConfig) -> None:
@@ -125,25 +141,34 @@ def _load(item: _Item, backend: Any, threads: int, cfg: ProtocolConfig) -> None:
     item.budget = cfg.max_rounds
 
 
-def _round(session: Session, cfg: ProtocolConfig, meter: Any) -> tuple[list[float], float | None]:
+def _round(session: Session, cfg: ProtocolConfig, meter: Any) -> tuple[list[float], list[bool], float | None]:
     for _ in range(cfg.round_warmup_runs):
         session.run()
     samples: list[float] = []
+    flags: list[bool] = []
     if meter is not None:
         meter.start()
-    start = time.perf_counter()
-    while len(samples) < cfg.runs_per_round or (
-        time.perf_counter() - start < cfg.min_round_s and len(samples) < cfg.max_runs_per_round
-    ):
-        samples.append(_time_once(session))
+    start, clean = time.perf_counter(), 0
+    while len(samples) < cfg.max_runs_per_round:
+        elapsed = time.perf_counter() - start
+        if elapsed >= cfg.max_round_s or (clean >= cfg.runs_per_round and elapsed >= cfg.min_round_s):
+            break
+        ms, preempted = _time_flagged(session)
+        samples.append(ms)
+        flags.append(preempted)
+        clean += not preempted
     energy = meter.stop() if meter is not None else None
-    return samples, (energy / len(samples) if energy is not None else None)
+    return samples, flags, (energy / len(samples) if energy is not None else None)
+
+
+def _settled(item: _Item, cfg: ProtocolConfig) -> bool:
+    return stats.settled(stats.clean_rounds(item.rounds, item.flags), cfg.settle_tolerance, cfg.max_spread)
 
 
 def _advance(item: _Item, cfg: ProtocolConfig) -> None:
     """After a round: stop when settled, extend with a re-measurement batch, or give up."""
     n = len(item.rounds)
-    if n >= cfg.min_rounds and stats.settled(item.rounds, cfg.settle_tolerance, cfg.max_spread):
+    if n >= cfg.min_rounds and _settled(item, cfg):
         item.done = True
     elif n >= item.budget:
         if item.remeasured < cfg.max_remeasure:
@@ -159,10 +184,10 @@ def _finish(item: _Item, base: dict[str, Any], cfg: ProtocolConfig) -> dict[str,
     if item.error is not None:
         out["error"] = item.error.to_dict()
         return out
-    out.update(stats.summarize(item.rounds, cfg.accept_tolerance))
+    out.update(stats.summarize(item.rounds, item.flags, cfg.accept_tolerance))
     out["rounds"] = len(item.rounds)
     out["remeasured"] = item.remeasured
-    out["contended"] = not stats.settled(item.rounds, cfg.settle_tolerance, cfg.max_spread)
+    out["contended"] = not _settled(item, cfg)
     energies = sorted(item.energy_mj)
     out["energy_mj"] = energies[len(energies) // 2] if energies else None
     out["peak_memory_mb"] = None
@@ -179,11 +204,12 @@ def _measure_group(items: list[_Item], backend: Any, threads: int, cfg: Protocol
         while not all(i.done for i in items):
             for item in (i for i in items if not i.done):
                 try:
-                    samples, energy = _round(item.session, cfg, meter)  # type: ignore[arg-type]
+                    samples, flags, energy = _round(item.session, cfg, meter)  # type: ignore[arg-type]
                 except BackendError as exc:
                     item.error, item.done = exc, True
                     continue
                 item.rounds.append(samples)
+                item.flags.append(flags)
                 if energy is not None:
                     item.energy_mj.append(energy)
                 _advance(item, cfg)

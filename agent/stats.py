@@ -5,6 +5,11 @@ estimate is taken from the fastest rounds: rounds whose median lies within
 ``accept_tolerance`` of the fastest round's median are "accepted", and the reported
 median/p10/p90/MAD are computed over the samples of the accepted rounds. All samples are
 still kept and returned; ``median_all_ms`` is the plain median over every sample.
+
+Samples during which the measuring thread was involuntarily switched out (preempted by
+another process; see :mod:`agent.protocol`) are flagged. A round's statistics use its
+unflagged samples when it has at least three; otherwise all its samples (so it is slow
+and rarely accepted).
 """
 
 from __future__ import annotations
@@ -56,10 +61,23 @@ def settled(rounds: Sequence[Sequence[float]], settle_tolerance: float, max_spre
     return bool(agree and spread(rounds[order[0]]) <= max_spread)
 
 
-def summarize(rounds: Sequence[Sequence[float]], accept_tolerance: float) -> dict[str, object]:
+def clean_round(samples: Sequence[float], preempted: Sequence[bool]) -> list[float]:
+    """The round's unpreempted samples when there are at least three, else all of them."""
+    clean = [s for s, p in zip(samples, preempted, strict=True) if not p]
+    return clean if len(clean) >= 3 else list(samples)
+
+
+def clean_rounds(rounds: Sequence[Sequence[float]], flags: Sequence[Sequence[bool]]) -> list[list[float]]:
+    return [clean_round(r, f) for r, f in zip(rounds, flags, strict=True)]
+
+
+def summarize(
+    rounds: Sequence[Sequence[float]], flags: Sequence[Sequence[bool]], accept_tolerance: float
+) -> dict[str, object]:
     """Statistics of a measurement: accepted-round quantiles plus the raw material."""
-    keep = accepted_rounds(rounds, accept_tolerance)
-    kept = [s for i in keep for s in rounds[i]]
+    cleaned = clean_rounds(rounds, flags)
+    keep = accepted_rounds(cleaned, accept_tolerance)
+    kept = [s for i in keep for s in cleaned[i]]
     flat = [s for r in rounds for s in r]
     out: dict[str, object] = dict(quantiles(kept))
     out.update(
@@ -68,8 +86,10 @@ def summarize(rounds: Sequence[Sequence[float]], accept_tolerance: float) -> dic
             "spread": spread(kept),
             "spread_all": spread(flat),
             "samples_ms": flat,
+            "preempted": [p for f in flags for p in f],
+            "preempted_fraction": sum(p for f in flags for p in f) / max(1, len(flat)),
             "round_sizes": [len(r) for r in rounds],
-            "round_medians_ms": round_medians(rounds),
+            "round_medians_ms": round_medians(cleaned),
             "accepted_rounds": keep,
             "runs": len(flat),
         }

@@ -1,0 +1,165 @@
+"""Repeatability of latency measurements: two independent passes over the same models.
+
+Builds a varied set of small ONNX models (conv nets, MLPs, mobile-style inverted-residual
+blocks; ~0.1 ms to ~30 ms on one thread) into a temporary directory, measures each model
+in two independent passes (fresh sessions each pass) with
+
+  (a) a plain protocol: load, 5 warm-up runs, median of 30 timed runs;
+  (b) the agent protocol (agent.protocol.measure_many, rounds interleaved over the set),
+
+and prints the mean absolute percentage error (MAPE) between the passes, plus the same
+figure for other estimators computed from the protocol's raw samples.
+
+    .venv/bin/python bench/repeatability.py [--models 36] [--runtime onnxruntime] [--threads 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from agent.backends import get_backend  # noqa: E402
+from agent.protocol import ProtocolConfig, measure_many  # noqa: E402
+
+
+def _inverted_residual(cin: int, cout: int, expand: int, stride: int) -> nn.Module:
+    hidden = cin * expand
+    return nn.Sequential(
+        nn.Conv2d(cin, hidden, 1, bias=False), nn.BatchNorm2d(hidden), nn.ReLU6(),
+        nn.Conv2d(hidden, hidden, 3, stride, 1, groups=hidden, bias=False), nn.BatchNorm2d(hidden), nn.ReLU6(),
+        nn.Conv2d(hidden, cout, 1, bias=False), nn.BatchNorm2d(cout),
+    )
+
+
+def build(kind: str, size: int, rng: np.random.Generator) -> tuple[nn.Module, tuple[int, ...]]:
+    """One model of ``kind`` scaled by ``size`` (0..5)."""
+    if kind == "mlp":
+        width = (256, 512, 768, 1024, 1536, 2048)[size]
+        depth = int(rng.integers(2, 5))
+        layers: list[nn.Module] = [nn.Linear(256, width), nn.ReLU()]
+        for _ in range(depth):
+            layers += [nn.Linear(width, width), nn.ReLU()]
+        return nn.Sequential(*layers, nn.Linear(width, 10)), (1, 256)
+    res = int(64 + 40 * size)
+    if kind == "conv":
+        width = int(rng.choice([16, 24, 32, 48]))
+        layers = [nn.Conv2d(3, width, 3, padding=1), nn.ReLU()]
+        for i in range(int(rng.integers(2, 5))):
+            w2 = width * (2 if i % 2 else 1)
+            layers += [nn.Conv2d(width, w2, 3, stride=1 + i % 2, padding=1), nn.BatchNorm2d(w2), nn.ReLU()]
+            width = w2
+        return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, 10)), (1, 3, res, res)
+    width = int(rng.choice([16, 24, 32]))
+    blocks: list[nn.Module] = [nn.Conv2d(3, width, 3, stride=2, padding=1), nn.ReLU6()]
+    for i in range(int(rng.integers(2, 6))):
+        cout = width + 8 * (i % 2)
+        blocks.append(_inverted_residual(width, cout, int(rng.choice([3, 4, 6])), 1 + (i % 3 == 1)))
+        width = cout
+    return nn.Sequential(*blocks, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, 10)), (1, 3, res, res)
+
+
+def make_models(n: int, folder: Path, seed: int = 0) -> list[Path]:
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    paths = []
+    for i in range(n):
+        kind = ("conv", "mlp", "mobile")[i % 3]
+        model, shape = build(kind, i % 6, rng)
+        path = folder / f"m{i:02d}_{kind}.onnx"
+        torch.onnx.export(model.eval(), torch.randn(*shape), str(path), dynamo=False, input_names=["x"])
+        paths.append(path)
+    return paths
+
+
+def plain_pass(paths: list[Path], runtime: str, threads: int, runs: int = 30) -> list[float]:
+    backend = get_backend(runtime)
+    out = []
+    for path in paths:
+        session = backend.load(str(path), threads=threads, input_shapes=None)
+        for _ in range(5):
+            session.run()
+        samples = []
+        for _ in range(runs):
+            t0 = time.perf_counter_ns()
+            session.run()
+            samples.append((time.perf_counter_ns() - t0) / 1e6)
+        out.append(statistics.median(samples))
+    return out
+
+
+def estimators(result: dict) -> dict[str, float]:
+    """Alternative estimators from one protocol result's raw samples."""
+    samples = result["samples_ms"]
+    meds = sorted(result["round_medians_ms"])
+    return {
+        "protocol median_ms (accepted rounds)": result["median_ms"],
+        "median of all samples": result["median_all_ms"],
+        "p10 of all samples": float(np.percentile(samples, 10)),
+        "min of round medians": meds[0],
+        "mean of 2 fastest round medians": float(np.mean(meds[:2])),
+    }
+
+
+def print_models(paths: list[Path], plain: list[list[float]], proto: list[list[dict]]) -> None:
+    print(f"{'model':16s} {'plain1':>8s} {'plain2':>8s} {'proto1':>8s} {'proto2':>8s} {'diff%':>6s}  rounds/remeasured")
+    for i, path in enumerate(paths):
+        a, b = proto[0][i], proto[1][i]
+        diff = 100 * abs(a["median_ms"] - b["median_ms"]) / a["median_ms"]
+        print(f"{path.stem:16s} {plain[0][i]:8.3f} {plain[1][i]:8.3f} {a['median_ms']:8.3f} {b['median_ms']:8.3f} "
+              f"{diff:6.2f}  {a['rounds']}/{a['remeasured']} {b['rounds']}/{b['remeasured']}")
+    print()
+
+
+def mape(a: list[float], b: list[float]) -> float:
+    return 100.0 * float(np.mean([abs(x - y) / ((x + y) / 2) for x, y in zip(a, b, strict=True)]))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", type=int, default=36)
+    parser.add_argument("--runtime", default="onnxruntime")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--group-size", type=int, default=8)
+    parser.add_argument("--verbose", action="store_true", help="print one row per model")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = make_models(args.models, Path(tmp))
+        passes_plain, passes_proto, times = [], [], []
+        for _ in range(2):
+            passes_plain.append(plain_pass(paths, args.runtime, args.threads))
+            t0 = time.perf_counter()
+            res = measure_many(paths, args.runtime, args.threads, config=ProtocolConfig(), memory=False,
+                               group_size=args.group_size)
+            times.append(time.perf_counter() - t0)
+            passes_proto.append(res)
+    lat = passes_proto[0]
+    print(f"models: {len(paths)}  runtime: {args.runtime}  threads: {args.threads}")
+    print(f"latency range (protocol median): {min(r['median_ms'] for r in lat):.3f} .. "
+          f"{max(r['median_ms'] for r in lat):.3f} ms")
+    print(f"protocol time per pass: {times[0]:.1f} s, {times[1]:.1f} s "
+          f"({times[0] / len(paths):.2f} s/model); remeasured models: "
+          f"{sum(r['remeasured'] > 0 for p in passes_proto for r in p)}, still contended: "
+          f"{sum(r['contended'] for p in passes_proto for r in p)}")
+    print()
+    print(f"{'estimator':45s} {'MAPE pass1 vs pass2 (%)':>24s}")
+    print(f"{'plain: median of 30 runs':45s} {mape(*passes_plain):24.2f}")
+    est = [[estimators(r) for r in p] for p in passes_proto]
+    if args.verbose:
+        print_models(paths, passes_plain, passes_proto)
+    for name in est[0][0]:
+        print(f"{name:45s} {mape([e[name] for e in est[0]], [e[name] for e in est[1]]):24.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
