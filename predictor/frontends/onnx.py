@@ -101,7 +101,7 @@ class _Builder:
     def __init__(self, consts: dict[str, Const], res: ShapeResult, limits: Limits, deadline: Deadline):
         self.consts, self.res, self.limits, self.deadline = consts, res, limits, deadline
         self.nodes: list[Node] = []
-        self.sub_links: list[tuple[int, GraphProto, list[str]]] = []
+        self.sub_links: list[tuple[int, list[int]]] = []  # control node -> its body's nodes
         self.quantized: set[str] = set()
 
     def tensor(self, name: str) -> TensorInfo:
@@ -113,12 +113,15 @@ class _Builder:
         dtype = self.res.dtypes.get(name, "unknown")
         return TensorInfo(name, None if shape is None else list(shape), dtype, name in self.quantized)
 
-    def walk(self, graph: GraphProto, where: str, extra: dict[str, Any]) -> None:
+    def walk(self, graph: GraphProto, where: str, extra: dict[str, Any]) -> list[int]:
+        """Append IR nodes of ``graph`` (bodies inlined); return the indices of its own nodes."""
+        direct: list[int] = []
         for k, node in enumerate(graph.node):
             self.deadline.check("building IR nodes")
             if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):
                 continue
             idx = len(self.nodes)
+            direct.append(idx)
             self.nodes.append(self.node(node, k, where, extra))
             self.limits.check_nodes(len(self.nodes))
             for attr_name, sub in subgraphs(node):
@@ -128,8 +131,8 @@ class _Builder:
                 trip = self.nodes[idx].attrs.get("trip_count")
                 if trip:
                     body_extra["trip_count"] = trip * int(extra.get("trip_count", 1))
-                self.sub_links.append((idx, sub, [o for o in node.output]))
-                self.walk(sub, label, body_extra)
+                self.sub_links.append((idx, self.walk(sub, label, body_extra)))
+        return direct
 
     def node(self, proto: NodeProto, k: int, where: str, extra: dict[str, Any]) -> Node:
         if proto.op_type in _QUANT_IN and proto.input:
@@ -160,17 +163,12 @@ class _Builder:
         return n
 
     def control_edges(self, g: Graph) -> set[tuple[int, int]]:
-        """Control node -> body nodes reading the body's formal inputs or nothing at all."""
+        """Control node -> entry nodes of its bodies (those fed by nothing inside the body)."""
         edges: set[tuple[int, int]] = set()
-        by_name = {n.name: i for i, n in enumerate(g.nodes)}
-        for idx, sub, _ in self.sub_links:
-            formal = {i.name for i in sub.input}
-            for node in sub.node:
-                j = by_name.get(node.name) if node.name else None
-                if j is None or j == idx:
-                    continue
-                reads = [x for x in node.input if x]
-                if not reads or any(x in formal for x in reads) or all(x in self.consts for x in reads):
+        for idx, body in self.sub_links:
+            produced = {t.name for j in body for t in g.nodes[j].outputs}
+            for j in body:
+                if not any(t.name in produced for t in g.nodes[j].inputs):
                     edges.add((idx, j))
         return edges
 
@@ -264,6 +262,20 @@ def _scan(n: Node, proto: NodeProto, consts: dict[str, Const]) -> None:
         n.attrs["trip_count"] = (scanned.shape or [1])[axis]
 
 
+def _reduce_mean(n: Node, proto: NodeProto, consts: dict[str, Const]) -> None:
+    axes = n.attrs.get("axes")
+    if axes is None and len(proto.input) > 1 and proto.input[1] in consts:
+        value = consts[proto.input[1]].value
+        axes = None if value is None else [int(a) for a in np.asarray(value).reshape(-1)]
+    x = n.inputs[0] if n.inputs else None
+    if axes is None or x is None or x.shape is None:
+        return
+    rank = len(x.shape)
+    n.attrs["axes"] = sorted(int(a) % rank for a in axes)
+    if rank == 4 and n.attrs["axes"] == [2, 3] and n.attrs.get("keepdims", 1):
+        n.op = "global_avgpool"
+
+
 def _norm_groups(n: Node, proto: NodeProto, consts: dict[str, Const]) -> None:
     n.attrs.setdefault("groups", n.attrs.get("num_groups", 1))
 
@@ -272,4 +284,5 @@ _SPECIAL = {
     "Conv": _conv, "ConvTranspose": _conv, "ConvInteger": _conv, "Gemm": _gemm,
     "MatMul": _matmul, "MatMulInteger": _matmul, "Clip": _clip, "MaxPool": _pool,
     "AveragePool": _pool, "Loop": _loop, "Scan": _scan, "GroupNormalization": _norm_groups,
+    "ReduceMean": _reduce_mean,
 }

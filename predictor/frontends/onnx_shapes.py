@@ -9,7 +9,16 @@ import logging
 from dataclasses import dataclass, field
 
 import numpy as np
-from onnx import GraphProto, ModelProto, NodeProto, TensorProto, ValueInfoProto, helper, numpy_helper, shape_inference
+from onnx import (
+    GraphProto,
+    ModelProto,
+    NodeProto,
+    TensorProto,
+    ValueInfoProto,
+    helper,
+    numpy_helper,
+    shape_inference,
+)
 
 from predictor.frontends.onnx_fold import fold_node
 from predictor.frontends.onnx_model import ONNX_DTYPES, Const, subgraphs
