@@ -7,7 +7,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 import service.models  # noqa: F401  (registers every table)
-from service.config import DatabaseSettings
+from service.config import CoreSettings
 from service.db import Base, make_engine
 
 config = context.config
@@ -15,7 +15,7 @@ target_metadata = Base.metadata
 
 
 def _url() -> str:
-    return config.get_main_option("sqlalchemy.url") or DatabaseSettings().sqlalchemy_url
+    return config.get_main_option("sqlalchemy.url") or CoreSettings().sqlalchemy_url
 
 
 def _configure(connection: Connection | None = None, url: str | None = None) -> None:

@@ -22,6 +22,13 @@ def register(subparsers: argparse._SubParsersAction, name: str) -> None:
         p = subparsers.add_parser(name, help="apply pending database migrations")
         p.add_argument("revision", nargs="?", default="head", help="target revision (default: head)")
         p.set_defaults(func=_migrate)
+    elif name == "worker":
+        p = subparsers.add_parser(name, help="run the background job worker")
+        p.add_argument("--kinds", default="", help="comma-separated job kinds (default: all known)")
+        p.add_argument("--once", action="store_true", help="stop when the queue is empty")
+        p.add_argument("--poll", type=float, default=2.0, help="seconds between polls of an empty queue")
+        p.add_argument("--lease", type=float, default=300.0, help="lease length in seconds")
+        p.set_defaults(func=_worker)
 
 
 def _setup_logging(level: str = "INFO") -> None:
@@ -29,12 +36,12 @@ def _setup_logging(level: str = "INFO") -> None:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    from service.config import DatabaseSettings
+    from service.config import CoreSettings
     from service.migrate import upgrade
 
     _setup_logging()
     try:
-        settings = DatabaseSettings()
+        settings = CoreSettings()
     except ValidationError as exc:
         print(f"edgeperf migrate: bad configuration:\n{exc}", file=sys.stderr)
         return 2
@@ -56,12 +63,48 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     _setup_logging(settings.log_level)
     if created:
-        print(f"dev mode: generated admin key (kept in {settings.data_dir / ADMIN_KEY_FILE}):\n"
-              f"  {settings.admin_key}", flush=True)
+        print(
+            f"dev mode: generated admin key (kept in {settings.data_dir / ADMIN_KEY_FILE}):\n"
+            f"  {settings.admin_key}",
+            flush=True,
+        )
     elif settings.dev_mode:
         print(f"dev mode: admin key in {settings.data_dir / ADMIN_KEY_FILE}", flush=True)
     if not args.no_migrate:
         upgrade(settings.sqlalchemy_url)
-    uvicorn.run("service.main:create_app", factory=True, host=args.host, port=args.port,
-                log_level=settings.log_level.lower())
+    uvicorn.run(
+        "service.main:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        log_level=settings.log_level.lower(),
+    )
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from service.config import CoreSettings
+    from service.db import make_engine, make_sessionmaker
+    from service.worker import Worker, default_worker_id, load_handlers
+
+    try:
+        settings = CoreSettings()
+        handlers = load_handlers([k.strip() for k in args.kinds.split(",") if k.strip()])
+    except (ValidationError, ValueError) as exc:
+        print(f"edgeperf worker: {exc}", file=sys.stderr)
+        return 2
+    _setup_logging(settings.log_level)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        worker = Worker(make_sessionmaker(engine), settings, handlers, default_worker_id(), args.lease)
+        done = worker.run(stop, poll_seconds=args.poll, once=args.once)
+    finally:
+        engine.dispose()
+    print(f"worker processed {done} job(s)")
     return 0

@@ -17,21 +17,30 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: Admin keys that are refused outside dev mode (copied from examples, too guessable).
-PLACEHOLDER_KEYS = frozenset({"", "changeme", "change-me", "changethis", "admin", "secret", "password", "dev"})
+PLACEHOLDER_KEYS = frozenset(
+    {"", "changeme", "change-me", "changethis", "admin", "secret", "password", "dev"}
+)
 MIN_ADMIN_KEY_LENGTH = 16
 ADMIN_KEY_FILE = "admin_key"
 
 
-class DatabaseSettings(BaseSettings):
-    """Where the data lives. Enough for ``edgeperf migrate`` (which needs no admin key)."""
+class CoreSettings(BaseSettings):
+    """Where the data lives and how uploads are parsed: all that ``edgeperf migrate`` and
+    ``edgeperf worker`` need (they take no admin key)."""
 
     model_config = SettingsConfigDict(env_prefix="EDGEPERF_", extra="ignore", frozen=True)
 
     data_dir: Path = Field(Path("data"), description="model files, SQLite database, dev admin key")
     database_url: str = Field("", description="SQLAlchemy URL; empty = SQLite file under data_dir")
+    max_upload_bytes: int = Field(64 * 1024 * 1024, gt=0)
+    parse_timeout_s: float = Field(30.0, gt=0)
+    parse_workers: int = Field(2, ge=1, le=32)
+    max_graph_nodes: int = Field(100_000, gt=0)
+    max_tensor_elements: int = Field(2**31, gt=0)
+    log_level: str = Field("INFO")
 
     @model_validator(mode="after")
-    def _check_url(self) -> DatabaseSettings:
+    def _check_url(self) -> CoreSettings:
         url = self.database_url
         if url and not (url.startswith("sqlite:") or url.startswith("postgresql+psycopg://")):
             raise ValueError(
@@ -45,31 +54,6 @@ class DatabaseSettings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'edgeperf.db').resolve()}"
-
-
-class Settings(DatabaseSettings):
-    """All knobs of the service. Every field is set by ``EDGEPERF_<FIELD NAME>``."""
-
-    admin_key: str = Field("", description="bearer token for admin requests")
-    dev_mode: bool = Field(False, description="allow a generated admin key (kept in data_dir/admin_key)")
-    max_upload_bytes: int = Field(64 * 1024 * 1024, gt=0)
-    parse_timeout_s: float = Field(30.0, gt=0)
-    parse_workers: int = Field(2, ge=1, le=32)
-    max_graph_nodes: int = Field(100_000, gt=0)
-    max_tensor_elements: int = Field(2**31, gt=0)
-    log_level: str = Field("INFO")
-
-    @model_validator(mode="after")
-    def _check_admin_key(self) -> Settings:
-        if not self.dev_mode:
-            key = self.admin_key.strip()
-            if key.lower() in PLACEHOLDER_KEYS or len(key) < MIN_ADMIN_KEY_LENGTH:
-                raise ValueError(
-                    "EDGEPERF_ADMIN_KEY is missing or a placeholder: set a random key of at least "
-                    f"{MIN_ADMIN_KEY_LENGTH} characters (e.g. `python -c 'import secrets; "
-                    "print(secrets.token_urlsafe(32))'`), or set EDGEPERF_DEV_MODE=1 for local use"
-                )
-        return self
 
     @property
     def graphs_dir(self) -> Path:
@@ -85,6 +69,25 @@ class Settings(DatabaseSettings):
             max_tensor_elements=self.max_tensor_elements,
             max_seconds=self.parse_timeout_s,
         )
+
+
+class Settings(CoreSettings):
+    """All knobs of the service. Every field is set by ``EDGEPERF_<FIELD NAME>``."""
+
+    admin_key: str = Field("", description="bearer token for admin requests")
+    dev_mode: bool = Field(False, description="allow a generated admin key (kept in data_dir/admin_key)")
+
+    @model_validator(mode="after")
+    def _check_admin_key(self) -> Settings:
+        if not self.dev_mode:
+            key = self.admin_key.strip()
+            if key.lower() in PLACEHOLDER_KEYS or len(key) < MIN_ADMIN_KEY_LENGTH:
+                raise ValueError(
+                    "EDGEPERF_ADMIN_KEY is missing or a placeholder: set a random key of at least "
+                    f"{MIN_ADMIN_KEY_LENGTH} characters (e.g. `python -c 'import secrets; "
+                    "print(secrets.token_urlsafe(32))'`), or set EDGEPERF_DEV_MODE=1 for local use"
+                )
+        return self
 
 
 def ensure_admin_key(settings: Settings) -> tuple[Settings, bool]:

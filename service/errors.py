@@ -41,8 +41,13 @@ class ErrorBody(BaseModel):
 class ServiceError(Exception):
     """An expected failure that becomes a JSON error response."""
 
-    def __init__(self, message: str, status_code: int = 400, code: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        status_code: int = 400,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.status_code = status_code
@@ -55,8 +60,9 @@ class NotFound(ServiceError):
         super().__init__(f"{what} not found", 404, "not_found")
 
 
-def error_response(status: int, code: str, detail: str, headers: dict[str, str] | None = None,
-                   **extra: Any) -> JSONResponse:
+def error_response(
+    status: int, code: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
     return JSONResponse({"error": code, "detail": detail, **extra}, status_code=status, headers=headers)
 
 

@@ -9,8 +9,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 
-def insert_ignore(session: Session, model: type[Any], rows: Sequence[dict[str, Any]],
-                  conflict_columns: Sequence[str]) -> list[int]:
+def insert_ignore(
+    session: Session, model: type[Any], rows: Sequence[dict[str, Any]], conflict_columns: Sequence[str]
+) -> list[int]:
     """Insert ``rows``; rows clashing on ``conflict_columns`` are skipped.
 
     Returns the ids of the rows actually inserted."""

@@ -57,8 +57,12 @@ def server(request, tmp_path) -> Iterator[str]:
     port = _free_port()
     log = tmp_path / "server.log"
     with log.open("w") as out:
-        proc = subprocess.Popen([EDGEPERF, "serve", "--host", "127.0.0.1", "--port", str(port)],
-                                env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [EDGEPERF, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(proc, base, log)
@@ -79,8 +83,11 @@ def test_register_upload_read_back(server):
     admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
     with httpx.Client(base_url=server, timeout=60) as http:
         assert http.get("/docs").status_code == 200
-        dev = http.post("/v1/devices", headers=admin,
-                        json={"name": "e2e-ort-t1", "runtime": "onnxruntime", "hardware": {"cores": 2}})
+        dev = http.post(
+            "/v1/devices",
+            headers=admin,
+            json={"name": "e2e-ort-t1", "runtime": "onnxruntime", "hardware": {"cores": 2}},
+        )
         assert dev.status_code == 201, dev.text
         device = dev.json()
 
@@ -101,8 +108,13 @@ def test_register_upload_read_back(server):
             assert http.get(f"/v1/graphs/{g['id']}/file").content == raw
         assert http.get("/v1/graphs").json()["total"] == 2
 
-        m = {"client_id": "e2e-1", "graph_id": g_tfl["id"], "median_ms": 0.8, "samples_ms": [0.8, 0.9],
-             "measured_at": "2026-11-25T04:00:00+00:00"}
+        m = {
+            "client_id": "e2e-1",
+            "graph_id": g_tfl["id"],
+            "median_ms": 0.8,
+            "samples_ms": [0.8, 0.9],
+            "measured_at": "2026-11-25T04:00:00+00:00",
+        }
         token = {"Authorization": f"Bearer {device['token']}"}
         for expected in ({"inserted": 1, "duplicates": 0}, {"inserted": 0, "duplicates": 1}):
             assert http.post("/v1/measurements", json={"items": [m]}, headers=token).json() == expected

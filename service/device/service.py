@@ -20,7 +20,9 @@ def create(session: Session, data: DeviceCreate) -> tuple[Device, str]:
     """Register a device; returns it with its agent token (only the hash is stored)."""
     if repository.get_by_name(session, data.name) is not None:
         raise ServiceError(f"a device named {data.name!r} already exists", 409, "conflict")
-    device = Device(**data.model_dump(exclude={"hardware"}), hardware=data.hardware.model_dump(), token_hash="")
+    device = Device(
+        **data.model_dump(exclude={"hardware"}), hardware=data.hardware.model_dump(), token_hash=""
+    )
     try:
         repository.add(session, device)
     except IntegrityError as exc:  # a concurrent create won the race for the name

@@ -40,7 +40,9 @@ def upload_graph(
     state = request.app.state
     data = _read_limited(file, state.settings.max_upload_bytes)
     item = service.Upload(data, file.filename or "", parse_input_shapes(input_shapes))
-    graph, created = service.upload(session, state.graph_store, state.parse_executor, state.settings.limits, item)
+    graph, created = service.upload(
+        session, state.graph_store, state.parse_executor, state.settings.limits, item
+    )
     if not created:
         response.status_code = status.HTTP_200_OK
     return GraphRead.model_validate(graph)
@@ -59,8 +61,11 @@ def get_graph(graph_id: int, session: SessionDep) -> GraphDetail:
     return GraphDetail.model_validate(service.get(session, graph_id))
 
 
-@router.get("/{graph_id}/file", response_class=Response,
-            responses={200: {"content": {"application/octet-stream": {}}}})
+@router.get(
+    "/{graph_id}/file",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
 def get_graph_file(graph_id: int, request: Request, session: SessionDep) -> Response:
     """The uploaded model file, byte for byte."""
     graph = service.get(session, graph_id)

@@ -34,8 +34,10 @@ def parse_input_shapes(raw: str | None) -> dict[str, list[int]] | None:
         raise IRError("invalid_input_shapes", "input_shapes must be a JSON object: input name -> [ints]")
     shapes: dict[str, list[int]] = {}
     for name, dims in value.items():
-        ok = isinstance(dims, list) and len(dims) <= _MAX_RANK and all(
-            isinstance(d, int) and not isinstance(d, bool) and 0 < d < 2**31 for d in dims
+        ok = (
+            isinstance(dims, list)
+            and len(dims) <= _MAX_RANK
+            and all(isinstance(d, int) and not isinstance(d, bool) and 0 < d < 2**31 for d in dims)
         )
         if not ok:
             raise IRError("invalid_input_shapes", f"input_shapes[{name!r}] must be a list of positive ints")
@@ -43,8 +45,13 @@ def parse_input_shapes(raw: str | None) -> dict[str, list[int]] | None:
     return shapes
 
 
-def parse_model(executor: Executor, data: bytes, filename: str | None,
-                input_shapes: dict[str, list[int]] | None, limits: Limits) -> IRGraph:
+def parse_model(
+    executor: Executor,
+    data: bytes,
+    filename: str | None,
+    input_shapes: dict[str, list[int]] | None,
+    limits: Limits,
+) -> IRGraph:
     """Run ``load_model`` in ``executor`` and wait at most the parse time limit."""
     future = executor.submit(load_model, data, filename=filename, input_shapes=input_shapes, limits=limits)
     try:

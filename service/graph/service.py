@@ -27,8 +27,9 @@ class Upload:
     input_shapes: dict[str, list[int]] | None
 
 
-def upload(session: Session, store: GraphStore, executor: Executor, limits: Limits,
-           item: Upload) -> tuple[Graph, bool]:
+def upload(
+    session: Session, store: GraphStore, executor: Executor, limits: Limits, item: Upload
+) -> tuple[Graph, bool]:
     """Parse and store a model. Returns the graph row and whether it is new.
 
     The same bytes uploaded again return the existing row without re-parsing."""

@@ -20,8 +20,9 @@ def insert_new(session: Session, rows: list[dict[str, Any]]) -> int:
     return inserted
 
 
-def list_page(session: Session, limit: int, offset: int, device_id: int | None,
-              graph_id: int | None) -> tuple[list[Measurement], int]:
+def list_page(
+    session: Session, limit: int, offset: int, device_id: int | None, graph_id: int | None
+) -> tuple[list[Measurement], int]:
     query = select(Measurement)
     if device_id is not None:
         query = query.where(Measurement.device_id == device_id)

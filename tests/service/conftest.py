@@ -15,9 +15,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
 
 from service.config import Settings
-from service.db import Base, make_engine
+from service.db import Base, make_engine, make_sessionmaker
 from service.main import create_app
 from service.migrate import upgrade
 from tests.service import databases
@@ -64,6 +65,12 @@ def clean_db(db_engine: Engine) -> Iterator[Engine]:
         else:
             for table in reversed(Base.metadata.sorted_tables):
                 conn.execute(table.delete())
+
+
+@pytest.fixture
+def db_sessions(clean_db: Engine) -> sessionmaker[Session]:
+    """A session factory on the test database, for service-level tests without HTTP."""
+    return make_sessionmaker(clean_db)
 
 
 @pytest.fixture

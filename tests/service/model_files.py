@@ -28,8 +28,13 @@ def onnx_bytes(channels: int = 8) -> bytes:
     ).eval()
     buf = io.BytesIO()
     torch.onnx.export(
-        model, (torch.randn(1, 3, 32, 32),), buf, input_names=["x"], output_names=["y"],
-        dynamo=False, dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}},
+        model,
+        (torch.randn(1, 3, 32, 32),),
+        buf,
+        input_names=["x"],
+        output_names=["y"],
+        dynamo=False,
+        dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}},
     )
     return buf.getvalue()
 

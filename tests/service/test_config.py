@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from service.config import DatabaseSettings, Settings, ensure_admin_key, load_settings
+from service.config import CoreSettings, Settings, ensure_admin_key, load_settings
 
 
 @pytest.fixture(autouse=True)
@@ -30,7 +30,7 @@ def test_reads_environment(monkeypatch, tmp_path):
 @pytest.mark.parametrize("url", ["mysql://x/y", "postgresql://127.0.0.1/test"])
 def test_rejects_unsupported_database_urls(url):
     with pytest.raises(ValidationError, match="EDGEPERF_DATABASE_URL"):
-        DatabaseSettings(database_url=url)
+        CoreSettings(database_url=url)
 
 
 def test_rejects_bad_limits():

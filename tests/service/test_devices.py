@@ -29,7 +29,9 @@ async def test_token_is_stored_hashed(client, app):
     assert secret not in row.token_hash and len(row.token_hash) == 64
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong-key-wrong-key-123"}, {"Authorization": "Basic abc"}])
+@pytest.mark.parametrize(
+    "headers", [{}, {"Authorization": "Bearer wrong-key-wrong-key-123"}, {"Authorization": "Basic abc"}]
+)
 async def test_create_requires_admin(client, headers):
     resp = await client.post("/v1/devices", json={"name": "x", "runtime": "onnxruntime"}, headers=headers)
     assert resp.status_code == 401
@@ -39,7 +41,9 @@ async def test_create_requires_admin(client, headers):
 
 async def test_device_token_is_not_an_admin_key(client):
     created = await make_device(client)
-    resp = await client.post("/v1/devices", json={"name": "y", "runtime": "litert"}, headers=bearer(created["token"]))
+    resp = await client.post(
+        "/v1/devices", json={"name": "y", "runtime": "litert"}, headers=bearer(created["token"])
+    )
     assert resp.status_code == 401
 
 
@@ -51,15 +55,26 @@ async def test_duplicate_name_conflicts(client):
 
 
 async def test_validation_404_405_share_the_error_shape(client):
-    bad = await client.post("/v1/devices", json={"name": "", "runtime": "onnxruntime", "threads": 0}, headers=ADMIN)
+    bad = await client.post(
+        "/v1/devices", json={"name": "", "runtime": "onnxruntime", "threads": 0}, headers=ADMIN
+    )
     assert bad.status_code == 422
     body = bad.json()
-    assert body["error"] == "validation_error" and "body.name" in body["detail"] and "body.threads" in body["detail"]
+    assert (
+        body["error"] == "validation_error"
+        and "body.name" in body["detail"]
+        and "body.threads" in body["detail"]
+    )
     missing = await client.get("/v1/devices/999")
-    assert missing.status_code == 404 and missing.json() == {"error": "not_found", "detail": "device 999 not found"}
+    assert missing.status_code == 404 and missing.json() == {
+        "error": "not_found",
+        "detail": "device 999 not found",
+    }
     wrong = await client.delete("/v1/devices")
     assert wrong.status_code == 405 and wrong.json()["error"] == "method_not_allowed"
-    not_json = await client.post("/v1/devices", content=b"{", headers={**ADMIN, "content-type": "application/json"})
+    not_json = await client.post(
+        "/v1/devices", content=b"{", headers={**ADMIN, "content-type": "application/json"}
+    )
     assert not_json.status_code == 422 and not_json.json()["error"] == "validation_error"
 
 

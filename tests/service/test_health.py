@@ -16,7 +16,10 @@ async def test_readyz_reports_an_unreachable_database(client, app):
         "postgresql+psycopg://127.0.0.1:1/none?connect_timeout=1"
     )
     resp = await client.get("/readyz")
-    assert resp.status_code == 503 and resp.json() == {"error": "unavailable", "detail": "database unreachable"}
+    assert resp.status_code == 503 and resp.json() == {
+        "error": "unavailable",
+        "detail": "database unreachable",
+    }
 
 
 async def test_metrics_count_requests_by_route(client):

@@ -71,8 +71,11 @@ async def test_client_ids_are_per_device(client, setup):
 
 async def test_unknown_graph_rejects_whole_batch(client, setup):
     device, graph = setup
-    batch = [item("ok", graph_id=graph["id"]), item("bad", graph_id=graph["id"] + 100),
-             item("bad2", graph_sha256="0" * 64)]
+    batch = [
+        item("ok", graph_id=graph["id"]),
+        item("bad", graph_id=graph["id"] + 100),
+        item("bad2", graph_sha256="0" * 64),
+    ]
     resp = await post(client, device["token"], batch)
     assert resp.status_code == 422 and resp.json()["error"] == "unknown_graph"
     assert "bad" in resp.json()["detail"] and "bad2" in resp.json()["detail"]
@@ -90,7 +93,9 @@ async def test_needs_a_device_token(client, setup, token_kind):
         "huge_id": "99999999999999999999.x",
     }[token_kind]
     headers = bearer(token) if token else {}
-    resp = await client.post("/v1/measurements", json={"items": [item("a", graph_id=graph["id"])]}, headers=headers)
+    resp = await client.post(
+        "/v1/measurements", json={"items": [item("a", graph_id=graph["id"])]}, headers=headers
+    )
     assert resp.status_code == 401 and resp.json()["error"] == "unauthorized"
 
 
