@@ -69,8 +69,12 @@ def get_backend(name: str) -> Backend:
     if target is None:
         raise BackendError("unknown_runtime", f"unknown runtime {name!r}; known: {sorted(REGISTRY)}")
     module_name, cls_name = target.split(":")
-    cls = getattr(importlib.import_module(module_name), cls_name)
-    return cls()
+    backend = getattr(importlib.import_module(module_name), cls_name)()
+    try:
+        backend.version()  # imports the runtime
+    except ImportError as exc:
+        raise BackendError("runtime_unavailable", f"runtime {name!r} is not installed here: {exc}") from exc
+    return backend
 
 
 def random_input(shape: list[int], dtype: np.dtype, rng: np.random.Generator) -> np.ndarray:
