@@ -38,6 +38,7 @@ class CoreSettings(BaseSettings):
     max_graph_nodes: int = Field(100_000, gt=0)
     max_tensor_elements: int = Field(2**31, gt=0)
     log_level: str = Field("INFO")
+    predictor_dir: Path | None = Field(None, description="checkpoints (*.pt) to serve; empty = predictor/checkpoints")
 
     @model_validator(mode="after")
     def _check_url(self) -> CoreSettings:
@@ -76,6 +77,8 @@ class Settings(CoreSettings):
 
     admin_key: str = Field("", description="bearer token for admin requests")
     dev_mode: bool = Field(False, description="allow a generated admin key (kept in data_dir/admin_key)")
+    max_batch_size: int = Field(1000, ge=1, le=100_000, description="graphs per POST /v1/predictions/batch")
+    feature_cache_size: int = Field(4096, ge=0, description="featurised stored graphs kept in memory")
 
     @model_validator(mode="after")
     def _check_admin_key(self) -> Settings:
