@@ -21,11 +21,12 @@ from service.graph.endpoints import router as graphs_router
 from service.graph.storage import GraphStore
 from service.health.endpoints import router as health_router
 from service.health.metrics import MetricsMiddleware, RequestMetrics
+from service.jobs.endpoints import router as jobs_router
 from service.measurement.endpoints import router as measurements_router
 
 log = logging.getLogger(__name__)
 
-ROUTERS = [health_router, devices_router, graphs_router, measurements_router]
+ROUTERS = [health_router, devices_router, graphs_router, measurements_router, jobs_router]
 
 
 @asynccontextmanager
