@@ -12,6 +12,7 @@ tensors and a JSON string (so ``torch.load(..., weights_only=True)`` reads it):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -24,7 +25,7 @@ import numpy as np
 import torch
 from torch_geometric.data import Batch, Data
 
-from predictor.features import FEATURE_SCHEMA_VERSION, featurize
+from predictor.features import FEATURE_SCHEMA_VERSION, GRAPH_FEATURES, featurize
 from predictor.graph.ir import Graph
 from predictor.models.perf_sage import PerfSAGE
 
@@ -35,6 +36,10 @@ TARGET_UNITS = {"latency": "ms", "energy": "mJ", "memory": "MB"}
 CHECKPOINT_DIR = Path(__file__).parent / "checkpoints"
 SIGMA_FLOOR = 0.01  # log-space floor on the ensemble spread used by the conformal score
 COVERAGE = 0.9
+#: meta keys written by save_checkpoint (left out of the version hash so that it is
+#: the same before saving and after loading)
+_SAVE_KEYS = frozenset({"format", "version", "name", "model", "config", "feature_schema_version",
+                        "devices", "targets", "units", "available"})
 
 
 class CheckpointError(ValueError):
@@ -65,6 +70,18 @@ class Predictor:
         for m in self.members:
             m.eval()
         self._dev_index = {d: i for i, d in enumerate(self.devices)}
+
+    @property
+    def version(self) -> str:
+        """``meta["version"]`` when set, else ``<name>-<hash of the metadata>`` (stable
+        across save/load, different for every training run)."""
+        explicit = self.meta.get("version")
+        if explicit:
+            return str(explicit)
+        keep = {k: v for k, v in self.meta.items() if k not in _SAVE_KEYS}
+        keep["devices"] = self.devices
+        digest = hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()
+        return f"{self.name}-{digest[:10]}"
 
     # -- core batched inference --------------------------------------------------
     @torch.no_grad()
@@ -241,6 +258,21 @@ def load_default_predictors(directory: str | Path | None = None) -> dict[str, Pr
             log.error("checkpoint.load_failed", extra={"path": str(path), "error": str(exc)})
     log.info("checkpoint.defaults_loaded", extra={"count": len(out)})
     return out
+
+
+def graph_feature_stats(data: Sequence[Data]) -> dict[str, Any]:
+    """Range and spread of the graph-level features (``graph_attr``) of the training
+    graphs, kept in ``meta["graph_stats"]`` so that serving can warn about a graph far
+    from anything seen in training."""
+    attrs = torch.cat([d.graph_attr for d in data]).numpy().astype(np.float64)
+    return {
+        "features": list(GRAPH_FEATURES),
+        "min": attrs.min(0).tolist(),
+        "max": attrs.max(0).tolist(),
+        "mean": attrs.mean(0).tolist(),
+        "std": attrs.std(0).tolist(),
+        "graphs": int(attrs.shape[0]),
+    }
 
 
 def conformal_q(scores: np.ndarray, coverage: float = COVERAGE) -> float:

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch_geometric.data import Batch, Data
 
-from predictor.artifacts import COVERAGE, SIGMA_FLOOR, Predictor, conformal_q
+from predictor.artifacts import COVERAGE, SIGMA_FLOOR, Predictor, conformal_q, graph_feature_stats
 from predictor.features import GRAPH_DIM, NODE_DIM, featurize
 from predictor.graph.ir import Graph
 from predictor.models.perf_sage import PerfSAGE
@@ -275,6 +275,7 @@ def train_predictor(
         "train_config": asdict(cfg),
         "members": [{k: v for k, v in i.items() if k != "norm"} for i in infos],
         "normalisation": infos[0]["norm"],
+        "graph_stats": graph_feature_stats([table.data[i] for i in idx]),
         "metrics": {"val_mape_ensemble": mape(np.exp(mu), table.y[val]), **cal_info},
         "training_data": {"graphs": len(idx), "spaces": sorted(set(table.spaces[i] for i in idx)),
                           **(description or {})},
