@@ -89,6 +89,11 @@ class _Parser:
         self.first_node: dict[int, int] = {}
         self.weight_storage: dict[str, str] = {}  # folded weight -> dtype stored in the file
 
+    def check_length(self, n: int, what: str) -> None:
+        """A vector of n table offsets needs 4*n bytes: longer means a corrupted length field."""
+        if n < 0 or 4 * n > len(self.data):
+            raise IRError("invalid_model", f"corrupted TFLite flatbuffer: {n} {what} cannot fit in the file")
+
     # -- tensors ------------------------------------------------------------------
     def buffer_size(self, idx: int) -> int:
         if idx <= 0 or idx >= self.model.BuffersLength():
@@ -128,6 +133,12 @@ class _Parser:
     # -- graph ----------------------------------------------------------------------
     def run(self, input_shapes: dict[str, list[int]], name: str) -> Graph:
         m = self.model
+        self.check_length(m.SubgraphsLength(), "subgraphs")
+        self.check_length(m.BuffersLength(), "buffers")
+        self.check_length(m.OperatorCodesLength(), "operator codes")
+        for i in range(m.SubgraphsLength()):
+            self.check_length(m.Subgraphs(i).OperatorsLength(), "operators")
+            self.check_length(m.Subgraphs(i).TensorsLength(), "tensors")
         total = sum(m.Subgraphs(i).OperatorsLength() for i in range(m.SubgraphsLength()))
         if m.SubgraphsLength() == 0 or total == 0:
             raise IRError("invalid_model", "the TFLite model has no subgraph or no operators")
