@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from service.config import Settings, load_settings
+from service.dashboard.endpoints import router as dashboard_router
 from service.db import make_engine, make_sessionmaker
 from service.device.endpoints import router as devices_router
 from service.errors import install_error_handlers
@@ -26,7 +27,7 @@ from service.measurement.endpoints import router as measurements_router
 
 log = logging.getLogger(__name__)
 
-ROUTERS = [health_router, devices_router, graphs_router, measurements_router, jobs_router]
+ROUTERS = [health_router, devices_router, graphs_router, measurements_router, jobs_router, dashboard_router]
 
 
 @asynccontextmanager

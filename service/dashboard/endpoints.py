@@ -1,0 +1,54 @@
+"""``/dashboard`` pages and the read-only JSON under ``/v1/dashboard`` that they need."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from service.dashboard import service
+from service.dashboard.pages import router as pages_router
+from service.dashboard.schemas import DeviceAccuracy, GraphBreakdown, JobsOverview, Overview, PredictorRow
+from service.db import SessionDep
+from service.errors import ERROR_RESPONSES
+
+api = APIRouter(prefix="/v1/dashboard", tags=["dashboard"], responses=ERROR_RESPONSES)
+
+
+@api.get("/overview")
+def get_overview(session: SessionDep) -> Overview:
+    """Totals, and every device with its profile, measurement counts, calibration state
+    and prediction accuracy (logged predictions vs median measured latency)."""
+    return service.overview(session)
+
+
+@api.get("/devices/{device_id}/accuracy")
+def get_device_accuracy(device_id: int, session: SessionDep) -> DeviceAccuracy:
+    """Predicted-vs-measured latency per graph of a device, and a histogram of the errors."""
+    return service.device_accuracy(session, device_id)
+
+
+@api.get("/graphs/{graph_id}/breakdown")
+def get_graph_breakdown(
+    graph_id: int, session: SessionDep, device_id: Annotated[int | None, Query(ge=1)] = None
+) -> GraphBreakdown:
+    """Per-node costs of a graph and the per-node predicted latency of its latest logged
+    prediction (on ``device_id`` when given)."""
+    return service.graph_breakdown(session, graph_id, device_id)
+
+
+@api.get("/predictors")
+def get_predictors(session: SessionDep) -> list[PredictorRow]:
+    """Predictor versions, newest first, with their metrics and status."""
+    return service.predictors(session)
+
+
+@api.get("/jobs")
+def get_jobs(session: SessionDep) -> JobsOverview:
+    """Job counts by status and kind, and the most recent jobs."""
+    return service.jobs(session)
+
+
+router = APIRouter()
+router.include_router(pages_router)
+router.include_router(api)
