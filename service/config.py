@@ -39,6 +39,10 @@ class CoreSettings(BaseSettings):
     max_tensor_elements: int = Field(2**31, gt=0)
     log_level: str = Field("INFO")
     predictor_dir: Path | None = Field(None, description="checkpoints (*.pt) to serve; empty = predictor/checkpoints")
+    predictor_reload_s: float = Field(5.0, ge=0, description="how often the API checks the active predictor version")
+    calibration_k: int = Field(25, ge=1, le=50, description="architectures measured to calibrate a new device")
+    calibration_on_register: bool = Field(True, description="registering a device queues its calibration")
+    drift_retrain_threshold: int = Field(50, ge=1, description="out-of-interval measurements that queue a train job")
 
     @model_validator(mode="after")
     def _check_url(self) -> CoreSettings:

@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from service.calibration.endpoints import router as calibration_router
 from service.config import Settings, load_settings
 from service.dashboard.endpoints import router as dashboard_router
 from service.db import make_engine, make_sessionmaker
@@ -24,10 +25,12 @@ from service.health.endpoints import router as health_router
 from service.health.metrics import MetricsMiddleware, RequestMetrics
 from service.jobs.endpoints import router as jobs_router
 from service.measurement.endpoints import router as measurements_router
+from service.training.endpoints import router as predictors_router
 
 log = logging.getLogger(__name__)
 
-ROUTERS = [health_router, devices_router, graphs_router, measurements_router, jobs_router, dashboard_router]
+ROUTERS = [health_router, devices_router, graphs_router, measurements_router, jobs_router, dashboard_router,
+           predictors_router, calibration_router]
 
 
 @asynccontextmanager

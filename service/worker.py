@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 #: job kind -> "module:function"
 HANDLERS: dict[str, str] = {
     "graph.reparse": "service.graph.tasks:reparse",
+    "predictor.train": "service.training.tasks:train",
+    "calibration.select": "service.calibration.tasks:select",
+    "calibration.fit": "service.calibration.tasks:fit",
+    "device.drift": "service.drift:check_job",
 }
 
 

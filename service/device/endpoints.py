@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 
 from service.auth import AdminDep
+from service.calibration import service as calibration
 from service.db import SessionDep
 from service.device import repository, service
 from service.device.schemas import DeviceCreate, DeviceCreated, DeviceRead
@@ -13,9 +14,11 @@ router = APIRouter(prefix="/v1/devices", tags=["devices"], responses=ERROR_RESPO
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, dependencies=[AdminDep])
-def create_device(body: DeviceCreate, session: SessionDep) -> DeviceCreated:
+def create_device(body: DeviceCreate, session: SessionDep, request: Request) -> DeviceCreated:
     """Register a device (admin). The response carries the agent token, shown only once."""
     device, token = service.create(session, body)
+    if request.app.state.settings.calibration_on_register:
+        calibration.request(session, device.id, request.app.state.settings.calibration_k)
     return DeviceCreated.model_validate({**DeviceRead.model_validate(device).model_dump(), "token": token})
 
 

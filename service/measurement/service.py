@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from service import drift
 from service.errors import ServiceError
 from service.graph import repository as graphs
 from service.measurement import repository
@@ -26,6 +27,7 @@ def ingest(session: Session, device_id: int, items: Sequence[MeasurementIn]) -> 
     for item in items:
         rows.setdefault(item.client_id, _row(device_id, graph_ids[_ref(item)], item))
     inserted = repository.insert_new(session, list(rows.values()))
+    drift.after_ingest(session, device_id, inserted)  # queue the drift check / calibration update
     result = IngestResult(inserted=inserted, duplicates=len(items) - inserted)
     log.info("measurement.ingested", extra={"device_id": device_id, **result.model_dump()})
     return result

@@ -1,0 +1,117 @@
+"""Active selection of the architectures a new device measures first.
+
+A candidate pool is drawn from the corpus search spaces (records of the measured corpus
+that carry a spec and an IR document, topped up with freshly sampled specs built
+through the torch -> ONNX builder). Each candidate is described by its graph-level
+features plus its operator histogram (standardised), and weighted by the current
+predictor's uncertainty about it (the ensemble spread of log latency, averaged over
+the devices it knows). Greedy farthest-point selection then picks, at each step, the
+candidate with the largest ``weight * distance to the nearest already chosen``: the
+picks spread over the feature space and lean towards what the model knows least.
+The order is nested: the first K of a K' > K selection are the K selection.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from torch_geometric.data import Data
+
+from predictor.artifacts import Predictor
+from predictor.features import featurize, op_histogram_vector
+from predictor.graph.ir import Graph as IRGraph
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Candidate:
+    key: str
+    space: str
+    spec: dict[str, Any]
+    ir: dict[str, Any]
+    data: Data | None = field(default=None, repr=False)
+
+    def features(self) -> Data:
+        if self.data is None:
+            self.data = featurize(IRGraph.from_dict(self.ir))
+        return self.data
+
+
+def corpus_candidates(limit: int, spaces: Iterable[str] | None = None) -> list[Candidate]:
+    """Records of the measured corpus with a spec and an IR document (deduplicated)."""
+    from datasets import corpus
+
+    wanted = set(spaces) if spaces is not None else None
+    out: dict[str, Candidate] = {}
+    for rec in corpus.iter_records(include_help=False, include_pending=True):
+        if len(out) >= limit:
+            break
+        if rec.get("spec") and rec.get("ir") and (wanted is None or rec.get("space") in wanted):
+            out.setdefault(rec["arch_id"], Candidate(rec["arch_id"], rec["space"], rec["spec"], rec["ir"]))
+    return list(out.values())
+
+
+def sampled_candidates(count: int, spaces: Iterable[str], seed: int = 7) -> list[Candidate]:
+    """``count`` freshly sampled specs, round-robin over ``spaces``, built to IR via ONNX."""
+    from datasets import spaces as space_mod
+    from datasets.measure import build_model
+    from predictor.frontends import load_model
+
+    names, out = list(spaces), []
+    for i in range(count):
+        space = names[i % len(names)]
+        spec = space_mod.sample_spec(space, seed, i // len(names))
+        graph = load_model(build_model(spec, "onnx", "fp32"), filename="candidate.onnx")
+        out.append(Candidate(space_mod.arch_id(space, seed, i // len(names)), space, spec, graph.to_dict()))
+    return out
+
+
+def feature_matrix(cands: list[Candidate]) -> np.ndarray:
+    rows = []
+    for c in cands:
+        d = c.features()
+        hist = op_histogram_vector(IRGraph.from_dict(c.ir))
+        hist = hist / max(float(hist.sum()), 1.0)
+        rows.append(np.concatenate([d.graph_attr.numpy().ravel(), hist]))
+    x = np.asarray(rows, dtype=np.float64)
+    std = x.std(0)
+    return (x - x.mean(0)) / np.where(std > 1e-9, std, 1.0)
+
+
+def uncertainty(predictor: Predictor | None, cands: list[Candidate]) -> np.ndarray:
+    """Ensemble spread of log latency per candidate (ones without a predictor)."""
+    if predictor is None or "latency" not in predictor.targets or not predictor.devices:
+        return np.ones(len(cands))
+    idx = np.arange(len(predictor.devices))
+    _, sigma = predictor.predict_log([c.features() for c in cands], idx)
+    return sigma[:, :, predictor.targets.index("latency")].mean(1)
+
+
+def farthest_point(x: np.ndarray, weight: np.ndarray, k: int) -> list[int]:
+    """Greedy weighted farthest-point order of ``k`` distinct rows of ``x``."""
+    k = min(k, len(x))
+    w = weight / max(float(np.mean(weight)), 1e-12)
+    w = 0.5 + 0.5 * w  # uncertainty tilts the choice; diversity still dominates
+    nearest = np.linalg.norm(x - x.mean(0), axis=1)
+    chosen: list[int] = []
+    for _ in range(k):
+        score = np.where(np.isin(np.arange(len(x)), chosen), -np.inf, w * nearest)
+        pick = int(np.argmax(score))
+        chosen.append(pick)
+        nearest = np.minimum(nearest, np.linalg.norm(x - x[pick], axis=1))
+    return chosen
+
+
+def select(cands: list[Candidate], k: int, predictor: Predictor | None = None) -> list[tuple[Candidate, float]]:
+    """K distinct candidates in selection order, each with its uncertainty."""
+    if not cands:
+        return []
+    unc = uncertainty(predictor, cands)
+    order = farthest_point(feature_matrix(cands), unc, k)
+    log.info("calibration.selected", extra={"k": len(order), "pool": len(cands)})
+    return [(cands[i], float(unc[i])) for i in order]

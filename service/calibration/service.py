@@ -1,0 +1,154 @@
+"""New-device calibration: request (on registration or by an admin), select K
+architectures and queue them for the device's agent, adapt the active predictor to
+the device as measurements arrive, and keep the state in ``device.profile["calibration"]``:
+
+``{"state": "selecting"|"measuring"|"calibrated"|"waiting_for_predictor", "k", "graph_ids",
+"selection": [{graph_id, arch, space, uncertainty}], "measured", "artifact", "base_version",
+"history": [{at, measured, mape, spearman, n, folds, base_version}]}``
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from predictor.artifacts import CheckpointError, load_checkpoint, save_checkpoint
+from predictor.features import featurize
+from predictor.graph.ir import Graph as IRGraph
+from service import jobqueue
+from service.calibration import adaptation, repository, selection
+from service.config import CoreSettings
+from service.db import utcnow
+from service.device import service as devices
+from service.errors import NotFound, ServiceError
+from service.graph import service as graph_service
+from service.graph.storage import GraphStore
+from service.jobs import service as measurement_jobs
+from service.jobs.schemas import JobsCreate
+from service.models import Device, Job
+from service.training.registry import active_row, resolve
+
+log = logging.getLogger(__name__)
+
+SELECT_KIND, FIT_KIND = "calibration.select", "calibration.fit"
+FORMAT_OF_RUNTIME = {"onnxruntime": "onnx", "litert": "tflite", "tflite": "tflite"}
+
+
+def _set_state(device: Device, **changes: Any) -> dict[str, Any]:
+    state = {**(device.profile or {}).get("calibration", {}), **changes}
+    device.profile = {**(device.profile or {}), "calibration": state}
+    return state
+
+
+def request(session: Session, device_id: int, k: int, pool: int | None = None) -> Job:
+    """Queue the selection of ``k`` architectures for a device (a no-op while one is queued)."""
+    device = devices.get(session, device_id)
+    if not 1 <= k <= 50:
+        raise ServiceError("k must be between 1 and 50", 422, "validation_error")
+    pending = repository.pending_job(session, SELECT_KIND, device_id)
+    if pending is not None:
+        return pending
+    _set_state(device, state="selecting", k=k, requested_at=utcnow().isoformat(), history=[])
+    payload = {"k": k, **({"pool": pool} if pool else {})}
+    return jobqueue.enqueue(session, SELECT_KIND, payload, device_id=device_id, max_attempts=2)
+
+
+def state(session: Session, device_id: int) -> dict[str, Any]:
+    device = devices.get(session, device_id)
+    cal = dict((device.profile or {}).get("calibration") or {})
+    if not cal:
+        raise NotFound(f"calibration of device {device_id} (none requested)")
+    cal["measured"] = len(repository.device_latencies(session, device_id))
+    return cal
+
+
+def run_select(session: Session, settings: CoreSettings, device_id: int, payload: dict[str, Any]) -> dict:
+    """Job body: pick K architectures, store them as graphs, queue measurement jobs."""
+    device = devices.get(session, device_id)
+    k = int(payload.get("k", settings.calibration_k))
+    cands = _pool(int(payload.get("pool", 4 * k)), payload.get("spaces"))
+    base = _active_predictor(session, settings)
+    picks = selection.select(cands, k, base[1] if base else None)
+    fmt = FORMAT_OF_RUNTIME.get(device.runtime, "onnx")
+    graph_ids = [_store_graph(session, settings, c, fmt) for c, _ in picks]
+    measurement_jobs.queue(session, device_id, JobsCreate(graph_ids=graph_ids, lease_seconds=600.0))
+    device = repository.lock_device(session, device_id)
+    assert device is not None
+    info = [{"graph_id": g, "arch": c.key, "space": c.space, "uncertainty": round(u, 4)}
+            for g, (c, u) in zip(graph_ids, picks, strict=True)]
+    _set_state(device, state="measuring", k=k, graph_ids=graph_ids, selection=info, format=fmt)
+    session.flush()
+    return {"device_id": device_id, "graph_ids": graph_ids, "pool": len(cands)}
+
+
+def _pool(size: int, spaces: list[str] | None) -> list[selection.Candidate]:
+    from datasets.spaces import CORPUS_SPACES
+
+    names = list(spaces or CORPUS_SPACES)
+    cands = selection.corpus_candidates(size, names)
+    if len(cands) < size:
+        cands += selection.sampled_candidates(size - len(cands), names)
+    return cands
+
+
+def _store_graph(session: Session, settings: CoreSettings, cand: selection.Candidate, fmt: str) -> int:
+    from datasets.measure import build_model
+
+    data = build_model(cand.spec, fmt, "fp32")
+    item = graph_service.Upload(data=data, filename=f"{cand.key}.{fmt}", input_shapes=None)
+    with ThreadPoolExecutor(1) as pool:
+        graph, _ = graph_service.upload(session, GraphStore(settings.graphs_dir), pool, settings.limits, item)
+    return graph.id
+
+
+def _active_predictor(session: Session, settings: CoreSettings):
+    row = active_row(session)
+    if row is None:
+        return None
+    try:
+        return row, load_checkpoint(resolve(settings.data_dir, row.artifact_path))
+    except CheckpointError as exc:
+        log.error("calibration.predictor_unreadable", extra={"error": str(exc)})
+        return None
+
+
+def request_fit(session: Session, device_id: int) -> Job | None:
+    """Queue a calibrate job for a device whose calibration is under way (deduplicated)."""
+    device = session.get(Device, device_id)
+    if device is None or not (device.profile or {}).get("calibration"):
+        return None
+    return repository.pending_job(session, FIT_KIND, device_id) or jobqueue.enqueue(
+        session, FIT_KIND, {}, device_id=device_id, max_attempts=2)
+
+
+def run_fit(session: Session, settings: CoreSettings, device_id: int) -> dict[str, Any]:
+    """Job body: adapt the active predictor to the device; record CV accuracy."""
+    rows = repository.device_latencies(session, device_id)
+    base = _active_predictor(session, settings)
+    device = repository.lock_device(session, device_id)
+    if device is None:
+        raise NotFound(f"device {device_id}")
+    if base is None:
+        _set_state(device, state="waiting_for_predictor", measured=len(rows))
+        return {"device_id": device_id, "measured": len(rows), "calibrated": False}
+    row, predictor = base
+    data = [featurize(IRGraph.from_dict(ir)) for _, ir, _ in rows]
+    latency = np.asarray([lat for _, _, lat in rows])
+    name = f"device-{device_id}"
+    cv = adaptation.cross_validate(predictor, name, data, latency)
+    entry = {"at": utcnow().isoformat(), "measured": len(rows), "base_version": row.version, **cv}
+    artifact = None
+    if len(rows) >= 2:
+        adapted = adaptation.fit(predictor, name, data, latency)
+        artifact = f"predictors/{row.name}/{row.version}/devices/{device_id}.pt"
+        save_checkpoint(adapted, resolve(settings.data_dir, artifact))
+    cal = (device.profile or {}).get("calibration", {})
+    done = len(rows) >= int(cal.get("k", settings.calibration_k))
+    _set_state(device, state="calibrated" if done else "measuring", measured=len(rows), artifact=artifact,
+               predictor_device=name, base_version=row.version, history=[*cal.get("history", []), entry])
+    session.flush()
+    return {"device_id": device_id, **entry}
