@@ -38,8 +38,13 @@ def _cpuinfo() -> dict[str, str]:
 
 
 def cpu_model(info: dict[str, str] | None = None) -> str:
-    """Human CPU name: x86 'model name', ARM 'Hardware'/'Model'/device-tree model, else platform."""
+    """Human CPU name: x86 'model name'; on ARM (generic 'model name's such as 'ARMv7
+    Processor', or 'Hardware: BCM2835' on every Raspberry Pi) the board model; else platform."""
     info = _cpuinfo() if info is None else info
+    if "CPU part" in info:
+        board = info.get("Model") or _read("/proc/device-tree/model")
+        if board:
+            return re.sub(r"\s+Rev\s+[\w.]+$", "", board)
     for key in ("model name", "Hardware", "Model", "cpu model", "Processor"):
         if info.get(key):
             return info[key]
@@ -59,6 +64,8 @@ def cpu_slug(info: dict[str, str] | None = None) -> str:
     slug = _slug(name)
     if not re.search(r"\d", slug) and info.get("cpu family") and info.get("model"):
         slug += f"-f{info['cpu family']}-m{info['model']}"
+    if info.get("CPU part"):
+        slug += f"-{_slug(info['CPU part'])}"
     return slug
 
 

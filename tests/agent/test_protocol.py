@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from agent.protocol import MeasureError, ProtocolConfig, measure, measure_many
+from tests.agent.conftest import QUICK
+from tests.agent.models import onnx_mlp
+
+
+def _check_result(r: dict) -> None:
+    assert r["p10_ms"] <= r["median_ms"] <= r["p90_ms"] and r["mad_ms"] >= 0
+    assert len(r["samples_ms"]) == sum(r["round_sizes"]) == r["runs"] == len(r["preempted"])
+    assert r["rounds"] == len(r["round_sizes"]) >= QUICK.min_rounds
+    assert min(r["round_sizes"]) >= QUICK.runs_per_round or r["remeasured"] or r["preempted_fraction"] > 0
+    assert r["load_ms"] > 0 and r["first_ms"] > 0 and r["warmup_runs"] >= QUICK.warmup_min_runs
+    assert r["energy_mj"] is None or r["energy_sensor"] is not None  # never invented
+
+
+def test_measure_onnx(onnx_model):
+    r = measure(onnx_model, config=QUICK)
+    _check_result(r)
+    assert r["runtime"] == "onnxruntime" and r["threads"] == 1 and r["input_shapes"] == {"x": [1, 3, 32, 32]}
+    assert r["peak_memory_mb"] > 0 and r["memory"]["method"] in ("vmhwm_reset", "peak_since_start")
+
+
+def test_measure_litert_with_two_threads(tflite_model):
+    r = measure(tflite_model, runtime="litert", threads=2, config=QUICK, memory=False)
+    _check_result(r)
+    assert r["runtime"] == "litert" and r["threads"] == 2 and r["delegate"] == "xnnpack"
+    assert r["peak_memory_mb"] is None
+
+
+def test_bigger_model_needs_more_memory(model_dir):
+    small = measure(onnx_mlp(model_dir / "mlp64.onnx", 64), config=QUICK)
+    big = measure(onnx_mlp(model_dir / "mlp1536.onnx", 1536), config=QUICK)
+    # three 1536x1536 float32 layers hold ~27 MB of weights
+    assert big["peak_memory_mb"] - small["peak_memory_mb"] > 20
+
+
+def test_unsettled_measurement_is_remeasured_then_flagged(onnx_model):
+    never = ProtocolConfig(warmup_s=0.01, runs_per_round=3, min_round_s=0.0, min_rounds=2, max_rounds=2,
+                           settle_tolerance=-1.0, max_remeasure=2, remeasure_rounds=1)
+    r = measure(onnx_model, config=never, memory=False)
+    assert r["remeasured"] == 2 and r["rounds"] == 4 and r["contended"]
+
+
+def test_measure_many_interleaves_and_isolates_failures(onnx_model, onnx_bad, tflite_model):
+    results = measure_many([onnx_model, onnx_bad, onnx_model], config=QUICK, memory=False, group_size=2)
+    assert [("error" in r) for r in results] == [False, True, False]
+    assert results[1]["error"]["code"] == "load_failed" and "FancyOp" in results[1]["error"]["message"]
+    for r in (results[0], results[2]):
+        _check_result(r)
+    shaped = measure_many([onnx_model], input_shapes=[{"x": [2, 3, 32, 32]}], config=QUICK, memory=False)
+    assert shaped[0]["input_shapes"] == {"x": [2, 3, 32, 32]}
+
+
+def test_measure_raises_typed_errors(onnx_bad, tflite_bad, onnx_model):
+    with pytest.raises(MeasureError) as info:
+        measure(onnx_bad, config=QUICK)
+    assert "FancyOp" in info.value.message
+    with pytest.raises(MeasureError):
+        measure(tflite_bad, runtime="litert", config=QUICK)
+    with pytest.raises(MeasureError) as info:
+        measure(onnx_model, input_shapes={"x": [1, 3, 99, 99]}, config=QUICK)
+    assert info.value.code == "run_failed"
+    with pytest.raises(ValueError):
+        measure(onnx_model, threads=0, config=QUICK)
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity on this OS")
+def test_pinning_is_restored(onnx_model):
+    before = os.sched_getaffinity(0)
+    r = measure(onnx_model, config=QUICK, memory=False, cpu=sorted(before)[0])
+    assert r["cpu_affinity"] == sorted(before)[0] and os.sched_getaffinity(0) == before
+
+
+def test_config_validation():
+    with pytest.raises(ValueError):
+        ProtocolConfig(min_rounds=1)
+    with pytest.raises(ValueError):
+        ProtocolConfig(min_rounds=4, max_rounds=3)
