@@ -25,12 +25,14 @@ from service.health.endpoints import router as health_router
 from service.health.metrics import MetricsMiddleware, RequestMetrics
 from service.jobs.endpoints import router as jobs_router
 from service.measurement.endpoints import router as measurements_router
+from service.prediction.endpoints import router as predictions_router
+from service.prediction.registry import PredictorRegistry
 from service.training.endpoints import router as predictors_router
 
 log = logging.getLogger(__name__)
 
 ROUTERS = [health_router, devices_router, graphs_router, measurements_router, jobs_router, dashboard_router,
-           predictors_router, calibration_router]
+           predictions_router, predictors_router, calibration_router]
 
 
 @asynccontextmanager
@@ -42,6 +44,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.graph_store = GraphStore(settings.graphs_dir)
     app.state.parse_executor = ThreadPoolExecutor(settings.parse_workers, thread_name_prefix="parse")
+    app.state.predictors = PredictorRegistry.load(settings.predictor_dir, settings.feature_cache_size)
     log.info("service.started", extra={"database": engine.url.render_as_string(hide_password=True)})
     try:
         yield

@@ -1,0 +1,114 @@
+"""Turn a request's graph (a stored graph id or an IR document) into features, plus
+the warnings that belong to the graph itself (unknown ops, unresolved shapes) and to
+its distance from a predictor's training data."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sqlalchemy.orm import Session
+from torch_geometric.data import Data
+
+from predictor.artifacts import Predictor
+from predictor.features import featurize
+from predictor.graph.ir import Graph as IRGraph
+from predictor.graph.ir import IRError
+from service.errors import NotFound
+from service.graph import repository as graph_repository
+from service.prediction.registry import FeatureCache
+
+#: A graph-level feature beyond the training range by more than this factor is "far".
+OOD_FACTOR = 2.0
+#: features.py scales graph features as log1p(v) / 10 (feature schema v1).
+_FEATURE_LOG_SCALE = 0.1
+_OOD_LABELS = {"log_macs": "MACs", "log_flops": "FLOPs", "log_params": "parameters",
+               "log_bytes_read": "bytes read", "log_bytes_written": "bytes written",
+               "log_nodes": "nodes", "log_edges": "edges"}
+
+
+@dataclass
+class Prepared:
+    """A featurised graph with what the answer needs besides the features."""
+
+    data: Data
+    names: list[str]
+    ops: list[str]
+    warnings: list[dict[str, str]] = field(default_factory=list)
+    graph_id: int | None = None
+
+
+def from_ir(doc: dict[str, Any], max_nodes: int) -> Prepared:
+    """Validate an IR document and featurise it; malformed -> ``IRError`` (4xx)."""
+    graph = IRGraph.from_dict(doc, max_nodes=max_nodes)
+    return _prepare(graph)
+
+
+def from_graph_id(session: Session, graph_id: int, cache: FeatureCache) -> Prepared:
+    """A stored graph, featurised once and then served from the cache by content hash."""
+    row = graph_repository.get(session, graph_id)
+    if row is None:
+        raise NotFound(f"graph {graph_id}")
+    return from_stored(row.sha256, row.id, row.ir, cache)
+
+
+def from_stored(sha256: str, graph_id: int, ir: dict[str, Any], cache: FeatureCache) -> Prepared:
+    cached = cache.get(sha256)
+    if cached is None:
+        cached = _prepare(IRGraph.from_dict(ir))
+        cache.put(sha256, cached)
+    return Prepared(cached.data, cached.names, cached.ops, list(cached.warnings), graph_id)
+
+
+def _prepare(graph: IRGraph) -> Prepared:
+    try:
+        data = featurize(graph)
+    except IRError:
+        raise
+    except (ValueError, TypeError, OverflowError, KeyError, IndexError) as exc:
+        raise IRError("invalid_ir", f"the IR document cannot be featurised: {exc}") from exc
+    return Prepared(data, [n.name for n in graph.nodes], [n.op for n in graph.nodes], graph_warnings(graph))
+
+
+def graph_warnings(graph: IRGraph) -> list[dict[str, str]]:
+    """Unknown operators and unresolved tensor shapes, counted and named."""
+    out = []
+    unknown = Counter(n.op.split(":", 1)[1] for n in graph.nodes if n.is_unknown)
+    if unknown:
+        kinds = ", ".join(f"{op} x{k}" for op, k in sorted(unknown.items()))
+        out.append({"code": "unknown_ops",
+                    "message": f"{sum(unknown.values())} node(s) of unknown op types ({kinds}); "
+                               "their cost is estimated from shapes only"})
+    unresolved = {t.name for n in graph.nodes for t in (*n.inputs, *n.outputs) if not t.resolved}
+    if unresolved:
+        out.append({"code": "unresolved_shapes",
+                    "message": f"{len(unresolved)} tensor(s) have unresolved shapes; give input_shapes "
+                               "for dynamic inputs to get costs for every node"})
+    return out
+
+
+def distance_warning(data: Data, predictor: Predictor) -> dict[str, str] | None:
+    """Graph-level features outside the predictor's training range by more than
+    :data:`OOD_FACTOR` (needs ``meta["graph_stats"]``; older checkpoints: no check)."""
+    stats = predictor.meta.get("graph_stats")
+    if not stats:
+        return None
+    x = data.graph_attr[0].tolist()
+    margin = math.log(OOD_FACTOR) * _FEATURE_LOG_SCALE
+    far = []
+    for name, v, lo, hi in zip(stats["features"], x, stats["min"], stats["max"], strict=False):
+        if v < lo - margin or v > hi + margin:
+            far.append(f"{_OOD_LABELS.get(name, name)} {_raw(v):.3g} vs training range "
+                       f"[{_raw(lo):.3g}, {_raw(hi):.3g}]")
+    if not far:
+        return None
+    return {"code": "out_of_distribution",
+            "message": f"the graph is far from the training data of {predictor.version}: "
+                       + "; ".join(far) + "; expect larger errors than the interval suggests"}
+
+
+def _raw(feature: float) -> float:
+    return float(np.expm1(feature / _FEATURE_LOG_SCALE))
