@@ -202,7 +202,7 @@ def save_checkpoint(predictor: Predictor, path: str | Path) -> Path:
     blob = {
         "meta": json.dumps(meta, sort_keys=True),
         "members": [{k: v.detach().clone() for k, v in m.state_dict().items()} for m in predictor.members],
-        "q": torch.as_tensor(predictor.q, dtype=torch.float32),
+        "q": torch.as_tensor(predictor.q, dtype=torch.float64),
     }
     torch.save(blob, path)
     log.info("checkpoint.saved", extra={"path": str(path), "devices": len(predictor.devices)})
@@ -217,6 +217,9 @@ def load_checkpoint(path: str | Path) -> Predictor:
     path = Path(path)
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch.load raises many types for a bad file (unpickling, zip, EOF, OS)
+        raise CheckpointError(f"cannot read checkpoint {path}: {exc}") from exc
+    try:
         meta = json.loads(blob["meta"])
         if meta.get("feature_schema_version") != FEATURE_SCHEMA_VERSION:
             raise CheckpointError(

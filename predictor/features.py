@@ -126,15 +126,20 @@ def _first_int(attrs: dict[str, Any], keys: Sequence[str], default: int) -> list
     return [default]
 
 
-def _tensor_stats(t: TensorInfo | None) -> tuple[float, float, float, float]:
-    """(log numel, rank, log channels, log spatial) of a tensor; zeros if unknown."""
+def _tensor_stats(t: TensorInfo | None, nhwc: bool) -> tuple[float, float, float, float]:
+    """(log numel, rank, log channels, log spatial) of a tensor; zeros if unknown.
+
+    Channels are dim 1 for NCHW tensors and the last dim for NHWC (TFLite) ones."""
     if t is None or t.shape is None:
         return 0.0, 0.0, 0.0, 0.0
     shape = [max(d, 0) for d in t.shape]
     rank = len(shape)
     numel = float(np.prod(shape)) if shape else 1.0
-    channels = shape[1] if rank >= 3 else (shape[-1] if rank else 1)
-    spatial = float(np.prod(shape[2:])) if rank >= 3 else 1.0
+    if rank >= 3:
+        channels = shape[-1] if nhwc else shape[1]
+        spatial = float(np.prod(shape[1:-1] if nhwc else shape[2:]))
+    else:
+        channels, spatial = (shape[-1] if rank else 1), 1.0
     return _log(numel), rank / 4.0, _log(channels), _log(spatial)
 
 
@@ -170,10 +175,10 @@ def node_numeric(node: Node, in_deg: int, out_deg: int) -> list[float]:
     dilation = max(_first_int(a, ("dilations", "dilation", "dilation_h_factor"), 1))
     out = node.outputs[0] if node.outputs else None
     inp = node.inputs[0] if node.inputs else None
-    o_numel, o_rank, o_ch, o_sp = _tensor_stats(out)
-    i_numel, _, i_ch, _ = _tensor_stats(inp)
-    depthwise = float(groups > 1 and inp is not None and inp.shape is not None
-                      and len(inp.shape) >= 2 and groups == inp.shape[1]) or float(node.op == "dwconv")
+    nhwc = a.get("layout") == "NHWC"
+    o_numel, o_rank, o_ch, o_sp = _tensor_stats(out, nhwc)
+    i_numel, _, i_ch, _ = _tensor_stats(inp, nhwc)
+    depthwise = float(node.op == "dwconv" or (groups > 1 and round(math.expm1(i_ch / _LOG_SCALE)) == groups))
     return [
         _log(node.flops), _log(node.macs), _log(node.params),
         _log(node.bytes_read), _log(node.bytes_written),

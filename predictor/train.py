@@ -15,6 +15,7 @@ import copy
 import logging
 import math
 import time
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -79,7 +80,7 @@ class TrainConfig:
     val_fraction: float = 0.1
     calib_fraction: float = 0.1
     seed: int = 0
-    num_threads: int = 2
+    num_threads: int = 1  # more threads on a busy 2-core machine is far slower, not faster
     max_minutes: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -156,7 +157,9 @@ def init_scales(model: PerfSAGE, table: Table, idx: np.ndarray) -> dict[str, Any
     """Set each device/target log-scale so an untrained model predicts the median;
     returns the normalisation stats stored in the checkpoint."""
     nodes = float(np.mean([table.data[i].num_nodes for i in idx]))
-    med = np.nanmedian(table.y[idx], axis=0) if len(idx) else np.full(table.y.shape[1:], np.nan)
+    with warnings.catch_warnings():  # all-NaN cells (targets a device lacks) are expected
+        warnings.simplefilter("ignore", RuntimeWarning)
+        med = np.nanmedian(table.y[idx], axis=0) if len(idx) else np.full(table.y.shape[1:], np.nan)
     med = np.where(np.isfinite(med), med, 1.0)
     with torch.no_grad():
         model.device_log_scale.copy_(torch.as_tensor(np.log(med / (nodes * math.log(2.0))), dtype=torch.float32))
@@ -286,22 +289,25 @@ def train_predictor(
 # -- few-shot adaptation to a new device --------------------------------------------
 def adapt_device(
     predictor: Predictor, device: str, graphs: Sequence[Data], values: np.ndarray,
-    steps: int = 300, lr: float = 0.05, l2: float = 1e-2, seed: int = 0,
+    steps: int = 200, lr: float = 1.0, l2: float = 1e-3, seed: int = 0,
 ) -> Predictor:
     """A copy of ``predictor`` that knows ``device``, fitted on K measurements
     (``values [K, T]``, NaN = unmeasured) by optimising only the new device's
     embedding; the shared encoder stays frozen."""
     if device in predictor.devices:
         raise ValueError(f"device {device!r} is already known")
+    values = np.asarray(values, dtype=np.float64)
+    if values.shape != (len(graphs), len(predictor.targets)):
+        raise ValueError(f"values must have shape (graphs, targets) = ({len(graphs)}, {len(predictor.targets)})")
     torch.manual_seed(seed)
-    y = torch.as_tensor(np.asarray(values, dtype=np.float64).reshape(len(graphs), -1), dtype=torch.float32)
+    y = torch.as_tensor(values, dtype=torch.float32)
     batch = Batch.from_data_list(list(graphs), exclude_keys=["node_names"])
     members = []
     for m in predictor.members:
         m = copy.deepcopy(m)
         m.add_devices(1)
         members.append(_fit_new_row(m, batch, y, steps, lr, l2))
-    avail = np.concatenate([predictor.available, np.isfinite(values).reshape(len(graphs), -1).any(0)[None]])
+    avail = np.concatenate([predictor.available, np.isfinite(values).any(0)[None]])
     q = np.concatenate([predictor.q, np.nanmedian(predictor.q, axis=0, keepdims=True)])
     meta = dict(predictor.meta, adapted={device: {"samples": len(graphs)}})
     return Predictor(members, [*predictor.devices, device], predictor.targets, avail, q, meta, predictor.name)
@@ -321,13 +327,18 @@ def _fit_new_row(model: PerfSAGE, batch: Batch, y: torch.Tensor, steps: int, lr:
         ratio = torch.where(mask, torch.log(y) - torch.log(base), torch.nan)
         init = torch.nanmedian(ratio, 0).values
         scale = torch.where(torch.isfinite(init), init, torch.zeros_like(init)).requires_grad_(True)
-    opt = torch.optim.Adam([vec, bias, scale], lr=lr)
-    for _ in range(steps):
-        pred = _row_pred(z, batch.batch, vec, bias, scale, y.size(0))
-        loss = log_loss(pred, y) + l2 * ((vec - prior_vec) ** 2).mean()
+    opt = torch.optim.LBFGS([vec, bias, scale], lr=lr, max_iter=steps, line_search_fn="strong_wolfe")
+    logy = torch.log(y.clamp_min(1e-12))
+
+    def closure() -> torch.Tensor:
         opt.zero_grad()
+        pred = _row_pred(z, batch.batch, vec, bias, scale, y.size(0))
+        err = torch.where(mask, torch.log(pred.clamp_min(1e-12)) - logy, 0.0)
+        loss = (err**2).sum() / mask.sum().clamp_min(1) + l2 * ((vec - prior_vec) ** 2).sum()
         loss.backward()
-        opt.step()
+        return loss
+
+    opt.step(closure)
     with torch.no_grad():
         model.device_vec[new] = vec
         model.device_bias[new] = bias

@@ -1,0 +1,279 @@
+"""Accuracy evaluation of the GNN and every baseline, side by side.
+
+Scenarios (each returns rows ``{scenario, model, device, target, n, mape, rmspe,
+acc5, acc10, rho, cov90}``; ``cov90`` is None for models without intervals):
+
+* :func:`random_split`: random held-out graphs;
+* :func:`leave_one_space_out`: train on every search space but one, test on it;
+* :func:`new_devices`: devices held out of training entirely; the GNN gets K of
+  their measurements and fits only the new device embedding, the baselines are
+  fitted on the same K; tested on the remaining graphs.
+
+Test graphs are never seen in training (the GNN's validation and calibration
+splits are drawn from the training graphs).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from predictor.artifacts import Predictor
+from predictor.baselines import BASELINES
+from predictor.train import Table, TrainConfig, adapt_device, split_indices, train_predictor
+
+log = logging.getLogger(__name__)
+
+
+def metrics(pred: np.ndarray, y: np.ndarray, lo: np.ndarray | None = None, hi: np.ndarray | None = None) -> dict:
+    """MAPE, RMSPE (%), share within ±5% / ±10%, Spearman rho and 90%-interval
+    coverage over the entries where ``y`` is measured."""
+    m = np.isfinite(y) & np.isfinite(pred)
+    if not m.any():
+        return {"n": 0}
+    rel = (pred[m] - y[m]) / y[m]
+    rho = float(spearmanr(pred[m], y[m]).statistic) if m.sum() > 2 else float("nan")
+    out = {
+        "n": int(m.sum()),
+        "mape": float(np.mean(np.abs(rel)) * 100),
+        "rmspe": float(np.sqrt(np.mean(rel**2)) * 100),
+        "acc5": float(np.mean(np.abs(rel) <= 0.05) * 100),
+        "acc10": float(np.mean(np.abs(rel) <= 0.10) * 100),
+        "rho": rho,
+        "cov90": None,
+    }
+    if lo is not None and hi is not None:
+        out["cov90"] = float(np.mean((y[m] >= lo[m]) & (y[m] <= hi[m])) * 100)
+    return out
+
+
+def gnn_predict(predictor: Predictor, table: Table, idx: np.ndarray, batch_size: int = 512):
+    """(value, lower, upper) ``[len(idx), D, T]`` for the table's devices."""
+    dev = predictor.device_indices(table.devices)
+    mus, sigmas = [], []
+    for s in range(0, len(idx), batch_size):
+        mu, sigma = predictor.predict_log([table.data[i] for i in idx[s : s + batch_size]], dev)
+        mus.append(mu)
+        sigmas.append(sigma)
+    mu, sigma = np.concatenate(mus), np.concatenate(sigmas)
+    lo, hi = predictor.interval(mu, sigma, dev)
+    return np.exp(mu), lo, hi
+
+
+def _rows(scenario: str, model: str, table: Table, y: np.ndarray, pred, lo=None, hi=None) -> list[dict]:
+    rows = []
+    for d, dev in enumerate(table.devices):
+        for t, tgt in enumerate(table.targets):
+            r = metrics(pred[:, d, t], y[:, d, t], None if lo is None else lo[:, d, t],
+                        None if hi is None else hi[:, d, t])
+            if r["n"]:
+                rows.append({"scenario": scenario, "model": model, "device": dev, "target": tgt, **r})
+    return rows
+
+
+def compare(
+    scenario: str, table: Table, train_idx: np.ndarray, test_idx: np.ndarray, cfg: TrainConfig,
+    baselines: Sequence[str] = tuple(BASELINES),
+) -> tuple[list[dict], Predictor]:
+    """Train the GNN and each baseline on ``train_idx``; rows on ``test_idx``."""
+    y = table.y[test_idx]
+    predictor = train_predictor(table, cfg, train_idx, name=f"eval-{scenario}")
+    rows = _rows(scenario, "perfsage", table, y, *gnn_predict(predictor, table, test_idx))
+    train_data = [table.data[i] for i in train_idx]
+    test_data = [table.data[i] for i in test_idx]
+    for name in baselines:
+        model = BASELINES[name]().fit(train_data, table.y[train_idx])
+        rows += _rows(scenario, name, table, y, model.predict(test_data))
+    return rows, predictor
+
+
+def random_split(table: Table, cfg: TrainConfig, test_fraction: float = 0.2,
+                 max_train: int | None = None, max_test: int | None = None) -> list[dict]:
+    test_idx, train_idx = split_indices(len(table.keys), [test_fraction], cfg.seed + 1000)
+    train_idx, test_idx = _limit(train_idx, max_train, cfg.seed), _limit(test_idx, max_test, cfg.seed)
+    return compare("random", table, train_idx, test_idx, cfg)[0]
+
+
+def leave_one_space_out(table: Table, cfg: TrainConfig, max_train: int | None = None,
+                        max_test: int | None = None) -> list[dict]:
+    spaces = np.asarray(table.spaces)
+    rows = []
+    for space in sorted(set(table.spaces)):
+        test_idx = _limit(np.flatnonzero(spaces == space), max_test, cfg.seed)
+        train_idx = _limit(np.flatnonzero(spaces != space), max_train, cfg.seed)
+        if len(train_idx) and len(test_idx):
+            rows += compare(f"loso:{space}", table, train_idx, test_idx, cfg)[0]
+    return rows
+
+
+def new_devices(
+    table: Table, cfg: TrainConfig, held_out: Sequence[str], ks: Sequence[int] = (10, 50),
+    max_train: int | None = None, max_test: int | None = None, repeats: int = 3,
+) -> list[dict]:
+    """Hold ``held_out`` devices out of training; adapt with K samples each."""
+    seen = [d for d in table.devices if d not in held_out]
+    train_idx = _limit(np.arange(len(table.keys)), max_train, cfg.seed)
+    predictor = train_predictor(table.subset_devices(seen), cfg, train_idx, name="eval-new-devices")
+    rows: list[dict] = []
+    for dev in held_out:
+        sub = table.subset_devices([dev])
+        measured = np.flatnonzero(np.isfinite(sub.y[:, 0]).any(1))
+        for k in ks:
+            for rep in range(repeats):
+                rng = np.random.default_rng(cfg.seed + 7919 * rep + k)
+                shots = rng.choice(measured, size=min(k, len(measured) - 1), replace=False)
+                rest = _limit(np.setdiff1d(measured, shots), max_test, cfg.seed + rep)
+                rows += _few_shot(predictor, sub, dev, shots, rest, f"new_device:K={k}", rep)
+    return _mean_over_repeats(rows)
+
+
+def _few_shot(predictor, sub: Table, dev: str, shots, rest, scenario: str, rep: int) -> list[dict]:
+    adapted = adapt_device(predictor, dev, [sub.data[i] for i in shots], sub.y[shots, 0], seed=rep)
+    y = sub.y[rest]
+    rows = _rows(scenario, "perfsage", sub, y, *gnn_predict(adapted, sub, rest))
+    for name, cls in BASELINES.items():
+        model = cls().fit([sub.data[i] for i in shots], sub.y[shots])
+        rows += _rows(scenario, name, sub, y, model.predict([sub.data[i] for i in rest]))
+    return rows
+
+
+def _mean_over_repeats(rows: list[dict]) -> list[dict]:
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["scenario"], r["model"], r["device"], r["target"]), []).append(r)
+    out = []
+    for (sc, model, dev, tgt), rs in groups.items():
+        agg: dict[str, Any] = {"scenario": sc, "model": model, "device": dev, "target": tgt, "n": rs[0]["n"]}
+        for key in ("mape", "rmspe", "acc5", "acc10", "rho", "cov90"):
+            vals = [r[key] for r in rs if r[key] is not None]
+            agg[key] = float(np.mean(vals)) if vals else None
+        out.append(agg)
+    return out
+
+
+def _limit(idx: np.ndarray, limit: int | None, seed: int) -> np.ndarray:
+    if limit is None or len(idx) <= limit:
+        return np.asarray(idx)
+    return np.sort(np.random.default_rng(seed).choice(idx, size=limit, replace=False))
+
+
+def summarise(rows: list[dict]) -> list[dict]:
+    """Mean over devices per (scenario, model, target)."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["scenario"], r["model"], r["target"]), []).append(r)
+    out = []
+    for (sc, model, tgt), rs in groups.items():
+        agg: dict[str, Any] = {"scenario": sc, "model": model, "device": "MEAN", "target": tgt,
+                               "n": sum(r["n"] for r in rs)}
+        for key in ("mape", "rmspe", "acc5", "acc10", "rho", "cov90"):
+            vals = [r[key] for r in rs if r[key] is not None]
+            agg[key] = float(np.mean(vals)) if vals else None
+        out.append(agg)
+    return out
+
+
+# -- public HELP data (IR built through the real exporter + ONNX front end) --------
+HELP_DIR = "/work/shared/datasets/help/data"
+NB201_ARCHS = "/work/shared/datasets/nb201_archs/nb201_arch_str.json"
+HELP_SPACES = {"nb201": "nasbench201", "fbnet": "fbnet"}
+
+
+def help_spec(space: str, index: int) -> dict[str, Any]:
+    """The datasets/ spec of HELP architecture ``index`` of ``space``."""
+    import json
+
+    import torch
+
+    if space == "nb201":
+        archs = _cached(NB201_ARCHS, lambda p: json.load(open(p))["arch_str"])
+        return {"space": "nb201", "arch": archs[index], "C": 16, "N": 5, "resolution": 32, "classes": 10}
+    meta = _cached(f"{HELP_DIR}/fbnet/metainfo.pt", lambda p: torch.load(p, weights_only=False))
+    return {"space": "fbnet", "blocks": list(meta["arch"][index]["arch_str"]), "resolution": 32, "classes": 100}
+
+
+_CACHE: dict[str, Any] = {}
+
+
+def _cached(path: str, loader):
+    if path not in _CACHE:
+        _CACHE[path] = loader(path)
+    return _CACHE[path]
+
+
+def help_latencies(space: str) -> dict[str, np.ndarray]:
+    """device -> latency (ms) array indexed by architecture."""
+    import os
+
+    import torch
+
+    folder = f"{HELP_DIR}/{HELP_SPACES[space]}/latency"
+    return {f[:-3]: np.asarray(torch.load(f"{folder}/{f}"), dtype=np.float64)
+            for f in sorted(os.listdir(folder)) if f.endswith(".pt")}
+
+
+def build_help_cache(path: str, spaces: Sequence[str] = ("nb201", "fbnet"), per_space: int = 15625,
+                     seed: int = 0) -> None:
+    """Append IR documents of HELP architectures (seeded random order, round-robin
+    over ``spaces``) to a JSONL.gz cache; resumable (skips what is there)."""
+    import gzip
+    import json
+
+    from datasets.build_torch import to_onnx
+    from predictor.frontends import load_model
+
+    done = {(r["space"], r["index"]) for r in _read_cache(path)}
+    orders = {s: np.random.default_rng(seed).permutation(len(next(iter(help_latencies(s).values()))))[:per_space]
+              for s in spaces}
+    for pos in range(per_space):
+        for s in spaces:
+            if pos >= len(orders[s]) or (s, int(orders[s][pos])) in done:
+                continue
+            i = int(orders[s][pos])
+            graph = load_model(to_onnx(help_spec(s, i)), filename=f"{s}_{i}.onnx")
+            with gzip.open(path, "at") as fh:
+                fh.write(json.dumps({"space": s, "index": i, "ir": graph.to_dict()}) + "\n")
+            log.info("help_cache.added", extra={"space": s, "index": i})
+
+
+def _read_cache(path: str) -> list[dict]:
+    import gzip
+    import json
+    import os
+
+    if not os.path.exists(path):
+        return []
+    out = []
+    with gzip.open(path, "rt") as fh:
+        try:
+            for line in fh:
+                out.append(json.loads(line))
+        except (EOFError, json.JSONDecodeError, OSError):  # a write cut short: keep what is complete
+            log.warning("help_cache.truncated", extra={"path": path, "complete": len(out)})
+    return out
+
+
+def load_help_records(cache: str, spaces: Sequence[str] = ("nb201",), devices: Sequence[str] | None = None,
+                      limit: int | None = None) -> list:
+    """Records (graph key, IR, device, latency) for the cached HELP architectures."""
+    from predictor.features import featurize
+    from predictor.graph.ir import Graph
+    from predictor.train import Record
+
+    lat = {s: help_latencies(s) for s in spaces}
+    records = []
+    per_space: dict[str, int] = {}
+    for row in _read_cache(cache):
+        s = row["space"]
+        if s not in lat or (limit is not None and per_space.get(s, 0) >= limit):
+            continue
+        per_space[s] = per_space.get(s, 0) + 1
+        data = featurize(Graph.from_dict(row["ir"]))
+        for dev, values in lat[s].items():
+            if devices is None or dev in devices:
+                records.append(Record(f"{s}:{row['index']}", data, dev, {"latency": float(values[row["index"]])}, s))
+    return records

@@ -1,0 +1,86 @@
+"""Training: tables, determinism, masking, calibration, few-shot adaptation."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+import torch
+
+from predictor.evaluate import metrics
+from predictor.train import TrainConfig, adapt_device, build_table, predict_table, train_predictor
+from tests.predictor.test_features import synthetic_records
+
+CFG = TrainConfig(hidden_channels=16, num_layers=2, embed_channels=8, ensemble=2, epochs=40, batch_size=32,
+                  patience=8, lr=5e-3)
+
+
+@pytest.fixture(scope="module")
+def table():
+    return build_table(synthetic_records(160, seed=1, with_energy=("slow",)))
+
+
+@pytest.fixture(scope="module")
+def trained(table):
+    return train_predictor(table, CFG, np.arange(120))
+
+
+def test_table_masks_unmeasured_targets(table):
+    assert table.devices == ["fast", "slow"] and table.targets == ["latency", "energy"]
+    assert table.y.shape == (160, 2, 2)
+    assert np.isnan(table.y[:, 0, 1]).all() and np.isfinite(table.y[:, 1, 1]).all()
+    assert table.available().tolist() == [[True, False], [True, True]]
+
+
+def test_training_is_deterministic_with_a_seed(table):
+    cfg = TrainConfig(hidden_channels=8, num_layers=1, embed_channels=4, ensemble=1, epochs=2, batch_size=32)
+    a = train_predictor(table, cfg, np.arange(60)).members[0].state_dict()
+    b = train_predictor(table, cfg, np.arange(60)).members[0].state_dict()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_training_learns_and_beats_a_constant(trained, table):
+    test = np.arange(120, 160)
+    pred = predict_table(trained.members[0], table, test)
+    ours = metrics(pred[:, :, 0], table.y[test, :, 0])
+    const = metrics(np.broadcast_to(np.nanmedian(table.y[:120, :, 0], 0), (40, 2)), table.y[test, :, 0])
+    assert ours["mape"] < 0.5 * const["mape"]
+    assert ours["rho"] > 0.9
+
+
+def test_checkpoint_metadata_and_availability(trained):
+    assert trained.available.tolist() == [[True, False], [True, True]]
+    assert trained.meta["training_data"]["graphs"] == 120
+    assert np.isfinite(trained.meta["metrics"]["val_mape_ensemble"])
+    assert trained.q.shape == (2, 2) and (trained.q > 0).all()
+    assert len(trained.members) == 2
+
+
+def test_progress_is_logged(table, caplog):
+    cfg = TrainConfig(hidden_channels=8, num_layers=1, embed_channels=4, ensemble=1, epochs=1, batch_size=64)
+    with caplog.at_level(logging.INFO, logger="predictor.train"):
+        train_predictor(table, cfg, np.arange(40))
+    epochs = [r for r in caplog.records if r.msg == "train.epoch"]
+    assert epochs and {"epoch", "loss", "val_mape", "eta_s"} <= set(vars(epochs[0]))
+
+
+def test_adapt_new_device_from_few_samples(trained, table):
+    # the "slow" device, seen under a new name, fitted from 10 graphs only
+    base = trained
+    shots = np.arange(120, 130)
+    test = np.arange(130, 160)
+    values = table.y[shots, 1].copy()
+    values[:, 1] = np.nan  # no energy measured on the new device
+    adapted = adapt_device(base, "slow-again", [table.data[i] for i in shots], values)
+    assert adapted.devices[-1] == "slow-again" and base.devices == ["fast", "slow"]
+    dev = adapted.device_indices(["slow-again"])
+    mu, _ = adapted.predict_log([table.data[i] for i in test], dev)
+    m = metrics(np.exp(mu[:, 0, 0]), table.y[test, 1, 0])
+    assert m["rho"] > 0.9 and m["mape"] < 25
+    assert adapted.available[-1].tolist() == [True, False]
+    with pytest.raises(ValueError):
+        adapt_device(base, "slow", [table.data[0]], table.y[:1, 1])
+    with pytest.raises(ValueError):
+        adapt_device(base, "other", [table.data[0]], table.y[:1, 1, :1])
