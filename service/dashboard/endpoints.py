@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from service.dashboard import service
 from service.dashboard.pages import router as pages_router
-from service.dashboard.schemas import DeviceAccuracy, GraphBreakdown, JobsOverview, Overview, PredictorRow
+from service.dashboard.schemas import DeviceAccuracy, GraphView, JobsOverview, Overview, PredictorRow
 from service.db import SessionDep
 from service.errors import ERROR_RESPONSES
 
@@ -28,13 +26,12 @@ def get_device_accuracy(device_id: int, session: SessionDep) -> DeviceAccuracy:
     return service.device_accuracy(session, device_id)
 
 
-@api.get("/graphs/{graph_id}/breakdown")
-def get_graph_breakdown(
-    graph_id: int, session: SessionDep, device_id: Annotated[int | None, Query(ge=1)] = None
-) -> GraphBreakdown:
-    """Per-node costs of a graph and the per-node predicted latency of its latest logged
-    prediction (on ``device_id`` when given)."""
-    return service.graph_breakdown(session, graph_id, device_id)
+@api.get("/graphs/{graph_id}")
+def get_graph_view(graph_id: int, session: SessionDep) -> GraphView:
+    """A graph's summary, per-node costs, MACs per op type and the latest logged latency
+    prediction per device. The per-layer latency breakdown is ``POST /v1/predictions``
+    with ``breakdown: true``."""
+    return service.graph_view(session, graph_id)
 
 
 @api.get("/predictors")

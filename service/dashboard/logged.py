@@ -1,9 +1,10 @@
 """Reading predicted latency out of ``prediction_log.result``.
 
-The logged result follows ``predictor.artifacts.Predictor.predict``: ``{"predictions":
-{device: {"latency": {"value": ms, ...}}}, "breakdown": {device: {"latency": {node: ms}}}}``,
-keyed by the predictor's device name. A log row also carries ``device_id``; when the
-result holds one device only, that entry is the row's device whatever its key."""
+The prediction API logs ``{"predictions": {device name: {target: value}}}`` (values
+only, no breakdown); ``predictor.artifacts.Predictor.predict``'s own shape,
+``{device: {target: {"value": ...}}}``, is read too. A log row also carries a
+``device_id``; when the result holds one device only, that entry is the row's device
+whatever its key."""
 
 from __future__ import annotations
 
@@ -14,35 +15,27 @@ from typing import Any
 TARGET = "latency"
 
 
-def _entry(section: Any, names: Iterable[str]) -> Any:
+def _entry(section: Any, names: Iterable[str], only: bool) -> Any:
+    """The entry of ``section`` keyed by one of ``names``; with ``only``, also the single
+    entry of a one-device result (the log row names the device by id)."""
     if not isinstance(section, Mapping) or not section:
         return None
     for name in names:
         if name in section:
             return section[name]
-    if len(section) == 1:
+    if only and len(section) == 1:
         return next(iter(section.values()))
     return None
 
 
-def predicted_latency(result: Mapping[str, Any], names: Iterable[str]) -> float | None:
+def predicted_latency(result: Mapping[str, Any], names: Iterable[str], only: bool = False) -> float | None:
     """Predicted latency in ms for the device known by ``names``, or None."""
-    entry = _entry(result.get("predictions"), list(names))
+    entry = _entry(result.get("predictions"), list(names), only)
     target = entry.get(TARGET) if isinstance(entry, Mapping) else None
-    value = target.get("value") if isinstance(target, Mapping) else None
-    if isinstance(value, int | float) and math.isfinite(value) and value > 0:
+    value = target.get("value") if isinstance(target, Mapping) else target
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0:
         return float(value)
     return None
-
-
-def latency_breakdown(result: Mapping[str, Any], names: Iterable[str]) -> dict[str, float] | None:
-    """Predicted latency per node (node name -> ms) for the device, or None."""
-    entry = _entry(result.get("breakdown"), list(names))
-    nodes = entry.get(TARGET) if isinstance(entry, Mapping) else None
-    if not isinstance(nodes, Mapping) or not nodes:
-        return None
-    out = {str(k): float(v) for k, v in nodes.items() if isinstance(v, int | float) and math.isfinite(v)}
-    return out or None
 
 
 def device_names(name: str, profile: Mapping[str, Any] | None) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from service.models import Device, Graph, Job, Measurement, PredictionLog, Predictor
@@ -21,9 +21,12 @@ def devices(session: Session) -> list[Device]:
 def measurement_stats(session: Session) -> dict[int, tuple[int, int, datetime | None]]:
     """device id -> (measurements, distinct graphs measured, last measured_at)."""
     rows = session.execute(
-        select(Measurement.device_id, func.count(Measurement.id),
-               func.count(func.distinct(Measurement.graph_id)), func.max(Measurement.measured_at))
-        .group_by(Measurement.device_id)
+        select(
+            Measurement.device_id,
+            func.count(Measurement.id),
+            func.count(func.distinct(Measurement.graph_id)),
+            func.max(Measurement.measured_at),
+        ).group_by(Measurement.device_id)
     )
     return {dev: (n, g, last) for dev, n, g, last in rows}
 
@@ -33,17 +36,20 @@ def measured_latencies(session: Session, device_id: int) -> list[tuple[int, floa
     rows = session.execute(
         select(Measurement.graph_id, Measurement.latency_ms)
         .where(Measurement.device_id == device_id)
-        .order_by(Measurement.id.desc()).limit(MAX_ROWS)
+        .order_by(Measurement.id.desc())
+        .limit(MAX_ROWS)
     )
     return [(g, float(v)) for g, v in rows]
 
 
-def prediction_logs(session: Session, *, device_id: int | None = None,
-                    graph_id: int | None = None) -> list[PredictionLog]:
-    """Logged predictions of a device or a graph, newest first."""
-    query = select(PredictionLog).order_by(PredictionLog.id.desc()).limit(MAX_ROWS)
+def prediction_logs(
+    session: Session, *, device_id: int | None = None, graph_id: int | None = None, limit: int = MAX_ROWS
+) -> list[PredictionLog]:
+    """Logged predictions of a device (its own rows, and rows of multi-device requests,
+    which carry no device id) or of a graph, newest first."""
+    query = select(PredictionLog).order_by(PredictionLog.id.desc()).limit(limit)
     if device_id is not None:
-        query = query.where(PredictionLog.device_id == device_id)
+        query = query.where(or_(PredictionLog.device_id == device_id, PredictionLog.device_id.is_(None)))
     if graph_id is not None:
         query = query.where(PredictionLog.graph_id == graph_id)
     return list(session.scalars(query))
@@ -72,8 +78,14 @@ def counts(session: Session) -> dict[str, int]:
     def count(model: Any) -> int:
         return session.scalar(select(func.count()).select_from(model)) or 0
 
-    return {"devices": count(Device), "graphs": count(Graph), "measurements": count(Measurement),
-            "predictions": count(PredictionLog), "predictors": count(Predictor), "jobs": count(Job)}
+    return {
+        "devices": count(Device),
+        "graphs": count(Graph),
+        "measurements": count(Measurement),
+        "predictions": count(PredictionLog),
+        "predictors": count(Predictor),
+        "jobs": count(Job),
+    }
 
 
 def job_counts(session: Session) -> list[tuple[str, str, int]]:

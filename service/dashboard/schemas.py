@@ -15,8 +15,11 @@ class ErrorSummary(BaseModel):
 
 
 class Calibration(BaseModel):
-    state: str = Field(description="'calibrated' when a ready predictor covers the device, else 'uncalibrated'")
+    state: str = Field(
+        description="the profile's calibration state, else 'calibrated' when an active predictor covers the device"
+    )
     predictors: list[str] = Field(description="'name version (status)' of every predictor listing the device")
+    detail: dict[str, Any] = Field(description="the device profile's calibration entry, if any")
 
 
 class DeviceRow(BaseModel):
@@ -67,7 +70,6 @@ class NodeRow(BaseModel):
     op: str
     macs: float | None
     params: float | None
-    predicted_ms: float | None = Field(description="predicted latency share of this node, if any")
 
 
 class OpTotal(BaseModel):
@@ -76,25 +78,28 @@ class OpTotal(BaseModel):
     nodes: int
 
 
+class DeviceRef(BaseModel):
+    id: int
+    name: str
+
+
 class GraphPrediction(BaseModel):
-    device_id: int | None
+    device_id: int
     device: str
     predictor_id: int | None
-    latency_ms: float | None
+    latency_ms: float
     created_at: datetime
-    has_breakdown: bool
 
 
-class GraphBreakdown(BaseModel):
+class GraphView(BaseModel):
     id: int
     filename: str
     format: str
     summary: dict[str, Any]
-    prediction: GraphPrediction | None = Field(description="the prediction whose breakdown is shown")
-    predictions: list[GraphPrediction] = Field(description="latest logged prediction per device")
+    devices: list[DeviceRef] = Field(description="every registered device (to ask the prediction API)")
+    predictions: list[GraphPrediction] = Field(description="latest logged latency prediction per device")
     nodes: list[NodeRow]
-    op_latency_ms: list[OpTotal]
-    op_macs: list[OpTotal]
+    op_macs: list[OpTotal] = Field(description="MACs per op type, largest first")
 
 
 class PredictorRow(BaseModel):

@@ -11,10 +11,11 @@ from service.dashboard import logged, repository, stats
 from service.dashboard.schemas import (
     Calibration,
     DeviceAccuracy,
+    DeviceRef,
     DeviceRow,
     ErrorSummary,
-    GraphBreakdown,
     GraphPrediction,
+    GraphView,
     JobCount,
     JobRow,
     JobsOverview,
@@ -28,15 +29,24 @@ from service.errors import NotFound
 from service.models import JOB_STATUSES, Device, Predictor
 
 #: Predictor statuses that count as serving a device (a device they list is calibrated).
-SERVING_STATUSES = frozenset({"ready", "active", "deployed", "calibrated"})
+SERVING_STATUSES = frozenset({"active"})
 RECENT_JOBS = 50
+GRAPH_LOG_ROWS = 2000
 
 
 def _calibration(device: Device, predictors: list[Predictor]) -> Calibration:
+    """The device profile's own ``calibration`` entry when the calibration area wrote one;
+    otherwise 'calibrated' when an active predictor version lists the device."""
     names = set(logged.device_names(device.name, device.profile))
     covering = [p for p in predictors if names & set(p.devices or [])]
-    state = "calibrated" if any(p.status in SERVING_STATUSES for p in covering) else "uncalibrated"
-    return Calibration(state=state, predictors=[f"{p.name} {p.version} ({p.status})" for p in covering])
+    detail = (device.profile or {}).get("calibration")
+    detail = detail if isinstance(detail, dict) else {}
+    state = detail.get("state") or detail.get("status")
+    if not isinstance(state, str) or not state:
+        state = "calibrated" if any(p.status in SERVING_STATUSES for p in covering) else "uncalibrated"
+    return Calibration(
+        state=state, predictors=[f"{p.name} {p.version} ({p.status})" for p in covering], detail=detail
+    )
 
 
 def _pairs(session: Session, device: Device) -> list[Pair]:
@@ -48,7 +58,7 @@ def _pairs(session: Session, device: Device) -> list[Pair]:
     names = logged.device_names(device.name, device.profile)
     predicted: dict[int, float] = {}
     for row in repository.prediction_logs(session, device_id=device.id):  # newest first
-        value = logged.predicted_latency(row.result or {}, names)
+        value = logged.predicted_latency(row.result or {}, names, only=row.device_id == device.id)
         if row.graph_id in medians and row.graph_id not in predicted and value is not None:
             predicted[row.graph_id] = value
     labels = repository.graph_names(session, set(predicted))
@@ -56,21 +66,41 @@ def _pairs(session: Session, device: Device) -> list[Pair]:
     for graph_id, pred in sorted(predicted.items()):
         error = stats.rel_error_pct(pred, medians[graph_id])
         if error is not None:
-            pairs.append(Pair(graph_id=graph_id, graph=labels.get(graph_id) or f"graph {graph_id}",
-                              measured_ms=medians[graph_id], predicted_ms=pred, error_pct=error,
-                              measurements=counts[graph_id]))
+            pairs.append(
+                Pair(
+                    graph_id=graph_id,
+                    graph=labels.get(graph_id) or f"graph {graph_id}",
+                    measured_ms=medians[graph_id],
+                    predicted_ms=pred,
+                    error_pct=error,
+                    measurements=counts[graph_id],
+                )
+            )
     return pairs
 
 
-def _device_row(session: Session, device: Device, measured: Mapping[int, tuple[int, int, Any]],
-                predictors: list[Predictor]) -> tuple[DeviceRow, list[Pair]]:
+def _device_row(
+    session: Session,
+    device: Device,
+    measured: Mapping[int, tuple[int, int, Any]],
+    predictors: list[Predictor],
+) -> tuple[DeviceRow, list[Pair]]:
     n, graphs, last = measured.get(device.id, (0, 0, None))
     pairs = _pairs(session, device)
     row = DeviceRow(
-        id=device.id, name=device.name, hardware=device.hardware or {}, runtime=device.runtime,
-        runtime_version=device.runtime_version, precision=device.precision, threads=device.threads,
-        sensors=device.sensors or [], profile=device.profile or {}, measurements=n, graphs_measured=graphs,
-        last_measured_at=last, calibration=_calibration(device, predictors),
+        id=device.id,
+        name=device.name,
+        hardware=device.hardware or {},
+        runtime=device.runtime,
+        runtime_version=device.runtime_version,
+        precision=device.precision,
+        threads=device.threads,
+        sensors=device.sensors or [],
+        profile=device.profile or {},
+        measurements=n,
+        graphs_measured=graphs,
+        last_measured_at=last,
+        calibration=_calibration(device, predictors),
         accuracy=ErrorSummary(**stats.error_summary([p.error_pct for p in pairs])),
     )
     return row, pairs
@@ -87,56 +117,63 @@ def device_accuracy(session: Session, device_id: int) -> DeviceAccuracy:
     device = repository.get_device(session, device_id)
     if device is None:
         raise NotFound(f"device {device_id}")
-    row, pairs = _device_row(session, device, repository.measurement_stats(session),
-                             repository.predictors(session))
+    row, pairs = _device_row(
+        session, device, repository.measurement_stats(session), repository.predictors(session)
+    )
     return DeviceAccuracy(device=row, pairs=pairs, histogram=stats.histogram([p.error_pct for p in pairs]))
 
 
-def _graph_predictions(session: Session, graph_id: int) -> list[tuple[GraphPrediction, dict[str, float] | None]]:
-    """Latest logged prediction per device for a graph, with its per-node breakdown."""
-    devices = {d.id: d for d in repository.devices(session)}
-    seen: set[int | None] = set()
+def _graph_predictions(session: Session, graph_id: int, devices: list[Device]) -> list[GraphPrediction]:
+    """Latest logged latency prediction of a graph per registered device."""
+    pending = {d.id: d for d in devices}
     out = []
-    for row in repository.prediction_logs(session, graph_id=graph_id):  # newest first
-        if row.device_id in seen:
-            continue
-        device = devices.get(row.device_id) if row.device_id is not None else None
-        names = logged.device_names(device.name, device.profile) if device else []
-        value = logged.predicted_latency(row.result or {}, names)
-        breakdown = logged.latency_breakdown(row.result or {}, names)
-        if value is None:
-            continue
-        seen.add(row.device_id)
-        out.append((GraphPrediction(device_id=row.device_id, device=device.name if device else "(deleted)",
-                                    predictor_id=row.predictor_id, latency_ms=value, created_at=row.created_at,
-                                    has_breakdown=breakdown is not None), breakdown))
-    return out
+    for row in repository.prediction_logs(session, graph_id=graph_id, limit=GRAPH_LOG_ROWS):  # newest first
+        for device in list(pending.values()):
+            names = logged.device_names(device.name, device.profile)
+            value = logged.predicted_latency(row.result or {}, names, only=row.device_id == device.id)
+            if value is None:
+                continue
+            del pending[device.id]
+            out.append(
+                GraphPrediction(
+                    device_id=device.id,
+                    device=device.name,
+                    predictor_id=row.predictor_id,
+                    latency_ms=value,
+                    created_at=row.created_at,
+                )
+            )
+        if not pending:
+            break
+    return sorted(out, key=lambda p: p.device)
 
 
-def _nodes(ir: Mapping[str, Any], breakdown: Mapping[str, float] | None) -> list[NodeRow]:
-    rows = []
-    for node in ir.get("nodes") or []:
-        name = str(node.get("name", ""))
-        rows.append(NodeRow(name=name, op=str(node.get("op", "?")), macs=node.get("macs"),
-                            params=node.get("params"), predicted_ms=(breakdown or {}).get(name)))
-    return rows
+def _nodes(ir: Mapping[str, Any]) -> list[NodeRow]:
+    return [
+        NodeRow(
+            name=str(n.get("name", "")), op=str(n.get("op", "?")), macs=n.get("macs"), params=n.get("params")
+        )
+        for n in ir.get("nodes") or []
+    ]
 
 
-def graph_breakdown(session: Session, graph_id: int, device_id: int | None = None) -> GraphBreakdown:
+def graph_view(session: Session, graph_id: int) -> GraphView:
+    """A graph's summary, its nodes with their costs, MACs per op type, and the latest
+    logged prediction per device (the per-layer breakdown comes from the prediction API)."""
     graph = repository.get_graph(session, graph_id)
     if graph is None:
         raise NotFound(f"graph {graph_id}")
-    predictions = _graph_predictions(session, graph_id)
-    chosen = next(((p, b) for p, b in predictions if device_id is None or p.device_id == device_id), None)
-    if device_id is not None and chosen is None:
-        raise NotFound(f"a logged prediction of graph {graph_id} on device {device_id}")
-    nodes = _nodes(graph.ir or {}, chosen[1] if chosen else None)
-    dumped = [n.model_dump() for n in nodes]
-    return GraphBreakdown(
-        id=graph.id, filename=graph.filename, format=graph.format, summary=graph.summary or {},
-        prediction=chosen[0] if chosen else None, predictions=[p for p, _ in predictions], nodes=nodes,
-        op_latency_ms=[OpTotal(**r) for r in stats.op_totals(dumped, "predicted_ms")],
-        op_macs=[OpTotal(**r) for r in stats.op_totals(dumped, "macs")],
+    devices = repository.devices(session)
+    nodes = _nodes(graph.ir or {})
+    return GraphView(
+        id=graph.id,
+        filename=graph.filename,
+        format=graph.format,
+        summary=graph.summary or {},
+        devices=[DeviceRef(id=d.id, name=d.name) for d in devices],
+        predictions=_graph_predictions(session, graph_id, devices),
+        nodes=nodes,
+        op_macs=[OpTotal(**r) for r in stats.op_totals([n.model_dump() for n in nodes], "macs")],
     )
 
 

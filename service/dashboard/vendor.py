@@ -51,8 +51,13 @@ def _npm_pack(workdir: Path) -> Path:
     if npm is None:
         raise VendorError("npm is not installed: install Node.js/npm (apt-get install -y npm) and rerun")
     spec = f"{PACKAGE}@{VERSION}"
-    done = subprocess.run([npm, "pack", "--silent", "--pack-destination", str(workdir), spec],
-                          capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [npm, "pack", "--silent", "--pack-destination", str(workdir), spec],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     if done.returncode != 0:
         raise VendorError(f"npm pack {spec} failed: {done.stderr.strip()[-2000:]}")
     tarballs = list(workdir.glob("*.tgz"))

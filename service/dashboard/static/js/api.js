@@ -31,3 +31,19 @@ export function idFromPath() {
   if (!Number.isInteger(id) || id < 1) throw new ApiError(`no id in ${window.location.pathname}`);
   return id;
 }
+
+export async function postJSON(path, payload) {
+  const response = await fetch(path, {
+    method: "POST",
+    headers: { Accept: "application/json", "Content-Type": "application/json" },
+    body: JSON.stringify(payload),
+  });
+  let body = null;
+  try {
+    body = await response.json();
+  } catch {
+    throw new ApiError(`${path}: HTTP ${response.status}, not JSON`);
+  }
+  if (!response.ok) throw new ApiError(`${body.error || response.status}: ${body.detail || path}`);
+  return body;
+}

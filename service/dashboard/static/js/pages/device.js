@@ -8,6 +8,15 @@ function binLabel(b) {
   return `${b.lo}…${b.hi}`;
 }
 
+function calibrationProgress(detail) {
+  if (detail.measured === undefined && detail.k === undefined) return "—";
+  return `${detail.measured ?? 0} of ${detail.k ?? "?"} graphs`;
+}
+
+function lastFit(detail) {
+  return Array.isArray(detail.history) && detail.history.length ? detail.history[detail.history.length - 1] : null;
+}
+
 function profile(d) {
   const h = d.hardware;
   return kv([
@@ -17,6 +26,8 @@ function profile(d) {
     ["Threads", d.threads], ["Sensors", d.sensors.join(", ") || "none"],
     ["Measurements", d.measurements], ["Graphs measured", d.graphs_measured],
     ["Last measured", when(d.last_measured_at)], ["Calibration", badge(d.calibration.state)],
+    ["Calibration measured", calibrationProgress(d.calibration.detail)],
+    ["Calibration MAPE (CV)", pct(lastFit(d.calibration.detail)?.mape ?? null)],
     ["Predictors", d.calibration.predictors.join("; ") || "none"],
   ]);
 }
