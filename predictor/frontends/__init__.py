@@ -62,6 +62,7 @@ def load_model(
             from predictor.frontends.tflite import parse_tflite
 
             g = parse_tflite(data, input_shapes=input_shapes, limits=limits, name=name)
+        g.check_acyclic()
     except IRError:
         raise
     except RecursionError as exc:

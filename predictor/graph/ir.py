@@ -10,6 +10,7 @@ The IR is plain data: it serialises to a JSON-able dict (``to_dict``) and back
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,26 @@ DTYPE_BYTES: dict[str, int] = {
     "complex64": 8,
     "unknown": 4,
 }
+
+
+def json_safe(value: Any, depth: int = 0) -> Any:
+    """A JSON- and PostgreSQL-safe copy of an attribute value: bytes decoded, numpy
+    scalars and arrays made plain, non-finite floats as None, nesting bounded."""
+    if depth > 16:
+        return None
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", errors="replace").replace("\x00", "")
+    if isinstance(value, dict):
+        return {str(k): json_safe(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [json_safe(v, depth + 1) for v in value]
+    if hasattr(value, "tolist"):  # numpy scalars and arrays
+        return json_safe(value.tolist(), depth + 1)
+    return str(value)
 
 
 class IRError(ValueError):
@@ -140,7 +161,7 @@ class Node:
             "name": self.name,
             "op": self.op,
             "source_op": self.source_op,
-            "attrs": self.attrs,
+            "attrs": json_safe(self.attrs),
             "inputs": [t.to_dict() for t in self.inputs],
             "weights": [t.to_dict() for t in self.weights],
             "outputs": [t.to_dict() for t in self.outputs],
@@ -158,7 +179,7 @@ class Node:
             name=str(d.get("name", "")),
             op=str(d["op"]),
             source_op=str(d.get("source_op", "")),
-            attrs=dict(d.get("attrs") or {}),
+            attrs=json_safe(dict(d.get("attrs") or {})),
             inputs=[TensorInfo.from_dict(t) for t in d.get("inputs") or []],
             weights=[TensorInfo.from_dict(t) for t in d.get("weights") or []],
             outputs=[TensorInfo.from_dict(t) for t in d.get("outputs") or []],
@@ -196,9 +217,31 @@ class Graph:
         for j, n in enumerate(self.nodes):
             for t in n.inputs:
                 i = producer.get(t.name)
-                if i is not None and i != j:
+                if i == j:
+                    raise IRError("cycle", f"operator {n.name or j!r} reads its own output {t.name!r}")
+                if i is not None:
                     edges.add((i, j))
         self.edges = sorted(edges)
+
+    def check_acyclic(self) -> None:
+        """Raise ``IRError("cycle")`` when the data-flow edges form a cycle (Kahn's algorithm)."""
+        indegree = [0] * len(self.nodes)
+        succ: list[list[int]] = [[] for _ in self.nodes]
+        for a, b in self.edges:
+            succ[a].append(b)
+            indegree[b] += 1
+        ready = [i for i, d in enumerate(indegree) if d == 0]
+        seen = 0
+        while ready:
+            i = ready.pop()
+            seen += 1
+            for j in succ[i]:
+                indegree[j] -= 1
+                if indegree[j] == 0:
+                    ready.append(j)
+        if seen != len(self.nodes):
+            stuck = [self.nodes[i].name or str(i) for i, d in enumerate(indegree) if d > 0][:5]
+            raise IRError("cycle", f"the graph's data flow has a cycle through operators {stuck}; a model must be acyclic")
 
     # -- summaries ----------------------------------------------------------------
     def summary(self) -> dict[str, Any]:
