@@ -49,10 +49,10 @@ def parse_onnx(
 ) -> Graph:
     limits = limits or Limits()
     deadline = limits.deadline()
-    model = decode(data)
+    model, raw_sizes = decode(data)
     opset = opset_of(model)
     limits.check_nodes(count_nodes(model.graph, deadline))
-    consts = collect_consts(model.graph, external_data or {}, deadline)
+    consts = collect_consts(model.graph, external_data or {}, deadline, raw_sizes)
     light = light_model(model, consts)
     meta = {"opset": opset, "producer": model.producer_name, "producer_version": model.producer_version}
     graph_name = name or model.graph.name
@@ -103,8 +103,16 @@ class _Builder:
         self.nodes: list[Node] = []
         self.sub_links: list[tuple[int, list[int]]] = []  # control node -> its body's nodes
         self.quantized: set[str] = set()
+        self.cache: dict[str, TensorInfo] = {}
 
     def tensor(self, name: str) -> TensorInfo:
+        """The one TensorInfo of ``name`` (shared by its producer and its consumers)."""
+        t = self.cache.get(name)
+        if t is None:
+            t = self.cache[name] = self._describe(name)
+        return t
+
+    def _describe(self, name: str) -> TensorInfo:
         c = self.consts.get(name)
         if c is not None:
             return TensorInfo(name, list(c.dims), c.dtype, name in self.quantized, True)
@@ -137,6 +145,7 @@ class _Builder:
     def node(self, proto: NodeProto, k: int, where: str, extra: dict[str, Any]) -> Node:
         if proto.op_type in _QUANT_IN and proto.input:
             self.quantized.add(proto.input[0])
+            self.tensor(proto.input[0]).quantized = True
         if proto.op_type in _QUANT_OUT:
             self.quantized.update(o for o in proto.output if o)
         ins, ws = [], []

@@ -13,7 +13,8 @@ import numpy as np
 from google.protobuf.message import DecodeError
 from onnx import GraphProto, ModelProto, TensorProto, helper, numpy_helper
 
-from predictor.graph.ir import IRError
+from predictor.frontends.onnx_wire import strip_weight_bytes
+from predictor.graph.ir import DTYPE_BYTES, IRError
 from predictor.graph.limits import Deadline
 
 MIN_OPSET = 11
@@ -27,6 +28,7 @@ ONNX_DTYPES: dict[int, str] = {
     14: "complex64", 16: "bfloat16", 21: "uint4", 22: "int4",
 }
 _INT_TYPES = {2, 3, 4, 5, 6, 7, 9, 12, 13}
+_PACKED_OR_VARIABLE = {"int4", "uint4", "string", "unknown"}
 _TYPED_FIELDS = ("float_data", "int32_data", "int64_data", "double_data", "uint64_data", "string_data")
 
 
@@ -39,11 +41,13 @@ class Const:
     value: np.ndarray | None = None
 
 
-def decode(data: bytes) -> ModelProto:
-    """Parse bytes into a ModelProto; anything that is not a usable model -> IRError."""
+def decode(data: bytes) -> tuple[ModelProto, dict[str, int]]:
+    """Parse bytes into a ModelProto without the large weights (see :mod:`onnx_wire`);
+    also return the byte size of each left-out ``raw_data``. Not a usable model -> IRError."""
+    light, raw_sizes = strip_weight_bytes(data)
     model = ModelProto()
     try:
-        model.ParseFromString(data)
+        model.ParseFromString(light)
     except (DecodeError, RuntimeError, ValueError, TypeError) as exc:
         raise IRError(
             "invalid_model",
@@ -51,7 +55,7 @@ def decode(data: bytes) -> ModelProto:
         ) from exc
     if not model.HasField("graph") or len(model.graph.node) == 0:
         raise IRError("invalid_model", "the ONNX file has no graph or an empty graph")
-    return model
+    return model, raw_sizes
 
 
 def opset_of(model: ModelProto) -> int:
@@ -120,13 +124,28 @@ def _wants_value(t: TensorProto, numel: int) -> bool:
     return numel <= MAX_FLOAT_VALUE and t.data_type in (1, 10, 11)
 
 
-def tensor_const(t: TensorProto, external: dict[str, bytes]) -> Const:
-    """Describe an initializer; read its value only when small enough to matter for shapes."""
+def _check_raw_size(t: TensorProto, dtype: str, numel: int, size: int) -> None:
+    itemsize = DTYPE_BYTES.get(dtype, 0) if dtype not in _PACKED_OR_VARIABLE else 0
+    if itemsize and size != numel * itemsize:
+        raise IRError(
+            "shape_mismatch",
+            f"initializer {t.name!r} has dims {list(t.dims)} ({numel} x {dtype}) "
+            f"but carries {size} bytes of data",
+        )
+
+
+def tensor_const(t: TensorProto, external: dict[str, bytes], raw_size: int | None = None) -> Const:
+    """Describe an initializer; read its value only when small enough to matter for shapes.
+
+    ``raw_size`` is the length of raw data left out by the wire pass (None: nothing left out)."""
     dims = [int(d) for d in t.dims]
     if any(d < 0 for d in dims):
         raise IRError("invalid_model", f"initializer {t.name!r} has negative dims {dims}")
     const = Const(dims, ONNX_DTYPES.get(t.data_type, "unknown"))
     numel = int(np.prod(dims)) if dims else 1
+    if raw_size is not None:
+        _check_raw_size(t, const.dtype, numel, raw_size)
+        return const
     external_ref = t.data_location == TensorProto.EXTERNAL
     if external_ref:
         raw = _external_slice(t, external)
@@ -160,12 +179,15 @@ def constant_node_value(node, external: dict[str, bytes]) -> Const:
     raise IRError("invalid_model", f"Constant node {node.name!r} carries no supported value")
 
 
-def collect_consts(graph: GraphProto, external: dict[str, bytes], deadline: Deadline) -> dict[str, Const]:
+def collect_consts(
+    graph: GraphProto, external: dict[str, bytes], deadline: Deadline, raw_sizes: dict[str, int] | None = None
+) -> dict[str, Const]:
     """Initializers and Constant-node outputs of ``graph`` and all its subgraphs."""
     consts: dict[str, Const] = {}
+    raw_sizes = raw_sizes or {}
     for t in graph.initializer:
         deadline.check("reading initializers")
-        consts[t.name] = tensor_const(t, external)
+        consts[t.name] = tensor_const(t, external, raw_sizes.get(t.name))
     for node in graph.node:
         if node.op_type == "Constant" and node.domain in ("", "ai.onnx") and node.output:
             consts[node.output[0]] = constant_node_value(node, external)

@@ -36,9 +36,9 @@ def test_inspect_text_lists_ops_and_unknowns(model_cache, capsys: pytest.Capture
     assert "unknown:ExtractImagePatches" in text and "MACs:" in text
 
 
-def test_inspect_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_inspect_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str], onnx_mobilenet_v2: bytes) -> None:
     bad = tmp_path / "bad.onnx"
-    bad.write_bytes(export_onnx("mobilenet_v2", opset=13)[:5000])
+    bad.write_bytes(onnx_mobilenet_v2[:5000])
     assert main(["inspect", str(bad), "--json"]) == 1
     captured = capsys.readouterr()
     assert json.loads(captured.out)["error"] == "invalid_model" and "truncated" in captured.err
