@@ -18,7 +18,7 @@ from predictor.features import featurize
 from predictor.graph.ir import Graph as IRGraph
 from predictor.graph.ir import IRError
 from service.errors import NotFound
-from service.graph import repository as graph_repository
+from service.prediction import repository
 from service.prediction.registry import FeatureCache
 
 #: A graph-level feature beyond the training range by more than this factor is "far".
@@ -47,12 +47,29 @@ def from_ir(doc: dict[str, Any], max_nodes: int) -> Prepared:
     return _prepare(graph)
 
 
+def from_graph_ids(session: Session, ids: list[int], cache: FeatureCache) -> dict[int, Prepared | NotFound]:
+    """Stored graphs by id: featurised once, then served from the cache by content hash
+    (the IR document is read from the database only on a cache miss)."""
+    keys = repository.graph_keys(session, ids)
+    out: dict[int, Prepared | NotFound] = {}
+    for graph_id in dict.fromkeys(ids):
+        sha = keys.get(graph_id)
+        if sha is None:
+            out[graph_id] = NotFound(f"graph {graph_id}")
+            continue
+        cached = cache.get(sha)
+        if cached is None:
+            cached = _prepare(IRGraph.from_dict(repository.graph_ir(session, graph_id) or {}))
+            cache.put(sha, cached)
+        out[graph_id] = _for_id(cached, graph_id)
+    return out
+
+
 def from_graph_id(session: Session, graph_id: int, cache: FeatureCache) -> Prepared:
-    """A stored graph, featurised once and then served from the cache by content hash."""
-    row = graph_repository.get(session, graph_id)
-    if row is None:
-        raise NotFound(f"graph {graph_id}")
-    return from_stored(row.sha256, row.id, row.ir, cache)
+    found = from_graph_ids(session, [graph_id], cache)[graph_id]
+    if isinstance(found, NotFound):
+        raise found
+    return found
 
 
 def from_stored(sha256: str, graph_id: int, ir: dict[str, Any], cache: FeatureCache) -> Prepared:
@@ -60,6 +77,10 @@ def from_stored(sha256: str, graph_id: int, ir: dict[str, Any], cache: FeatureCa
     if cached is None:
         cached = _prepare(IRGraph.from_dict(ir))
         cache.put(sha256, cached)
+    return _for_id(cached, graph_id)
+
+
+def _for_id(cached: Prepared, graph_id: int) -> Prepared:
     return Prepared(cached.data, cached.names, cached.ops, list(cached.warnings), graph_id)
 
 

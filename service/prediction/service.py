@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 
 from predictor.artifacts import TARGET_UNITS, Predictor
 from predictor.graph.ir import IRError
-from service.errors import ServiceError
+from service.errors import NotFound, ServiceError
 from service.prediction import repository
-from service.prediction.prepare import Prepared, distance_warning, from_graph_id, from_ir
+from service.prediction.prepare import Prepared, distance_warning, from_graph_id, from_graph_ids, from_ir
 from service.prediction.registry import PredictorRegistry
 from service.prediction.schemas import BatchRequest, PredictionRequest
 
@@ -164,11 +164,12 @@ def predict_batch(session: Session, registry: PredictorRegistry, body: BatchRequ
         raise ServiceError(f"a batch holds at most {max_batch} items, got {len(body.items)}; split it", 413,
                            "batch_too_large")
     devices = resolve_devices(session, registry, body.devices)
+    stored = from_graph_ids(session, [it.graph_id for it in body.items if it.graph_id is not None], registry.cache)
     results: list[dict[str, Any]] = []
     good: list[tuple[int, Prepared]] = []
     for i, it in enumerate(body.items):
         try:
-            good.append((i, _batch_item(session, registry, it.graph_id, it.ir, max_nodes)))
+            good.append((i, _batch_item(stored, it.graph_id, it.ir, max_nodes)))
         except (IRError, ServiceError) as exc:
             results.append(_item_error(i, it.graph_id, exc))
     preds = run([p for _, p in good], devices, body.targets) if good else []
@@ -190,12 +191,15 @@ def predict_batch(session: Session, registry: PredictorRegistry, body: BatchRequ
             "failed": len(body.items) - len(good), "results": results}
 
 
-def _batch_item(session: Session, registry: PredictorRegistry, graph_id: int | None,
-                ir: dict[str, Any] | None, max_nodes: int) -> Prepared:
+def _batch_item(stored: dict[int, Prepared | NotFound], graph_id: int | None, ir: dict[str, Any] | None,
+                max_nodes: int) -> Prepared:
     if (graph_id is None) == (ir is None):
         raise ServiceError("give exactly one of graph_id and ir", 422, "validation_error")
     if graph_id is not None:
-        return from_graph_id(session, graph_id, registry.cache)
+        found = stored[graph_id]
+        if isinstance(found, NotFound):
+            raise found
+        return found
     assert ir is not None
     return from_ir(ir, max_nodes)
 

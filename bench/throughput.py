@@ -1,0 +1,250 @@
+"""Prediction throughput: batch predictions per second and ResNet-50 upload + prediction time.
+
+Graphs: NAS-Bench-201 networks in the standard macro skeleton (C=16, N=5, 32x32; random
+cells from ``datasets.spaces.nb201``) and MobileNetV2 (``datasets.zoo``), exported with
+torch.onnx and parsed by the ONNX front end. A batch of N items cycles over the distinct
+exported graphs; every item is parsed and featurised on its own (no cache), as for N new
+architectures of the same size.
+
+Rows:
+  in-process   ``Graph.from_dict`` + ``featurize`` + ``Predictor.predict`` (PyG batches), timed apart
+  HTTP ir      ``POST /v1/predictions/batch`` with IR documents, to a real uvicorn server
+  HTTP id      the same graphs uploaded first and sent by id (features cached by graph hash)
+ResNet-50: ``POST /v1/predictions/upload`` of the exported file (~100 MB with weights), cold and
+repeated, and ``EdgePerfClient.predict`` (local parse, structure sent).
+
+The predictor: the first shipped checkpoint (predictor/checkpoints/*.pt) or ``--checkpoint``;
+without one, a PerfSAGE ensemble of the default architecture trained for one epoch on the bench
+graphs (weights' quality does not change the cost of a forward pass).
+
+    .venv/bin/python bench/throughput.py [--nb201 1000] [--mobilenet 200] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from predictor.artifacts import Predictor, load_checkpoint, load_default_predictors, save_checkpoint  # noqa: E402
+from predictor.features import featurize  # noqa: E402
+from predictor.graph.ir import Graph  # noqa: E402
+
+CACHE = ROOT / "datasets" / "cache" / "bench"
+ADMIN_KEY = "bench-admin-key-0123456789abcdef"
+
+
+# -- graphs ---------------------------------------------------------------------------
+def nb201_docs(count: int) -> list[dict]:
+    path = CACHE / f"nb201_ir_{count}.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    from datasets.build_torch import to_onnx
+    from datasets.spaces import nb201
+    from predictor.frontends import load_model
+
+    rng = random.Random(0)
+    docs = []
+    for _ in range(count):
+        arch = nb201.arch_string([rng.choice(nb201.OPS) for _ in range(6)])
+        docs.append(load_model(to_onnx({"space": "nb201", "arch": arch, **nb201.STANDARD})).to_dict())
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(docs))
+    return docs
+
+
+def zoo_file(name: str) -> Path:
+    path = CACHE / f"{name}.onnx"
+    if not path.exists():
+        from datasets.zoo import export_onnx
+
+        CACHE.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(export_onnx(name, opset=13))
+    return path
+
+
+def zoo_doc(name: str) -> dict:
+    from predictor.frontends import load_model
+
+    path = zoo_file(name)
+    return load_model(path.read_bytes(), filename=path.name).to_dict()
+
+
+# -- predictor --------------------------------------------------------------------------
+def bench_predictor(checkpoint: str | None, docs: list[dict]) -> Predictor:
+    if checkpoint:
+        return load_checkpoint(checkpoint)
+    shipped = load_default_predictors()
+    if shipped:
+        return shipped[sorted(shipped)[0]]
+    from predictor.train import Record, TrainConfig, build_table, train_predictor
+
+    records = []
+    for i, doc in enumerate(docs):
+        g = Graph.from_dict(doc)
+        s = g.summary()
+        records.append(Record(f"g{i}", g, "bench-device", {"latency": 0.05 + s["macs"] / 2e8,
+                                                            "energy": 0.2 + s["macs"] / 5e7,
+                                                            "memory": 10 + s["bytes_written"] / 1e6}))
+    table = build_table(records)
+    return train_predictor(table, TrainConfig(epochs=1, val_fraction=0.2, calib_fraction=0.2), name="bench")
+
+
+# -- in process ------------------------------------------------------------------------
+def in_process(predictor: Predictor, docs: list[dict], n: int, device: str) -> dict[str, float]:
+    items = [docs[i % len(docs)] for i in range(n)]
+    t0 = time.perf_counter()
+    graphs = [Graph.from_dict(d) for d in items]
+    t1 = time.perf_counter()
+    data = [featurize(g) for g in graphs]
+    t2 = time.perf_counter()
+    predictor.predict(data, [device])
+    t3 = time.perf_counter()
+    return {"n": n, "parse_s": t1 - t0, "featurize_s": t2 - t1, "forward_s": t3 - t2, "total_s": t3 - t0}
+
+
+# -- HTTP --------------------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(root: Path, checkpoints: Path, threads: int) -> tuple[subprocess.Popen, str]:
+    env = {**os.environ, "EDGEPERF_DATA_DIR": str(root / "data"), "EDGEPERF_ADMIN_KEY": ADMIN_KEY,
+           "EDGEPERF_PREDICTOR_DIR": str(checkpoints), "EDGEPERF_MAX_UPLOAD_BYTES": str(512 * 2**20),
+           "EDGEPERF_MAX_BATCH_SIZE": "5000", "EDGEPERF_LOG_LEVEL": "WARNING",
+           "OMP_NUM_THREADS": str(threads)}
+    env.pop("EDGEPERF_DATABASE_URL", None)
+    env.pop("EDGEPERF_DEV_MODE", None)
+    port = _free_port()
+    log = (root / "server.log").open("w")
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "edgeperf"), "serve", "--host", "127.0.0.1",
+                             "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {(root / 'server.log').read_text()[-2000:]}")
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return proc, base
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError("server not ready after 120 s")
+
+
+def http_batch(http: httpx.Client, items: list[dict], device: str, chunk: int) -> float:
+    t0 = time.perf_counter()
+    for s in range(0, len(items), chunk):
+        resp = http.post("/v1/predictions/batch", json={"items": items[s : s + chunk], "devices": device})
+        resp.raise_for_status()
+        assert resp.json()["failed"] == 0, resp.text[:500]
+    return time.perf_counter() - t0
+
+
+def upload_ids(http: httpx.Client, docs_files: list[Path]) -> list[int]:
+    ids = []
+    for path in docs_files:
+        resp = http.post("/v1/graphs", files={"file": (path.name, path.read_bytes())})
+        resp.raise_for_status()
+        ids.append(resp.json()["id"])
+    return ids
+
+
+def resnet_upload(http: httpx.Client, path: Path, device: str) -> float:
+    t0 = time.perf_counter()
+    resp = http.post("/v1/predictions/upload", files={"file": (path.name, path.read_bytes())},
+                     data={"devices": device})
+    resp.raise_for_status()
+    return time.perf_counter() - t0
+
+
+def row(name: str, n: int, seconds: float, note: str = "") -> str:
+    return f"{name:<34} {n:>6} {seconds:>9.3f} {n / seconds:>11.0f}  {note}"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--nb201", type=int, default=1000, help="NAS-Bench-201 items per batch")
+    ap.add_argument("--distinct", type=int, default=24, help="distinct NAS-Bench-201 networks exported")
+    ap.add_argument("--mobilenet", type=int, default=200, help="MobileNetV2 items per batch")
+    ap.add_argument("--chunk", type=int, default=250, help="items per HTTP request")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--checkpoint", default=None)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+
+    docs = nb201_docs(args.distinct)
+    mnet = zoo_doc("mobilenet_v2")
+    predictor = bench_predictor(args.checkpoint, docs)
+    device = predictor.devices[0]
+    nodes = sum(len(d["nodes"]) for d in docs) / len(docs)
+    print(f"predictor {predictor.version} ({len(predictor.members)} members, {predictor.members[0]!r}); "
+          f"device {device}; torch threads {args.threads}; load {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(f"NAS-Bench-201: {len(docs)} distinct graphs, {nodes:.0f} nodes on average; "
+          f"MobileNetV2: {len(mnet['nodes'])} nodes\n")
+    print(f"{'what':<34} {'graphs':>6} {'seconds':>9} {'graphs/s':>11}  split")
+    predictor.predict([featurize(Graph.from_dict(docs[0]))], [device])  # warm-up
+    for name, pool, n in (("in-process NB201", docs, args.nb201), ("in-process MobileNetV2", [mnet], args.mobilenet)):
+        r = in_process(predictor, pool, n, device)
+        print(row(name, n, r["total_s"], f"parse {r['parse_s']:.2f} s, featurise {r['featurize_s']:.2f} s, "
+                                         f"forward {r['forward_s']:.2f} s ({n / r['forward_s']:.0f}/s)"))
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        save_checkpoint(predictor, root / "checkpoints" / f"{predictor.name}.pt")
+        proc, base = start_server(root, root / "checkpoints", args.threads)
+        try:
+            with httpx.Client(base_url=base, timeout=600) as http:
+                http_rows(http, docs, mnet, device, args)
+                resnet_rows(http, base, device)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    return 0
+
+
+def http_rows(http: httpx.Client, docs: list[dict], mnet: dict, device: str, args: argparse.Namespace) -> None:
+    http_batch(http, [{"ir": docs[0]}], device, 1)  # warm-up
+    for name, pool, n in (("HTTP ir NB201", docs, args.nb201), ("HTTP ir MobileNetV2", [mnet], args.mobilenet)):
+        items = [{"ir": pool[i % len(pool)]} for i in range(n)]
+        print(row(name, n, http_batch(http, items, device, args.chunk), f"{args.chunk} per request"))
+    ids = upload_ids(http, [zoo_file("mobilenet_v2")])
+    http_batch(http, [{"graph_id": ids[0]}], device, 1)  # featurised once, then cached
+    items = [{"graph_id": ids[0]}] * args.mobilenet
+    print(row("HTTP id MobileNetV2 (cached)", args.mobilenet, http_batch(http, items, device, args.chunk),
+              "features cached by graph hash"))
+
+
+def resnet_rows(http: httpx.Client, base: str, device: str) -> None:
+    from edgeperf.client import EdgePerfClient
+
+    path = zoo_file("resnet50")
+    size = path.stat().st_size / 2**20
+    print(f"\nResNet-50 ({size:.0f} MB file) on {device}")
+    print(f"  upload + prediction, new file        {resnet_upload(http, path, device):7.3f} s")
+    print(f"  upload + prediction, same file again {resnet_upload(http, path, device):7.3f} s")
+    with EdgePerfClient(base) as api:
+        t0 = time.perf_counter()
+        api.predict(path, device=device)
+        print(f"  client.predict (local parse, IR sent) {time.perf_counter() - t0:6.3f} s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
