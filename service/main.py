@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from service.body_limit import BodySizeLimitMiddleware
 from service.calibration.endpoints import router as calibration_router
 from service.config import Settings, load_settings
 from service.dashboard.endpoints import router as dashboard_router
@@ -30,6 +31,8 @@ from service.prediction.registry import PredictorRegistry
 from service.training.endpoints import router as predictors_router
 
 log = logging.getLogger(__name__)
+
+MULTIPART_OVERHEAD = 1024 * 1024  # form fields and part headers beside the model file
 
 ROUTERS = [health_router, devices_router, graphs_router, measurements_router, jobs_router, dashboard_router,
            predictions_router, predictors_router, calibration_router]
@@ -65,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.metrics = RequestMetrics()
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_bytes + MULTIPART_OVERHEAD)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     install_error_handlers(app)
     for router in ROUTERS:

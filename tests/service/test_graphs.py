@@ -87,14 +87,56 @@ async def test_missing_file_field(client):
     assert resp.status_code == 422 and resp.json()["error"] == "validation_error"
 
 
-async def test_upload_limit_is_413(settings, clean_db):
+@pytest.fixture
+async def limited(settings, clean_db):
+    """A client on an app whose limits are set per test: ``async with limited(**fields) as client``."""
+    import contextlib
+
     import httpx
 
     from service.main import create_app
 
-    small = settings.model_copy(update={"max_upload_bytes": 1000})
-    app = create_app(small)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
-            resp = await upload(client, onnx_bytes())
-    assert resp.status_code == 413 and resp.json()["error"] == "too_large"
+    @contextlib.asynccontextmanager
+    async def make(**fields):
+        app = create_app(settings.model_copy(update=fields))
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                yield client
+
+    return make
+
+
+@pytest.mark.parametrize(
+    ("fields", "status", "error"),
+    [
+        ({"max_upload_bytes": 1000}, 413, "too_large"),
+        ({"max_graph_nodes": 3}, 413, "too_large"),
+        ({"max_tensor_elements": 100}, 413, "too_large"),
+        ({"parse_timeout_s": 1e-9}, 422, "timeout"),
+    ],
+)
+async def test_limits(limited, fields, status, error):
+    async with limited(**fields) as client:
+        resp = await upload(client, onnx_bytes())
+        assert resp.status_code == status, resp.text
+        assert resp.json()["error"] == error
+        assert (await client.get("/v1/graphs")).json()["total"] == 0
+
+
+async def test_oversized_bodies_are_cut_off(limited):
+    async with limited(max_upload_bytes=1000) as client:
+        big = b"x" * (3 * 1024 * 1024)
+        declared = await client.post(
+            "/v1/graphs", content=big, headers={"content-type": "multipart/form-data; boundary=b"}
+        )
+        assert declared.status_code == 413 and declared.json()["error"] == "too_large"
+
+        async def chunks():
+            for _ in range(48):
+                yield b"y" * 65536
+
+        streamed = await client.post(
+            "/v1/measurements", content=chunks(), headers={"content-type": "application/json"}
+        )
+        assert streamed.status_code == 413 and streamed.json()["error"] == "too_large"
