@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from service.dashboard import service
 from service.dashboard.pages import router as pages_router
@@ -27,11 +27,14 @@ def get_device_accuracy(device_id: int, session: SessionDep) -> DeviceAccuracy:
 
 
 @api.get("/graphs/{graph_id}")
-def get_graph_view(graph_id: int, session: SessionDep) -> GraphView:
+def get_graph_view(graph_id: int, session: SessionDep, request: Request) -> GraphView:
     """A graph's summary, per-node costs, MACs per op type and the latest logged latency
     prediction per device. The per-layer latency breakdown is ``POST /v1/predictions``
     with ``breakdown: true``."""
-    return service.graph_view(session, graph_id)
+    registry = getattr(request.app.state, "predictors", None)
+    return service.graph_view(
+        session, graph_id, lambda name: registry is not None and registry.for_device(name) is not None
+    )
 
 
 @api.get("/predictors")

@@ -81,6 +81,9 @@ class OpTotal(BaseModel):
 class DeviceRef(BaseModel):
     id: int
     name: str
+    has_predictor: bool = Field(
+        description="a loaded predictor covers the device (POST /v1/predictions answers)"
+    )
 
 
 class GraphPrediction(BaseModel):

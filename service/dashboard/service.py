@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -157,7 +157,7 @@ def _nodes(ir: Mapping[str, Any]) -> list[NodeRow]:
     ]
 
 
-def graph_view(session: Session, graph_id: int) -> GraphView:
+def graph_view(session: Session, graph_id: int, has_predictor: Callable[[str], bool]) -> GraphView:
     """A graph's summary, its nodes with their costs, MACs per op type, and the latest
     logged prediction per device (the per-layer breakdown comes from the prediction API)."""
     graph = repository.get_graph(session, graph_id)
@@ -170,7 +170,7 @@ def graph_view(session: Session, graph_id: int) -> GraphView:
         filename=graph.filename,
         format=graph.format,
         summary=graph.summary or {},
-        devices=[DeviceRef(id=d.id, name=d.name) for d in devices],
+        devices=[DeviceRef(id=d.id, name=d.name, has_predictor=has_predictor(d.name)) for d in devices],
         predictions=_graph_predictions(session, graph_id, devices),
         nodes=nodes,
         op_macs=[OpTotal(**r) for r in stats.op_totals([n.model_dump() for n in nodes], "macs")],

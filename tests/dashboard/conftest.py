@@ -37,5 +37,9 @@ def predictor_dir(measured_models: list[realdata.Model], tmp_path_factory: pytes
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path, predictor_dir: Path) -> Settings:  # noqa: F811
-    return Settings(database_url=database_url, data_dir=tmp_path / "data", admin_key=ADMIN_KEY,
-                    predictor_dir=predictor_dir)
+    return Settings(
+        database_url=database_url,
+        data_dir=tmp_path / "data",
+        admin_key=ADMIN_KEY,
+        predictor_dir=predictor_dir,
+    )

@@ -32,13 +32,20 @@ def device_bodies() -> list[dict[str, Any]]:
     return [
         {"name": realdata.ORT_DEVICE, "runtime": "onnxruntime", "hardware": hardware, "threads": 1},
         {"name": realdata.LITERT_DEVICE, "runtime": "litert", "hardware": hardware, "threads": 1},
-        {"name": EMPTY_DEVICE, "runtime": "onnxruntime", "threads": 4, "sensors": ["power"],
-         "hardware": {"soc": HOSTILE_SOC, "cores": 4, "memory_mb": 8192}},
+        {
+            "name": EMPTY_DEVICE,
+            "runtime": "onnxruntime",
+            "threads": 4,
+            "sensors": ["power"],
+            "hardware": {"soc": HOSTILE_SOC, "cores": 4, "memory_mb": 8192},
+        },
     ]
 
 
 def ok(resp: httpx.Response, status: int = 200) -> Any:
-    assert resp.status_code == status, f"{resp.request.method} {resp.request.url}: {resp.status_code} {resp.text}"
+    assert resp.status_code == status, (
+        f"{resp.request.method} {resp.request.url}: {resp.status_code} {resp.text}"
+    )
     return resp.json()
 
 
@@ -52,15 +59,28 @@ def populate(http: httpx.Client, admin: dict[str, str], models: list[realdata.Mo
         dev = out.devices[m.device]
         item = realdata.measurement_item(m, out.graphs[m.filename]["id"], f"dash-{m.filename}")
         token = {"Authorization": f"Bearer {dev['token']}"}
-        assert ok(http.post("/v1/measurements", json={"items": [item]}, headers=token)) == {"inserted": 1, "duplicates": 0}
-        pred = ok(http.post("/v1/predictions", json={"graph_id": out.graphs[m.filename]["id"], "devices": [m.device],
-                                                     "targets": ["latency"]}))
+        assert ok(http.post("/v1/measurements", json={"items": [item]}, headers=token)) == {
+            "inserted": 1,
+            "duplicates": 0,
+        }
+        pred = ok(
+            http.post(
+                "/v1/predictions",
+                json={
+                    "graph_id": out.graphs[m.filename]["id"],
+                    "devices": [m.device],
+                    "targets": ["latency"],
+                },
+            )
+        )
         out.predicted_ms[m.filename] = pred["predictions"][m.device]["latency"]["value"]
     out.jobs = _jobs(http, admin, out, models)
     return out
 
 
-def _jobs(http: httpx.Client, admin: dict[str, str], out: Populated, models: list[realdata.Model]) -> list[dict]:
+def _jobs(
+    http: httpx.Client, admin: dict[str, str], out: Populated, models: list[realdata.Model]
+) -> list[dict]:
     """Queue three measurement jobs on the ONNX Runtime device; the agent completes one
     (with a real measurement) and fails one for good; one stays queued."""
     dev = out.devices[realdata.ORT_DEVICE]
@@ -71,9 +91,19 @@ def _jobs(http: httpx.Client, admin: dict[str, str], out: Populated, models: lis
     first = ok(http.post("/v1/agent/jobs/lease", json={"agent_id": "dash-agent"}, headers=token))["job"]
     model = next(m for m in onnx if out.graphs[m.filename]["id"] == first["graph_id"])
     item = realdata.measurement_item(model, first["graph_id"], f"dash-job-{first['id']}")
-    ok(http.post(f"/v1/agent/jobs/{first['id']}/complete", json={"agent_id": "dash-agent", "measurement": item},
-                 headers=token))
+    ok(
+        http.post(
+            f"/v1/agent/jobs/{first['id']}/complete",
+            json={"agent_id": "dash-agent", "measurement": item},
+            headers=token,
+        )
+    )
     second = ok(http.post("/v1/agent/jobs/lease", json={"agent_id": "dash-agent"}, headers=token))["job"]
-    ok(http.post(f"/v1/agent/jobs/{second['id']}/fail",
-                 json={"agent_id": "dash-agent", "error": "runtime refused the model", "retry": False}, headers=token))
+    ok(
+        http.post(
+            f"/v1/agent/jobs/{second['id']}/fail",
+            json={"agent_id": "dash-agent", "error": "runtime refused the model", "retry": False},
+            headers=token,
+        )
+    )
     return jobs

@@ -16,10 +16,17 @@ from typing import Any
 
 ORT_DEVICE = "dash-ort-t1"
 LITERT_DEVICE = "dash-litert-t1"
-ONNX_WIDTHS = (4, 8, 12, 16, 24, 32)
+ONNX_WIDTHS = (4, 6, 8, 10, 12, 16, 20, 24, 32, 40)
 TFLITE_WIDTHS = (4, 8, 16, 24)
-FAST = {"warmup_s": 0.05, "min_rounds": 2, "max_rounds": 3, "runs_per_round": 5, "min_round_s": 0.02,
-        "max_round_s": 0.2, "max_remeasure": 0}
+FAST = {
+    "warmup_s": 0.05,
+    "min_rounds": 2,
+    "max_rounds": 3,
+    "runs_per_round": 5,
+    "min_round_s": 0.02,
+    "max_round_s": 0.2,
+    "max_remeasure": 0,
+}
 
 
 @dataclass
@@ -41,13 +48,21 @@ def onnx_net(width: int) -> bytes:
 
     torch.manual_seed(width)
     model = nn.Sequential(
-        nn.Conv2d(3, width, 3, padding=1), nn.ReLU(),
-        nn.Conv2d(width, width * 2, 3, stride=2, padding=1), nn.BatchNorm2d(width * 2), nn.ReLU(),
-        nn.Conv2d(width * 2, width * 2, 1), nn.ReLU(),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width * 2, 10),
+        nn.Conv2d(3, width, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(width, width * 2, 3, stride=2, padding=1),
+        nn.BatchNorm2d(width * 2),
+        nn.ReLU(),
+        nn.Conv2d(width * 2, width * 2, 1),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(width * 2, 10),
     ).eval()
     buf = io.BytesIO()
-    torch.onnx.export(model, (torch.randn(1, 3, 32, 32),), buf, input_names=["x"], output_names=["y"], dynamo=False)
+    torch.onnx.export(
+        model, (torch.randn(1, 3, 32, 32),), buf, input_names=["x"], output_names=["y"], dynamo=False
+    )
     return buf.getvalue()
 
 
@@ -92,11 +107,26 @@ def train_checkpoint(models: list[Model], directory: Path) -> Path:
     from predictor.frontends import load_model
     from predictor.train import Record, TrainConfig, build_table, train_predictor
 
-    records = [Record(key=m.sha256, graph=load_model(m.data, filename=m.filename), device=m.device,
-                      targets={"latency": m.measured["median_ms"]}) for m in models]
+    records = [
+        Record(
+            key=m.sha256,
+            graph=load_model(m.data, filename=m.filename),
+            device=m.device,
+            targets={"latency": m.measured["median_ms"]},
+        )
+        for m in models
+    ]
     table = build_table(records, devices=[ORT_DEVICE, LITERT_DEVICE], targets=["latency"])
-    cfg = TrainConfig(hidden_channels=16, embed_channels=8, ensemble=2, epochs=30, patience=30,
-                      val_fraction=0.2, calib_fraction=0.2, num_threads=1)
+    cfg = TrainConfig(
+        hidden_channels=16,
+        embed_channels=8,
+        ensemble=2,
+        epochs=30,
+        patience=30,
+        val_fraction=0.2,
+        calib_fraction=0.2,
+        num_threads=1,
+    )
     predictor = train_predictor(table, cfg, name="perfsage")
     return save_checkpoint(predictor, directory / "perfsage.pt")
 
@@ -104,6 +134,21 @@ def train_checkpoint(models: list[Model], directory: Path) -> Path:
 def measurement_item(model: Model, graph_id: int, client_id: str) -> dict[str, Any]:
     """The measurement as the agent posts it."""
     r = model.measured or {}
-    keys = ("median_ms", "p10_ms", "p90_ms", "mad_ms", "load_ms", "first_ms", "runtime", "runtime_version", "threads")
-    return {"client_id": client_id, "graph_id": graph_id, "samples_ms": r["samples_ms"],
-            **{k: r[k] for k in keys if r.get(k) is not None}, "measured_at": datetime.now(UTC).isoformat()}
+    keys = (
+        "median_ms",
+        "p10_ms",
+        "p90_ms",
+        "mad_ms",
+        "load_ms",
+        "first_ms",
+        "runtime",
+        "runtime_version",
+        "threads",
+    )
+    return {
+        "client_id": client_id,
+        "graph_id": graph_id,
+        "samples_ms": r["samples_ms"],
+        **{k: r[k] for k in keys if r.get(k) is not None},
+        "measured_at": datetime.now(UTC).isoformat(),
+    }

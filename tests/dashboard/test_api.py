@@ -55,8 +55,14 @@ def _expected_errors(http: TestClient, data: Populated, device: str) -> dict[int
 def test_overview_counts_and_accuracy(http, data, measured_models):
     view = ok(http.get("/v1/dashboard/overview"))
     totals = view["totals"]
-    assert totals == {"devices": 3, "graphs": len(measured_models), "measurements": len(measured_models) + 1,
-                      "predictions": len(measured_models), "predictors": 0, "jobs": totals["jobs"]}
+    assert totals == {
+        "devices": 3,
+        "graphs": len(measured_models),
+        "measurements": len(measured_models) + 1,
+        "predictions": len(measured_models),
+        "predictors": 0,
+        "jobs": totals["jobs"],
+    }
     assert totals["jobs"] == sum(ok(http.get("/v1/dashboard/jobs"))["statuses"].values()) >= 3
     rows = {d["name"]: d for d in view["devices"]}
     assert list(rows) == [realdata.ORT_DEVICE, realdata.LITERT_DEVICE, EMPTY_DEVICE]
@@ -70,11 +76,15 @@ def test_overview_counts_and_accuracy(http, data, measured_models):
         assert acc["mape"] == pytest.approx(statistics.mean(abs(e) for e in errors))
         assert acc["within_25"] == pytest.approx(sum(abs(e) <= 25 for e in errors) / len(errors))
         profile = ok(http.get(f"/v1/devices/{rows[name]['id']}"))["profile"]
-        expected_state = profile.get("calibration", {}).get("state") or "uncalibrated"  # no active version yet
+        expected_state = (
+            profile.get("calibration", {}).get("state") or "uncalibrated"
+        )  # no active version yet
         assert rows[name]["calibration"]["state"] == expected_state
         assert rows[name]["calibration"]["detail"] == profile.get("calibration", {})
     empty = rows[EMPTY_DEVICE]
-    assert empty["measurements"] == 0 and empty["accuracy"]["pairs"] == 0 and empty["accuracy"]["mape"] is None
+    assert (
+        empty["measurements"] == 0 and empty["accuracy"]["pairs"] == 0 and empty["accuracy"]["mape"] is None
+    )
     assert empty["last_measured_at"] is None and empty["sensors"] == ["power"]
 
 
@@ -89,7 +99,11 @@ def test_device_accuracy_pairs_and_histogram(http, data):
         assert p["graph"].endswith(".onnx")
     assert sum(b["count"] for b in acc["histogram"]) == len(acc["pairs"])
     for b in acc["histogram"]:
-        inside = [e for e in expected.values() if (b["lo"] is None or e >= b["lo"]) and (b["hi"] is None or e < b["hi"])]
+        inside = [
+            e
+            for e in expected.values()
+            if (b["lo"] is None or e >= b["lo"]) and (b["hi"] is None or e < b["hi"])
+        ]
         assert b["count"] == len(inside)
     assert max(p["measurements"] for p in acc["pairs"]) == 2  # the job's measurement of one graph
 
@@ -99,7 +113,9 @@ def test_graph_view(http, data):
     detail = ok(http.get(f"/v1/graphs/{graph['id']}"))
     view = ok(http.get(f"/v1/dashboard/graphs/{graph['id']}"))
     assert [n["name"] for n in view["nodes"]] == [n["name"] for n in detail["ir"]["nodes"]]
-    assert sum(r["value"] for r in view["op_macs"]) == pytest.approx(sum(n["macs"] or 0 for n in detail["ir"]["nodes"]))
+    assert sum(r["value"] for r in view["op_macs"]) == pytest.approx(
+        sum(n["macs"] or 0 for n in detail["ir"]["nodes"])
+    )
     assert [d["name"] for d in view["devices"]] == [realdata.ORT_DEVICE, realdata.LITERT_DEVICE, EMPTY_DEVICE]
     [pred] = view["predictions"]
     assert pred["device"] == realdata.ORT_DEVICE
@@ -109,8 +125,17 @@ def test_graph_view(http, data):
 def test_breakdown_from_prediction_api_sums_to_prediction(http, data):
     """What the graph page asks for: per-layer contributions of the predicted latency."""
     graph = data.graphs["conv-w16.onnx"]
-    body = ok(http.post("/v1/predictions", json={"graph_id": graph["id"], "devices": [realdata.ORT_DEVICE],
-                                                "targets": ["latency"], "breakdown": True}))
+    body = ok(
+        http.post(
+            "/v1/predictions",
+            json={
+                "graph_id": graph["id"],
+                "devices": [realdata.ORT_DEVICE],
+                "targets": ["latency"],
+                "breakdown": True,
+            },
+        )
+    )
     layers = body["breakdown"][realdata.ORT_DEVICE]["latency"]
     total = body["predictions"][realdata.ORT_DEVICE]["latency"]["value"]
     assert sum(layer["contribution"] for layer in layers) == pytest.approx(total, rel=1e-3)
@@ -126,7 +151,8 @@ def test_jobs_overview(http, data, db_sessions):
     assert jobs["statuses"] == {s: sum(j.status == s for j in rows) for s in JOB_STATUSES}
     counts = Counter((j.kind, j.status) for j in rows)
     assert sorted((r["kind"], r["status"], r["count"]) for r in jobs["by_kind"]) == sorted(
-        (k, s, n) for (k, s), n in counts.items())
+        (k, s, n) for (k, s), n in counts.items()
+    )
     assert [j["id"] for j in jobs["recent"]] == [j.id for j in rows][:50]
     measure = {(r["status"], r["count"]) for r in jobs["by_kind"] if r["kind"] == MEASURE_KIND}
     assert measure == {("queued", 1), ("done", 1), ("failed", 1)}
@@ -136,39 +162,63 @@ def test_jobs_overview(http, data, db_sessions):
 
 def test_predictors_after_training(http, data, settings):
     assert ok(http.get("/v1/dashboard/predictors")) == []
-    ok(http.post("/v1/predictors/train", json={"epochs": 3, "ensemble": 1, "hidden_channels": 8}, headers=ADMIN), 202)
+    ok(
+        http.post(
+            "/v1/predictors/train",
+            json={"epochs": 3, "ensemble": 1, "hidden_channels": 8, "holdout_fraction": 0.15},
+            headers=ADMIN,
+        ),
+        202,
+    )
     engine = make_engine(settings.sqlalchemy_url)
     try:
-        worker = Worker(make_sessionmaker(engine), settings, load_handlers(["predictor.train"]), "dash-worker")
+        worker = Worker(
+            make_sessionmaker(engine), settings, load_handlers(["predictor.train"]), "dash-worker"
+        )
         assert worker.run_one()
     finally:
         engine.dispose()
     rows = ok(http.get("/v1/dashboard/predictors"))
     versions = ok(http.get("/v1/predictors"))
     assert [(r["name"], r["version"], r["status"]) for r in rows] == [
-        (v["name"], v["version"], v["status"]) for v in versions]
+        (v["name"], v["version"], v["status"]) for v in versions
+    ]
     jobs = ok(http.get("/v1/dashboard/jobs"))
     train = [j for j in jobs["recent"] if j["kind"] == "predictor.train"]
     assert train and all(j["status"] in ("queued", "done", "failed") for j in train)
-    if rows:
-        assert rows[0]["metrics"]
-        overview = {d["name"]: d for d in ok(http.get("/v1/dashboard/overview"))["devices"]}
-        covered = [n for n, d in overview.items() if d["calibration"]["predictors"]]
-        assert set(covered) == set(rows[0]["devices"]) & set(overview)
+    assert rows and rows[0]["metrics"], train
+    overview = {d["name"]: d for d in ok(http.get("/v1/dashboard/overview"))["devices"]}
+    covered = [n for n, d in overview.items() if d["calibration"]["predictors"]]
+    assert set(covered) == set(rows[0]["devices"]) & set(overview)
 
 
-@pytest.mark.parametrize("path", ["/v1/dashboard/devices/999/accuracy", "/v1/dashboard/graphs/999",
-                                  "/v1/dashboard/devices/abc/accuracy", "/dashboard/graphs/x",
-                                  "/dashboard/static/../pages.py", "/dashboard/static/%2e%2e/pages.py",
-                                  "/dashboard/static/shell.html", "/dashboard/static/nope.js"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/dashboard/devices/999/accuracy",
+        "/v1/dashboard/graphs/999",
+        "/v1/dashboard/devices/abc/accuracy",
+        "/dashboard/graphs/x",
+        "/dashboard/static/../pages.py",
+        "/dashboard/static/%2e%2e/pages.py",
+        "/dashboard/static/shell.html",
+        "/dashboard/static/nope.js",
+    ],
+)
 def test_bad_paths_are_4xx(http, path):
     resp = http.get(path)
     assert 400 <= resp.status_code < 500 and set(resp.json()) >= {"error", "detail"}
 
 
 def test_pages_and_assets_served(http):
-    for path in ("/dashboard", "/dashboard/devices/1", "/dashboard/graphs", "/dashboard/graphs/3",
-                 "/dashboard/predictors", "/dashboard/jobs"):
+    for path in (
+        "/dashboard",
+        "/dashboard/devices/1",
+        "/dashboard/graphs",
+        "/dashboard/graphs/3",
+        "/dashboard/predictors",
+        "/dashboard/jobs",
+    ):
         resp = http.get(path)
         assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/html")
         assert "default-src 'self'" in resp.headers["content-security-policy"]

@@ -2,6 +2,12 @@
 
 const COLORS = ["#2f6feb", "#e8590c", "#2b8a3e", "#ae3ec9", "#c92a2a", "#1098ad", "#5c940d", "#862e9c"];
 
+// Log-axis labels only at 1, 2 and 5 times a power of ten.
+function logTick(value) {
+  const lead = value / 10 ** Math.floor(Math.log10(value) + 1e-9);
+  return [1, 2, 5].some((d) => Math.abs(lead - d) < 1e-6) ? Number(value.toPrecision(3)).toString() : "";
+}
+
 function base(extra = {}) {
   return { animation: false, responsive: true, maintainAspectRatio: false, ...extra };
 }
@@ -21,8 +27,8 @@ export function scatterLogLog(canvas, points, { x, y, label }) {
     },
     options: base({
       scales: {
-        x: { type: "logarithmic", min: lo, max: hi, title: { display: true, text: x } },
-        y: { type: "logarithmic", min: lo, max: hi, title: { display: true, text: y } },
+        x: { type: "logarithmic", min: lo, max: hi, title: { display: true, text: x }, ticks: { callback: logTick, autoSkip: false } },
+        y: { type: "logarithmic", min: lo, max: hi, title: { display: true, text: y }, ticks: { callback: logTick, autoSkip: false } },
       },
       plugins: {
         tooltip: { callbacks: { label: (ctx) => ctx.raw.label
@@ -32,14 +38,14 @@ export function scatterLogLog(canvas, points, { x, y, label }) {
   });
 }
 
-export function bars(canvas, labels, values, { label, horizontal = false, axis = "", color = 0 }) {
+export function bars(canvas, labels, values, { label, horizontal = false, axis = "", color = 0, integer = false }) {
   const valueAxis = horizontal ? "x" : "y";
   return new Chart(canvas, {
     type: "bar",
     data: { labels, datasets: [{ label, data: values, backgroundColor: COLORS[color % COLORS.length] }] },
     options: base({
       indexAxis: horizontal ? "y" : "x",
-      scales: { [valueAxis]: { beginAtZero: true, title: { display: Boolean(axis), text: axis } } },
+      scales: { [valueAxis]: { beginAtZero: true, title: { display: Boolean(axis), text: axis }, ticks: { precision: integer ? 0 : undefined } } },
       plugins: { legend: { display: false } },
     }),
   });

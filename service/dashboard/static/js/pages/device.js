@@ -54,7 +54,7 @@ export async function render(app) {
   scatterLogLog(document.getElementById("scatter"), points,
     { x: "measured latency (ms)", y: "predicted latency (ms)", label: "graphs" });
   bars(document.getElementById("histogram"), data.histogram.map(binLabel), data.histogram.map((b) => b.count),
-    { label: "graphs", axis: "graphs", color: 1 });
+    { label: "graphs", axis: "graphs", color: 1, integer: true });
   app.append(el("h2", { text: "Graphs" }), table([
     { label: "Graph", value: (p) => link(`/dashboard/graphs/${p.graph_id}?device=${d.id}`, p.graph) },
     { label: "Measured (ms)", value: (p) => fmt(p.measured_ms, 4), num: true },

@@ -27,7 +27,7 @@ function summaryPanel(g) {
 function chooseDevice(g) {
   const wanted = new URLSearchParams(window.location.search).get("device");
   const byId = (id) => g.devices.find((d) => String(d.id) === String(id));
-  return byId(wanted) || byId(g.predictions[0]?.device_id) || g.devices[0] || null;
+  return byId(wanted) || byId(g.predictions[0]?.device_id) || g.devices.find((d) => d.has_predictor) || g.devices[0] || null;
 }
 
 function devicePicker(g, device) {
@@ -49,6 +49,7 @@ function devicePicker(g, device) {
 // -> { latency_ms, layers: Map(node -> ms) } or { error }
 async function predictBreakdown(graphId, device) {
   if (!device) return { error: "no device" };
+  if (!device.has_predictor) return { error: "no loaded predictor covers this device" };
   try {
     const body = await postJSON("/v1/predictions",
       { graph_id: graphId, devices: [device.name], targets: ["latency"], breakdown: true });
@@ -104,7 +105,7 @@ export async function render(app) {
       panel("Op type totals", table([
         { label: "Op", value: (r) => r.op }, { label: "Nodes", value: (r) => r.nodes, num: true },
         { label: unit, value: (r) => fmt(r.value, 4), num: true }], ops, { id: "op-totals" }))));
-  bars(document.getElementById("ops"), histogram.map(([op]) => op), histogram.map(([, n]) => n), { label: "nodes", axis: "nodes" });
+  bars(document.getElementById("ops"), histogram.map(([op]) => op), histogram.map(([, n]) => n), { label: "nodes", axis: "nodes", integer: true });
   bars(document.getElementById("nodes"), shown.map((n) => n.name), shown.map(valueOf),
     { label: unit, horizontal: true, axis: unit, color: 1 });
   bars(document.getElementById("optotals"), ops.map((r) => r.op), ops.map((r) => r.value), { label: unit, axis: unit, color: 2 });

@@ -11,7 +11,7 @@ export async function render(app) {
     panel("By kind", table([
       { label: "Kind", value: (r) => r.kind }, { label: "Status", value: (r) => badge(r.status) },
       { label: "Jobs", value: (r) => r.count, num: true }], data.by_kind, { id: "by-kind" }))));
-  bars(document.getElementById("status"), statuses.map(([s]) => s), statuses.map(([, n]) => n), { label: "jobs", axis: "jobs" });
+  bars(document.getElementById("status"), statuses.map(([s]) => s), statuses.map(([, n]) => n), { label: "jobs", axis: "jobs", integer: true });
   app.append(el("h2", { text: "Recent jobs" }));
   if (data.recent.length === 0) {
     app.append(el("p", { class: "muted", text: "The queue is empty." }));
