@@ -21,7 +21,7 @@ from service.prediction.schemas import (
     PredictionRequest,
     PredictionResponse,
     UploadPredictionResponse,
-    _Options,
+    PredictionOptions,
 )
 
 router = APIRouter(prefix="/v1/predictions", tags=["predictions"],
@@ -32,18 +32,10 @@ def _registry(request: Request) -> PredictorRegistry:
     return request.app.state.predictors
 
 
-def _check_length(request: Request) -> None:
-    limit = request.app.state.settings.max_upload_bytes
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > limit:
-        raise ServiceError(f"request body is larger than the limit of {limit} bytes", 413, "too_large")
-
-
 @router.post("", response_model=PredictionResponse, response_model_exclude_none=False)
 def predict(body: PredictionRequest, request: Request, session: SessionDep) -> Any:
     """Predict latency, energy and peak memory of one graph (a stored ``graph_id`` or an
     ``ir`` document: structure only, no weights) on one or many devices."""
-    _check_length(request)
     settings = request.app.state.settings
     return service.predict(session, _registry(request), body, settings.max_graph_nodes)
 
@@ -52,7 +44,6 @@ def predict(body: PredictionRequest, request: Request, session: SessionDep) -> A
 def predict_batch(body: BatchRequest, request: Request, session: SessionDep) -> JSONResponse:
     """Many graphs in one call (a NAS loop). Items that fail are reported in place;
     the rest are answered. More than ``max_batch_size`` items: 413."""
-    _check_length(request)
     settings = request.app.state.settings
     out = service.predict_batch(session, _registry(request), body, settings.max_graph_nodes,
                                 settings.max_batch_size)
@@ -86,7 +77,7 @@ def predict_upload(
     return {**out, "created": created}
 
 
-def _form_options(devices: str, targets: str | None) -> _Options:
+def _form_options(devices: str, targets: str | None) -> PredictionOptions:
     raw: Any = devices.strip()
     if raw.startswith("["):
         try:
@@ -99,7 +90,7 @@ def _form_options(devices: str, targets: str | None) -> _Options:
     if targets:
         fields["targets"] = [t.strip() for t in targets.split(",") if t.strip()]
     try:
-        return _Options.model_validate(fields)
+        return PredictionOptions.model_validate(fields)
     except ValidationError as exc:
         msg = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ServiceError(msg, 422, "validation_error") from exc

@@ -22,7 +22,9 @@ def _device_list(value: Any) -> list[str] | Literal["all"]:
     return list(dict.fromkeys(names))
 
 
-class _Options(BaseModel):
+class PredictionOptions(BaseModel):
+    """Which devices and targets (shared by single, batch and upload predictions)."""
+
     model_config = ConfigDict(extra="forbid")
 
     devices: list[str] | Literal["all"] | str = Field(
@@ -42,7 +44,7 @@ class _Options(BaseModel):
         return list(dict.fromkeys(value))
 
 
-class PredictionRequest(_Options):
+class PredictionRequest(PredictionOptions):
     """Exactly one of ``graph_id`` (an uploaded graph) and ``ir`` (an IR document)."""
 
     graph_id: int | None = Field(None, ge=1)
@@ -63,7 +65,7 @@ class BatchItem(BaseModel):
     ir: dict[str, Any] | None = None
 
 
-class BatchRequest(_Options):
+class BatchRequest(PredictionOptions):
     items: list[BatchItem] = Field(min_length=1, description="graphs, each by id or as an IR document")
 
 
@@ -82,7 +84,7 @@ class LayerContribution(BaseModel):
     contribution: float = Field(description="this node's share of the prediction, in the target's unit")
 
 
-class Warning(BaseModel):
+class PredictionWarning(BaseModel):
     code: str = Field(examples=["unknown_ops", "unresolved_shapes", "out_of_distribution"])
     message: str
 
@@ -91,7 +93,7 @@ class GraphPrediction(BaseModel):
     graph_id: int | None = None
     predictions: dict[str, dict[str, TargetPrediction]] = Field(description="device -> target -> prediction")
     predictor_versions: dict[str, str] = Field(description="device -> predictor version")
-    warnings: list[Warning] = Field(default_factory=list)
+    warnings: list[PredictionWarning] = Field(default_factory=list)
 
 
 class PredictionResponse(GraphPrediction):
@@ -110,7 +112,7 @@ class BatchResult(BaseModel):
     index: int
     graph_id: int | None = None
     predictions: dict[str, dict[str, TargetPrediction]] | None = None
-    warnings: list[Warning] = Field(default_factory=list)
+    warnings: list[PredictionWarning] = Field(default_factory=list)
     error: ItemError | None = None
 
 
