@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/_setup.sh
 setup_env dev
+setup_browser
 exec .venv/bin/python -m pytest -q -n 2 --dist loadfile "$@"
