@@ -3,14 +3,18 @@
 For each model: load (timed, ``load_ms``), first inference (timed apart, ``first_ms``),
 warm-up for ``warmup_s``, then timed rounds. Each round starts with a few untimed runs
 (caches may have been evicted by other models in between) and then times at least
-``runs_per_round`` inferences during which no other process took the core (runs that
-were preempted are flagged; see :func:`_time_flagged`) and at least ``min_round_s``
+``runs_per_round`` usable inferences (see :class:`agent.stats.Round`: runs preempted by
+another process are flagged and corrected or left out) and at least ``min_round_s``
 seconds, but at most ``max_round_s`` seconds. After ``min_rounds``
 rounds a model stops as soon as the contention check passes (:func:`agent.stats.settled`);
 if it has not passed after ``max_rounds``, up to ``max_remeasure`` extra batches of
 ``remeasure_rounds`` rounds are measured and ``remeasured`` counts them. Every raw sample is
 kept. Statistics come from the rounds whose median is close to the fastest round's
 (see :mod:`agent.stats`): contention only ever adds time.
+
+Each model is loaded ``sessions`` times (default 2) and every round times a block of runs
+on each session: separately loaded sessions of one model differ by a few percent (memory
+layout), so one session alone makes a pass-to-pass difference no amount of runs removes.
 
 ``measure_many`` interleaves rounds over a group of models (round 1 of every model, then
 round 2, ...) with their sessions kept loaded, so slow drifts and other processes' bursts
@@ -56,10 +60,14 @@ class ProtocolConfig:
     max_remeasure: int = 2
     remeasure_rounds: int = 2
     memory_runs: int = 3
+    realtime: bool = False
+    sessions: int = 2
 
     def __post_init__(self) -> None:
         if self.min_rounds < 2 or self.max_rounds < self.min_rounds or self.runs_per_round < 1:
             raise ValueError("need 2 <= min_rounds <= max_rounds and runs_per_round >= 1")
+        if self.sessions < 1:
+            raise ValueError("sessions must be >= 1")
 
 
 class MeasureError(Exception):
@@ -74,9 +82,8 @@ class MeasureError(Exception):
 class _Item:
     path: str
     input_shapes: dict[str, list[int]] | None
-    session: Session | None = None
-    rounds: list[list[float]] = field(default_factory=list)
-    flags: list[list[bool]] = field(default_factory=list)
+    sessions: list[Session] = field(default_factory=list)
+    rounds: list[stats.Round] = field(default_factory=list)
     energy_mj: list[float] = field(default_factory=list)
     result: dict[str, Any] = field(default_factory=dict)
     remeasured: int = 0
@@ -100,6 +107,28 @@ def _pinned(cpu: int | None) -> Iterator[None]:
 
 
 @contextmanager
+def _realtime(enabled: bool) -> Iterator[bool]:
+    """Opt-in: run the timed rounds under SCHED_FIFO (Linux, needs CAP_SYS_NICE), so ordinary
+    processes cannot preempt the measuring thread. It holds one core while measuring (the
+    kernel's RT throttling still leaves others a share): use it on a device, not on a
+    machine shared with people. Yields whether it is in effect."""
+    if not enabled or not hasattr(os, "sched_setscheduler"):
+        yield False
+        return
+    policy, param = os.sched_getscheduler(0), os.sched_getparam(0)
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+    except OSError as exc:
+        log.warning("measure.realtime_unavailable", extra={"error": str(exc)})
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        os.sched_setscheduler(0, policy, param)
+
+
+@contextmanager
 def _no_gc() -> Iterator[None]:
     enabled = gc.isenabled()
     gc.disable()
@@ -119,50 +148,63 @@ def _time_once(session: Session) -> float:
     return (time.perf_counter_ns() - t0) / 1e6
 
 
-def _time_flagged(session: Session) -> tuple[float, bool]:
-    """One timed run and whether this thread was involuntarily switched out meanwhile
-    (another process took the core: the sample holds time that was not inference)."""
+def _time_flagged(session: Session) -> tuple[float, float, bool]:
+    """One timed run: wall ms, this thread's CPU ms, and whether the thread was involuntarily
+    switched out meanwhile (another process took the core: the wall time holds time that
+    was not inference)."""
     before = resource.getrusage(_RUSAGE).ru_nivcsw
-    ms = _time_once(session)
-    return ms, resource.getrusage(_RUSAGE).ru_nivcsw != before
+    c0 = time.thread_time_ns()
+    t0 = time.perf_counter_ns()
+    session.run()
+    t1 = time.perf_counter_ns()
+    c1 = time.thread_time_ns()
+    return (t1 - t0) / 1e6, (c1 - c0) / 1e6, resource.getrusage(_RUSAGE).ru_nivcsw != before
+
+
+def _warm(session: Session, cfg: ProtocolConfig) -> int:
+    runs, start = 0, time.perf_counter()
+    while runs < cfg.warmup_min_runs or time.perf_counter() - start < cfg.warmup_s / cfg.sessions:
+        session.run()
+        runs += 1
+    return runs
 
 
 def _load(item: _Item, backend: Any, threads: int, cfg: ProtocolConfig) -> None:
     t0 = time.perf_counter_ns()
-    item.session = backend.load(item.path, threads=threads, input_shapes=item.input_shapes)
+    first = backend.load(item.path, threads=threads, input_shapes=item.input_shapes)
     item.result["load_ms"] = (time.perf_counter_ns() - t0) / 1e6
-    item.result["first_ms"] = _time_once(item.session)
-    item.result["input_shapes"] = item.session.input_shapes()
-    runs, start = 0, time.perf_counter()
-    while runs < cfg.warmup_min_runs or time.perf_counter() - start < cfg.warmup_s:
-        item.session.run()
-        runs += 1
-    item.result["warmup_runs"] = runs
+    item.result["first_ms"] = _time_once(first)
+    item.result["input_shapes"] = first.input_shapes()
+    item.sessions = [first] + [backend.load(item.path, threads=threads, input_shapes=item.input_shapes)
+                               for _ in range(cfg.sessions - 1)]
+    item.result["warmup_runs"] = sum(_warm(s, cfg) for s in item.sessions)
     item.budget = cfg.max_rounds
 
 
-def _round(session: Session, cfg: ProtocolConfig, meter: Any) -> tuple[list[float], list[bool], float | None]:
-    for _ in range(cfg.round_warmup_runs):
-        session.run()
-    samples: list[float] = []
-    flags: list[bool] = []
+def _round(sessions: list[Session], cfg: ProtocolConfig, meter: Any, threads: int) -> tuple[stats.Round, float | None]:
+    """One round: a block of timed runs on each session in turn (each block starts with a
+    few untimed runs), the round's budget of runs and time shared among the sessions."""
+    k = len(sessions)
+    want, min_s, max_s = -(-cfg.runs_per_round // k), cfg.min_round_s / k, cfg.max_round_s / k
+    rnd = stats.Round(cpu_ms=[] if threads == 1 else None)
     if meter is not None:
         meter.start()
-    start, clean = time.perf_counter(), 0
-    while len(samples) < cfg.max_runs_per_round:
-        elapsed = time.perf_counter() - start
-        if elapsed >= cfg.max_round_s or (clean >= cfg.runs_per_round and elapsed >= cfg.min_round_s):
-            break
-        ms, preempted = _time_flagged(session)
-        samples.append(ms)
-        flags.append(preempted)
-        clean += not preempted
+    for index, session in enumerate(sessions):
+        for _ in range(cfg.round_warmup_runs):
+            session.run()
+        start, runs = time.perf_counter(), 0
+        while runs < cfg.max_runs_per_round // k:
+            elapsed = time.perf_counter() - start
+            if elapsed >= max_s or (rnd.usable(index) >= want and elapsed >= min_s):
+                break
+            rnd.add(*_time_flagged(session), session=index)
+            runs += 1
     energy = meter.stop() if meter is not None else None
-    return samples, flags, (energy / len(samples) if energy is not None else None)
+    return rnd, (energy / len(rnd.wall_ms) if energy is not None else None)
 
 
 def _settled(item: _Item, cfg: ProtocolConfig) -> bool:
-    return stats.settled(stats.clean_rounds(item.rounds, item.flags), cfg.settle_tolerance, cfg.max_spread)
+    return stats.settled(stats.corrected_rounds(item.rounds), cfg.settle_tolerance, cfg.max_spread)
 
 
 def _advance(item: _Item, cfg: ProtocolConfig) -> None:
@@ -184,7 +226,7 @@ def _finish(item: _Item, base: dict[str, Any], cfg: ProtocolConfig) -> dict[str,
     if item.error is not None:
         out["error"] = item.error.to_dict()
         return out
-    out.update(stats.summarize(item.rounds, item.flags, cfg.accept_tolerance))
+    out.update(stats.summarize(item.rounds, cfg.accept_tolerance))
     out["rounds"] = len(item.rounds)
     out["remeasured"] = item.remeasured
     out["contended"] = not _settled(item, cfg)
@@ -199,22 +241,23 @@ def _measure_group(items: list[_Item], backend: Any, threads: int, cfg: Protocol
         try:
             _load(item, backend, threads, cfg)
         except BackendError as exc:
-            item.error, item.done, item.session = exc, True, None
-    with _no_gc():
+            item.error, item.done, item.sessions = exc, True, []
+    with _no_gc(), _realtime(cfg.realtime) as realtime:
+        for item in items:
+            item.result["realtime"] = realtime
         while not all(i.done for i in items):
             for item in (i for i in items if not i.done):
                 try:
-                    samples, flags, energy = _round(item.session, cfg, meter)  # type: ignore[arg-type]
+                    rnd, energy = _round(item.sessions, cfg, meter, threads)
                 except BackendError as exc:
                     item.error, item.done = exc, True
                     continue
-                item.rounds.append(samples)
-                item.flags.append(flags)
+                item.rounds.append(rnd)
                 if energy is not None:
                     item.energy_mj.append(energy)
                 _advance(item, cfg)
     for item in items:
-        item.session = None
+        item.sessions = []
     gc.collect()
 
 
@@ -268,6 +311,7 @@ def measure_many(
             for item in group:
                 out = _finish(item, base, cfg)
                 out["duration_s"] = elapsed
+                out["loadavg"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
                 if memory and "error" not in out:
                     _add_memory(out, runtime, threads, cfg)
                 results.append(out)

@@ -1,22 +1,93 @@
 """Robust statistics over timed rounds.
 
-Other processes on a shared machine only ever *add* time to an inference, so the
-estimate is taken from the fastest rounds: rounds whose median lies within
-``accept_tolerance`` of the fastest round's median are "accepted", and the reported
-median/p10/p90/MAD are computed over the samples of the accepted rounds. All samples are
-still kept and returned; ``median_all_ms`` is the plain median over every sample.
+Each timed run records its wall time, the measuring thread's CPU time and whether the
+thread was involuntarily switched out meanwhile (another process took the core). A
+preempted run's wall time holds time that was not inference, so a round's *corrected*
+samples are:
 
-Samples during which the measuring thread was involuntarily switched out (preempted by
-another process; see :mod:`agent.protocol`) are flagged. A round's statistics use its
-unflagged samples when it has at least three; otherwise all its samples (so it is slow
-and rarely accepted).
+* single-threaded runtimes (the inference runs on the measuring thread): the wall time of
+  runs that were not preempted, and the thread's CPU time for runs that were (for a
+  thread that never waits, that is the wall time the run would have taken on its own).
+  This holds only while the thread's CPU time tracks the wall time of unpreempted runs
+  (:func:`cpu_tracks_wall`); a runtime that waits for an accelerator or for other threads
+  falls back to the multi-threaded rule;
+* multi-threaded runtimes (worker threads' CPU time is not the caller's): the wall times of
+  the runs that were not preempted when there are at least three, else all of them.
+
+Other processes only ever *add* time, so the estimate comes from the fastest rounds:
+rounds whose corrected median lies within ``accept_tolerance`` of the fastest round's are
+"accepted", and p10/p90/MAD are computed over their corrected samples. With several
+sessions of one model (they differ by a few percent: memory layout), a round's value and
+the reported median are the mean over sessions of each session's median. Every raw
+wall sample is kept and returned (``samples_ms``); ``median_all_ms`` is their plain median.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
+
+
+@dataclass
+class Round:
+    """One round's runs, possibly over several sessions of the same model (``session``)."""
+
+    wall_ms: list[float] = field(default_factory=list)
+    cpu_ms: list[float] | None = None  # set when the inference runs on the measuring thread
+    preempted: list[bool] = field(default_factory=list)
+    session: list[int] = field(default_factory=list)
+
+    def add(self, wall: float, cpu: float, preempted: bool, session: int = 0) -> None:
+        self.wall_ms.append(wall)
+        self.preempted.append(preempted)
+        self.session.append(session)
+        if self.cpu_ms is not None:
+            self.cpu_ms.append(cpu)
+
+    def usable(self, session: int | None = None) -> int:
+        """Runs (of ``session``) that yield a corrected sample without falling back."""
+        mine = [p for p, s in zip(self.preempted, self.session, strict=True) if session is None or s == session]
+        return len(mine) if self.cpu_ms is not None else mine.count(False)
+
+    def corrected(self, use_cpu: bool = True) -> dict[int, list[float]]:
+        """Corrected samples per session."""
+        if self.cpu_ms is not None and use_cpu:
+            values = [c if p else w for w, c, p in zip(self.wall_ms, self.cpu_ms, self.preempted, strict=True)]
+            keep = [True] * len(values)
+        else:
+            values = list(self.wall_ms)
+            keep = [not p for p in self.preempted]
+            if keep.count(True) < 3:
+                keep = [True] * len(values)
+        out: dict[int, list[float]] = {}
+        for v, k, s in zip(values, keep, self.session, strict=True):
+            if k:
+                out.setdefault(s, []).append(v)
+        return out
+
+
+Groups = dict[int, list[float]]
+
+
+def cpu_tracks_wall(rounds: Sequence[Round], min_ratio: float = 0.9) -> bool:
+    """Whether the measuring thread's CPU time is (nearly) the whole wall time of runs that
+    were not preempted: the inference really runs on this thread and does not wait."""
+    ratios = [c / w for r in rounds if r.cpu_ms is not None
+              for w, c, p in zip(r.wall_ms, r.cpu_ms, r.preempted, strict=True) if not p and w > 0]
+    return len(ratios) >= 3 and float(np.median(ratios)) >= min_ratio
+
+
+def corrected_rounds(rounds: Sequence[Round]) -> list[Groups]:
+    use_cpu = cpu_tracks_wall(rounds)
+    return [r.corrected(use_cpu) for r in rounds]
+
+
+def value(groups: Groups) -> float:
+    """The mean over sessions of each session's median: sessions of one model can differ by
+    a few percent (memory layout), so each counts equally rather than by its run count."""
+    return float(np.mean([np.median(v) for v in groups.values()]))
 
 
 def quantiles(samples: Sequence[float]) -> dict[str, float]:
@@ -38,58 +109,53 @@ def spread(samples: Sequence[float]) -> float:
     return (q["p90_ms"] - q["p10_ms"]) / q["median_ms"] if q["median_ms"] > 0 else 0.0
 
 
-def round_medians(rounds: Sequence[Sequence[float]]) -> list[float]:
-    return [float(np.median(r)) for r in rounds]
+def accepted_rounds(values: Sequence[float], accept_tolerance: float) -> list[int]:
+    """Indices of rounds whose value is within ``accept_tolerance`` of the fastest round's."""
+    best = min(values)
+    return [i for i, m in enumerate(values) if m <= best * (1.0 + accept_tolerance)]
 
 
-def accepted_rounds(rounds: Sequence[Sequence[float]], accept_tolerance: float) -> list[int]:
-    """Indices of rounds whose median is within ``accept_tolerance`` of the fastest round's."""
-    meds = round_medians(rounds)
-    best = min(meds)
-    return [i for i, m in enumerate(meds) if m <= best * (1.0 + accept_tolerance)]
-
-
-def settled(rounds: Sequence[Sequence[float]], settle_tolerance: float, max_spread: float) -> bool:
-    """Contention check: the two fastest round medians agree within ``settle_tolerance`` and
-    the fastest round's own spread is below ``max_spread``."""
+def settled(rounds: Sequence[Groups], settle_tolerance: float, max_spread: float) -> bool:
+    """Contention check: the two fastest rounds agree within ``settle_tolerance`` and the
+    fastest round's own spread (mean over its sessions) is below ``max_spread``."""
     if len(rounds) < 2:
         return False
-    meds = round_medians(rounds)
-    order = np.argsort(meds)
-    first, second = meds[order[0]], meds[order[1]]
+    values = [value(g) for g in rounds]
+    order = np.argsort(values)
+    first, second = values[order[0]], values[order[1]]
     agree = (second - first) <= settle_tolerance * first
-    return bool(agree and spread(rounds[order[0]]) <= max_spread)
+    width = float(np.mean([spread(v) for v in rounds[order[0]].values()]))
+    return bool(agree and width <= max_spread)
 
 
-def clean_round(samples: Sequence[float], preempted: Sequence[bool]) -> list[float]:
-    """The round's unpreempted samples when there are at least three, else all of them."""
-    clean = [s for s, p in zip(samples, preempted, strict=True) if not p]
-    return clean if len(clean) >= 3 else list(samples)
-
-
-def clean_rounds(rounds: Sequence[Sequence[float]], flags: Sequence[Sequence[bool]]) -> list[list[float]]:
-    return [clean_round(r, f) for r, f in zip(rounds, flags, strict=True)]
-
-
-def summarize(
-    rounds: Sequence[Sequence[float]], flags: Sequence[Sequence[bool]], accept_tolerance: float
-) -> dict[str, object]:
+def summarize(rounds: Sequence[Round], accept_tolerance: float) -> dict[str, object]:
     """Statistics of a measurement: accepted-round quantiles plus the raw material."""
-    cleaned = clean_rounds(rounds, flags)
-    keep = accepted_rounds(cleaned, accept_tolerance)
-    kept = [s for i in keep for s in cleaned[i]]
-    flat = [s for r in rounds for s in r]
+    corrected = corrected_rounds(rounds)
+    values = [value(g) for g in corrected]
+    keep = accepted_rounds(values, accept_tolerance)
+    per_session: Groups = {}
+    for i in keep:
+        for sess, samples in corrected[i].items():
+            per_session.setdefault(sess, []).extend(samples)
+    kept = [s for samples in per_session.values() for s in samples]
+    flat = [s for r in rounds for s in r.wall_ms]
+    preempted = [p for r in rounds for p in r.preempted]
     out: dict[str, object] = dict(quantiles(kept))
+    out["median_ms"] = value(per_session)
+    out["session_medians_ms"] = [float(np.median(per_session[k])) for k in sorted(per_session)]
     out.update(
         {
             "median_all_ms": float(np.median(flat)),
             "spread": spread(kept),
             "spread_all": spread(flat),
             "samples_ms": flat,
-            "preempted": [p for f in flags for p in f],
-            "preempted_fraction": sum(p for f in flags for p in f) / max(1, len(flat)),
-            "round_sizes": [len(r) for r in rounds],
-            "round_medians_ms": round_medians(cleaned),
+            "cpu_ms": [c for r in rounds for c in (r.cpu_ms or [])] or None,
+            "preempted": preempted,
+            "preempted_fraction": sum(preempted) / max(1, len(flat)),
+            "cpu_corrected": cpu_tracks_wall(rounds),
+            "round_sizes": [len(r.wall_ms) for r in rounds],
+            "round_medians_ms": values,
+            "sessions_of_samples": [s for r in rounds for s in r.session],
             "accepted_rounds": keep,
             "runs": len(flat),
         }

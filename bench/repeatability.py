@@ -16,6 +16,7 @@ figure for other estimators computed from the protocol's raw samples.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -131,33 +132,43 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--group-size", type=int, default=8)
     parser.add_argument("--verbose", action="store_true", help="print one row per model")
+    parser.add_argument("--realtime", action="store_true", help="protocol rounds under SCHED_FIFO (root)")
+    parser.add_argument("--sessions", default="2", help="comma-separated session counts to compare, e.g. 1,2")
     args = parser.parse_args()
+    counts = [int(c) for c in args.sessions.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         paths = make_models(args.models, Path(tmp))
-        passes_plain, passes_proto, times = [], [], []
+        plain: list[list[float]] = []
+        proto: dict[int, list[list[dict]]] = {c: [] for c in counts}
+        times: dict[int, list[float]] = {c: [] for c in counts}
         for _ in range(2):
-            passes_plain.append(plain_pass(paths, args.runtime, args.threads))
-            t0 = time.perf_counter()
-            res = measure_many(paths, args.runtime, args.threads, config=ProtocolConfig(), memory=False,
-                               group_size=args.group_size)
-            times.append(time.perf_counter() - t0)
-            passes_proto.append(res)
-    lat = passes_proto[0]
-    print(f"models: {len(paths)}  runtime: {args.runtime}  threads: {args.threads}")
+            plain.append(plain_pass(paths, args.runtime, args.threads))
+            for count in counts:
+                cfg = ProtocolConfig(realtime=args.realtime, sessions=count)
+                t0 = time.perf_counter()
+                proto[count].append(measure_many(paths, args.runtime, args.threads, config=cfg, memory=False,
+                                                  group_size=args.group_size))
+                times[count].append(time.perf_counter() - t0)
+    lat = proto[counts[0]][0]
+    print(f"models: {len(paths)}  runtime: {args.runtime}  threads: {args.threads}  "
+          f"realtime: {lat[0].get('realtime')}  load average now: {os.getloadavg()[0]:.1f}")
     print(f"latency range (protocol median): {min(r['median_ms'] for r in lat):.3f} .. "
           f"{max(r['median_ms'] for r in lat):.3f} ms")
-    print(f"protocol time per pass: {times[0]:.1f} s, {times[1]:.1f} s "
-          f"({times[0] / len(paths):.2f} s/model); remeasured models: "
-          f"{sum(r['remeasured'] > 0 for p in passes_proto for r in p)}, still contended: "
-          f"{sum(r['contended'] for p in passes_proto for r in p)}")
     print()
-    print(f"{'estimator':45s} {'MAPE pass1 vs pass2 (%)':>24s}")
-    print(f"{'plain: median of 30 runs':45s} {mape(*passes_plain):24.2f}")
-    est = [[estimators(r) for r in p] for p in passes_proto]
-    if args.verbose:
-        print_models(paths, passes_plain, passes_proto)
-    for name in est[0][0]:
-        print(f"{name:45s} {mape([e[name] for e in est[0]], [e[name] for e in est[1]]):24.2f}")
+    print(f"{'estimator':52s} {'MAPE pass1 vs pass2 (%)':>24s}")
+    print(f"{'plain: median of 30 runs':52s} {mape(*plain):24.2f}")
+    for count in counts:
+        passes = proto[count]
+        if args.verbose:
+            print_models(paths, plain, passes)
+        est = [[estimators(r) for r in p] for p in passes]
+        for name in est[0][0]:
+            label = f"sessions={count}: {name}"
+            print(f"{label:52s} {mape([e[name] for e in est[0]], [e[name] for e in est[1]]):24.2f}")
+        print(f"  sessions={count}: time per pass {times[count][0]:.1f} s, {times[count][1]:.1f} s "
+              f"({times[count][0] / len(paths):.2f} s/model); remeasured "
+              f"{sum(r['remeasured'] > 0 for p in passes for r in p)}, still contended "
+              f"{sum(r['contended'] for p in passes for r in p)} of {2 * len(paths)}")
     return 0
 
 

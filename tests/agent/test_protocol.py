@@ -23,11 +23,15 @@ def test_measure_onnx(onnx_model):
     _check_result(r)
     assert r["runtime"] == "onnxruntime" and r["threads"] == 1 and r["input_shapes"] == {"x": [1, 3, 32, 32]}
     assert r["peak_memory_mb"] > 0 and r["memory"]["method"] in ("vmhwm_reset", "peak_since_start")
+    assert len(r["session_medians_ms"]) == QUICK.sessions == 2 and set(r["sessions_of_samples"]) == {0, 1}
+    assert r["cpu_corrected"] in (True, False) and len(r["cpu_ms"]) == r["runs"]
 
 
 def test_measure_litert_with_two_threads(tflite_model):
-    r = measure(tflite_model, runtime="litert", threads=2, config=QUICK, memory=False)
+    one_session = ProtocolConfig(**{**QUICK.__dict__, "sessions": 1})
+    r = measure(tflite_model, runtime="litert", threads=2, config=one_session, memory=False)
     _check_result(r)
+    assert len(r["session_medians_ms"]) == 1 and r["cpu_ms"] is None  # worker threads: wall times only
     assert r["runtime"] == "litert" and r["threads"] == 2 and r["delegate"] == "xnnpack"
     assert r["peak_memory_mb"] is None
 

@@ -5,29 +5,50 @@ import pytest
 from agent import stats
 
 
+def _round(wall, preempted, cpu=None, session=None) -> stats.Round:
+    return stats.Round(wall_ms=list(wall), cpu_ms=None if cpu is None else list(cpu), preempted=list(preempted),
+                       session=list(session) if session is not None else [0] * len(wall))
+
+
 def test_quantiles_of_known_samples():
     q = stats.quantiles([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11])
     assert q["median_ms"] == 6 and q["p10_ms"] == 2 and q["p90_ms"] == 10
     assert q["mad_ms"] == 3 and q["min_ms"] == 1 and q["mean_ms"] == 6
 
 
-def test_preempted_samples_are_dropped_when_enough_remain():
-    assert stats.clean_round([1.0, 9.0, 1.1, 1.2], [False, True, False, False]) == [1.0, 1.1, 1.2]
-    assert stats.clean_round([1.0, 9.0, 9.5], [False, True, True]) == [1.0, 9.0, 9.5]
+def test_multithreaded_rounds_drop_preempted_runs_when_enough_remain():
+    assert _round([1.0, 9.0, 1.1, 1.2], [False, True, False, False]).corrected() == {0: [1.0, 1.1, 1.2]}
+    assert _round([1.0, 9.0, 9.5], [False, True, True]).corrected() == {0: [1.0, 9.0, 9.5]}
+
+
+def test_single_thread_rounds_use_cpu_time_of_preempted_runs():
+    rnd = _round([1.0, 9.0, 1.1, 1.0], [False, True, False, False], cpu=[0.99, 1.05, 1.09, 0.98])
+    assert rnd.corrected() == {0: [1.0, 1.05, 1.1, 1.0]} and rnd.usable() == 4
+    assert stats.cpu_tracks_wall([rnd])
+    waits = _round([1.0, 1.0, 1.0, 5.0], [False, False, False, True], cpu=[0.1, 0.1, 0.1, 0.1])
+    assert not stats.cpu_tracks_wall([waits])  # e.g. an accelerator: the thread waits
+    assert stats.corrected_rounds([waits]) == [{0: [1.0, 1.0, 1.0]}]
+
+
+def test_sessions_count_equally():
+    rnd = _round([1.0, 1.0, 1.0, 1.0, 2.0], [False] * 5, session=[0, 0, 0, 0, 1])
+    assert stats.value(rnd.corrected()) == pytest.approx(1.5)
+    summary = stats.summarize([rnd, rnd], 0.03)
+    assert summary["median_ms"] == pytest.approx(1.5) and summary["session_medians_ms"] == [1.0, 2.0]
 
 
 def test_slow_rounds_are_not_accepted():
     rounds = [[1.00, 1.01], [1.50, 1.60], [1.02, 1.01], [1.2, 1.3]]
-    assert stats.accepted_rounds(rounds, 0.03) == [0, 2]
-    summary = stats.summarize(rounds, [[False] * 2] * 4, 0.03)
-    assert summary["median_ms"] == pytest.approx(1.01)
+    assert stats.accepted_rounds([1.005, 1.55, 1.015, 1.25], 0.03) == [0, 2]
+    summary = stats.summarize([_round(r, [False] * 2) for r in rounds], 0.03)
+    assert summary["accepted_rounds"] == [0, 2] and summary["median_ms"] == pytest.approx(1.01)
     assert summary["median_all_ms"] > summary["median_ms"]
     assert summary["samples_ms"] == [s for r in rounds for s in r] and summary["round_sizes"] == [2, 2, 2, 2]
 
 
 def test_settled_needs_two_agreeing_fast_rounds_and_a_narrow_spread():
-    assert stats.settled([[1.0] * 5, [1.01] * 5, [2.0] * 5], 0.02, 0.25)
-    assert not stats.settled([[1.0] * 5, [1.1] * 5], 0.02, 0.25)
-    assert not stats.settled([[1.0] * 5], 0.02, 0.25)
+    assert stats.settled([{0: [1.0] * 5}, {0: [1.01] * 5}, {0: [2.0] * 5}], 0.02, 0.25)
+    assert not stats.settled([{0: [1.0] * 5}, {0: [1.1] * 5}], 0.02, 0.25)
+    assert not stats.settled([{0: [1.0] * 5}], 0.02, 0.25)
     wide = [1.0, 1.0, 1.5, 1.5, 0.6, 0.6]
-    assert not stats.settled([wide, wide], 0.02, 0.25)
+    assert not stats.settled([{0: wide}, {0: wide}], 0.02, 0.25)
