@@ -35,8 +35,14 @@ from predictor.graph.ops import ONNX_OPS, unknown
 log = logging.getLogger(__name__)
 
 _DOMAINS = ("", "ai.onnx", "com.microsoft")
-_QUANT_OUT = {"QuantizeLinear", "DynamicQuantizeLinear", "QLinearConv", "QLinearMatMul"}
-_QUANT_IN = {"DequantizeLinear", "QLinearConv", "QLinearMatMul", "QLinearGlobalAveragePool"}
+_QUANT_OUT = {"QuantizeLinear", "DynamicQuantizeLinear", "QLinearConv", "QLinearMatMul", "QGemm",
+              "QLinearAdd", "QLinearMul", "QLinearConcat", "QLinearGlobalAveragePool",
+              "QLinearAveragePool", "QLinearSigmoid", "QLinearLeakyRelu", "QLinearSoftmax"}
+_QUANT_IN = {"DequantizeLinear", *_QUANT_OUT} - {"QuantizeLinear", "DynamicQuantizeLinear"}
+_INT_STORAGE = {"int8", "uint8", "int4", "uint4", "int16", "uint16"}
+#: position of the weight (and bias) input of quantized variants
+_WEIGHT_POS = {"QLinearConv": (3, 8), "QLinearMatMul": (3, -1), "QGemm": (3, 6), "ConvInteger": (1, -1),
+               "MatMulInteger": (1, -1)}
 
 
 def parse_onnx(
@@ -115,7 +121,8 @@ class _Builder:
     def _describe(self, name: str) -> TensorInfo:
         c = self.consts.get(name)
         if c is not None:
-            return TensorInfo(name, list(c.dims), c.dtype, name in self.quantized, True)
+            quantized = name in self.quantized or c.stored_dtype in _INT_STORAGE
+            return TensorInfo(name, list(c.dims), c.dtype, quantized, True)
         shape = self.res.shapes.get(name)
         self.limits.check_tensor(name, shape)
         dtype = self.res.dtypes.get(name, "unknown")
@@ -163,6 +170,9 @@ class _Builder:
             outputs=[self.tensor(o) for o in proto.output if o],
             subgraph=where,
         )
+        stored = [self.consts[i].stored_dtype for i in proto.input if i in self.consts and self.consts[i].stored_dtype]
+        if stored:
+            n.attrs["weight_dtype"] = stored[0]
         _SPECIAL.get(proto.op_type, _no_special)(n, proto, self.consts)
         apply_costs(n)
         trip = int(extra.get("trip_count", 1))
@@ -192,13 +202,22 @@ def _weight_dims(proto: NodeProto, consts: dict[str, Const], pos: int) -> list[i
     return None
 
 
+def _positions(proto: NodeProto) -> tuple[int, int]:
+    return _WEIGHT_POS.get(proto.op_type, (1, 2))
+
+
+def _has_input(proto: NodeProto, pos: int) -> bool:
+    return 0 <= pos < len(proto.input) and bool(proto.input[pos])
+
+
 def _conv(n: Node, proto: NodeProto, consts: dict[str, Const]) -> None:
-    w = _weight_dims(proto, consts, 1)
+    wpos, bpos = _positions(proto)
+    w = _weight_dims(proto, consts, wpos)
     if w is None and len(n.inputs) > 1:  # weight arrives as an activation (dynamic weights)
         w = n.inputs[1].shape if n.inputs[1].resolved else None
     groups = int(n.attrs.get("group", 1))
     n.attrs["groups"] = groups
-    n.attrs["bias"] = len([x for x in proto.input[2:] if x]) > 0
+    n.attrs["bias"] = _has_input(proto, bpos)
     if not w or len(w) < 3:
         return
     n.attrs.setdefault("kernel_shape", list(w[2:]))
@@ -218,8 +237,9 @@ def _conv(n: Node, proto: NodeProto, consts: dict[str, Const]) -> None:
 
 
 def _gemm(n: Node, proto: NodeProto, consts: dict[str, Const]) -> None:
-    b = _weight_dims(proto, consts, 1)
-    n.attrs["bias"] = len(proto.input) > 2 and bool(proto.input[2])
+    wpos, bpos = _positions(proto)
+    b = _weight_dims(proto, consts, wpos)
+    n.attrs["bias"] = _has_input(proto, bpos)
     if b and len(b) == 2:
         trans_b = int(n.attrs.get("transB", 0))
         n.attrs["k"] = b[1] if trans_b else b[0]
@@ -227,7 +247,7 @@ def _gemm(n: Node, proto: NodeProto, consts: dict[str, Const]) -> None:
 
 
 def _matmul(n: Node, proto: NodeProto, consts: dict[str, Const]) -> None:
-    b = _weight_dims(proto, consts, 1)
+    b = _weight_dims(proto, consts, _positions(proto)[0])
     if b and len(b) >= 2:
         n.op = "fc"
         n.attrs["k"], n.attrs["out_features"] = b[-2], b[-1]
@@ -290,8 +310,8 @@ def _norm_groups(n: Node, proto: NodeProto, consts: dict[str, Const]) -> None:
 
 
 _SPECIAL = {
-    "Conv": _conv, "ConvTranspose": _conv, "ConvInteger": _conv, "Gemm": _gemm,
-    "MatMul": _matmul, "MatMulInteger": _matmul, "Clip": _clip, "MaxPool": _pool,
+    "Conv": _conv, "ConvTranspose": _conv, "ConvInteger": _conv, "QLinearConv": _conv, "Gemm": _gemm,
+    "QGemm": _gemm, "MatMul": _matmul, "MatMulInteger": _matmul, "QLinearMatMul": _matmul, "Clip": _clip, "MaxPool": _pool,
     "AveragePool": _pool, "Loop": _loop, "Scan": _scan, "GroupNormalization": _norm_groups,
     "ReduceMean": _reduce_mean,
 }

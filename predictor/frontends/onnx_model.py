@@ -39,6 +39,8 @@ class Const:
     dims: list[int]
     dtype: str
     value: np.ndarray | None = None
+    #: dtype kept in the file when a DequantizeLinear of this weight was folded ("int8", ...)
+    stored_dtype: str = ""
 
 
 def decode(data: bytes) -> tuple[ModelProto, dict[str, int]]:

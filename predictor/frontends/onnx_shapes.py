@@ -158,10 +158,16 @@ def infer(light: ModelProto) -> ShapeResult:
 
 
 def _alias(node: NodeProto, consts: dict[str, Const]) -> Const | None:
-    """Identity of a constant (exporters emit these for shared weights) is that constant."""
-    if node.op_type == "Identity" and node.domain in ("", "ai.onnx") and node.input[0] in consts:
-        c = consts[node.input[0]]
-        return Const(list(c.dims), c.dtype, c.value)
+    """Identity of a constant (exporters emit these for shared weights) is that constant;
+    DequantizeLinear of a constant (QDQ weights) is a float weight stored as integers."""
+    if node.domain not in ("", "ai.onnx") or not node.input or node.input[0] not in consts:
+        return None
+    c = consts[node.input[0]]
+    if node.op_type == "Identity":
+        return Const(list(c.dims), c.dtype, c.value, c.stored_dtype)
+    if node.op_type == "DequantizeLinear" and all(i in consts for i in node.input if i):
+        scale = consts.get(node.input[1]) if len(node.input) > 1 else None
+        return Const(list(c.dims), scale.dtype if scale else "float32", None, c.dtype)
     return None
 
 

@@ -43,14 +43,19 @@ def conv_macs(node: Node) -> int:
 
 
 def matmul_macs(node: Node) -> int:
-    """MACs of fc / (batched) matmul: output elements times the reduced dimension."""
+    """MACs of fc / (batched) matmul: output elements times the reduced dimension
+    (for fc with an unresolved output: input rows times ``out_features`` times k)."""
+    a = _first(node.inputs)
     k = int(node.attrs.get("k", 0) or 0)
     if k <= 0:
-        a = _first(node.inputs)
         if a is None or not a.resolved or not a.shape:
             return 0
         k = a.shape[-1]
-    return _out_numel(node) * k
+    out = _out_numel(node)
+    features = int(node.attrs.get("out_features", 0) or 0)
+    if not out and features and a is not None and a.resolved and a.shape:
+        out = a.numel // max(1, a.shape[-1]) * features
+    return out * k
 
 
 def rnn_macs(node: Node) -> int:

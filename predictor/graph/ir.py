@@ -92,17 +92,16 @@ class TensorInfo:
 
     @property
     def resolved(self) -> bool:
-        return self.shape is not None and all(d >= 0 for d in self.shape)
+        s = self.shape
+        return s is not None and (not s or min(s) >= 0)
 
     @property
     def numel(self) -> int:
         """Number of elements; 0 when the shape is not resolved."""
-        if not self.resolved:
+        s = self.shape
+        if s is None or (s and min(s) < 0):
             return 0
-        n = 1
-        for d in self.shape or []:
-            n *= d
-        return n
+        return math.prod(s)
 
     @property
     def nbytes(self) -> int:

@@ -184,3 +184,28 @@ def tflite_control_flow() -> bytes:
         return tf.cond(tf.reduce_sum(y) > 0, lambda: y * 3.0, lambda: y - 1.0)
 
     return _convert_function(fn)
+
+
+def onnx_quantized(fmt: str, directory: str) -> bytes:
+    """A small CNN quantized to int8 by onnxruntime's static quantizer (QDQ or QOperator format)."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.rng, self.left = np.random.default_rng(0), 4
+
+        def get_next(self):
+            self.left -= 1
+            return {"input": self.rng.random((1, 3, 32, 32), dtype=np.float32)} if self.left >= 0 else None
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1, groups=8),
+                        nn.Flatten(), nn.Linear(8 * 32 * 32, 10)).eval()
+    src, dst = os.path.join(directory, "float.onnx"), os.path.join(directory, f"{fmt}.onnx")
+    with open(src, "wb") as f:
+        f.write(export_onnx(net, (1, 3, 32, 32), opset=13))
+    qfmt = QuantFormat.QDQ if fmt == "qdq" else QuantFormat.QOperator
+    quantize_static(src, dst, Reader(), quant_format=qfmt, activation_type=QuantType.QInt8,
+                    weight_type=QuantType.QInt8)
+    with open(dst, "rb") as f:
+        return f.read()

@@ -261,3 +261,19 @@ def test_torch_model_round_trip_reference() -> None:
     g = load_model(export_onnx(module, (1, 3, 32, 32), opset=13))
     ours = sum(n.macs for n in g.nodes if n.op in ("conv", "dwconv", "fc"))
     assert ours == int(counted)
+
+
+@pytest.mark.parametrize("fmt", ["qdq", "qoperator"])
+def test_int8_models_from_the_onnxruntime_quantizer(fmt: str, tmp_path) -> None:
+    g = load_model(mb.onnx_quantized(fmt, str(tmp_path)))
+    s = g.summary()
+    float_macs = 32 * 32 * 8 * 27 + 32 * 32 * 8 * 9 + 8 * 32 * 32 * 10
+    assert s["macs"] == float_macs and s["quantized"]
+    assert s["op_histogram"]["conv"] == 1 and s["op_histogram"]["dwconv"] == 1 and s["op_histogram"]["fc"] == 1
+    conv = next(n for n in g.nodes if n.op == "conv")
+    if fmt == "qdq":  # weight DequantizeLinear folds into the conv's weight
+        assert s["folded_nodes"] >= 3 and conv.attrs["weight_dtype"] == "int8" and conv.weights[0].quantized
+        assert all(n.inputs for n in g.nodes if n.op == "dequantize")
+    else:
+        assert conv.source_op == "QLinearConv" and conv.inputs[0].dtype == "int8"
+    assert_data_flow(g)
