@@ -277,3 +277,42 @@ def load_help_records(cache: str, spaces: Sequence[str] = ("nb201",), devices: S
             if devices is None or dev in devices:
                 records.append(Record(f"{s}:{row['index']}", data, dev, {"latency": float(values[row["index"]])}, s))
     return records
+
+
+def corpus_records(device_key: str | None = None, space: str | None = None, include_help: bool = False,
+                   include_pending: bool = False, limit: int | None = None) -> list:
+    """Records from the measured corpus (``datasets.corpus.iter_records``): graph key
+    = arch id + variant + format; targets latency (median ms), memory (peak MB),
+    energy (mJ) where measured."""
+    from datasets.corpus import iter_records
+
+    from predictor.features import featurize
+    from predictor.graph.ir import Graph
+    from predictor.train import Record
+
+    cache: dict[str, Any] = {}
+    out = []
+    for rec in iter_records(device_key, space, include_help=include_help, include_pending=include_pending):
+        key = f"{rec['arch_id']}:{rec.get('variant', 'fp32')}:{rec.get('format', 'onnx')}"
+        if key not in cache:
+            if limit is not None and len(cache) >= limit:
+                continue
+            cache[key] = featurize(Graph.from_dict(rec["ir"]))
+        m = rec.get("measurement") or {}
+        targets = {"latency": m.get("median_ms"), "memory": m.get("peak_memory_mb"), "energy": m.get("energy_mj")}
+        out.append(Record(key, cache[key], rec["device_key"],
+                          {k: float(v) for k, v in targets.items() if v is not None}, rec.get("space", "")))
+    return out
+
+
+def load_records(source: str, devices: Sequence[str] | None = None, limit: int | None = None) -> list:
+    """Records of a named source: ``help-cache:<path>[:spaces]`` (IR cache written by
+    :func:`build_help_cache`), ``corpus`` (our measured corpus) or ``corpus+help``."""
+    if source.startswith("help-cache:"):
+        _, path, *rest = source.split(":")
+        spaces = rest[0].split(",") if rest else ("nb201",)
+        return load_help_records(path, spaces, devices, limit)
+    if source in ("corpus", "corpus+help"):
+        recs = corpus_records(include_help=source == "corpus+help", limit=limit)
+        return [r for r in recs if devices is None or r.device in devices]
+    raise ValueError(f"unknown data source {source!r}: use help-cache:<path>[:nb201,fbnet], corpus, corpus+help")

@@ -73,10 +73,11 @@ class TrainConfig:
     dropout: float = 0.0
     ensemble: int = 3
     epochs: int = 40
-    batch_size: int = 64
+    min_steps: int = 1500  # small data sets get more epochs, so every model sees enough updates
+    batch_size: int = 32
     lr: float = 3e-3
     weight_decay: float = 1e-5
-    patience: int = 6
+    patience: int = 10
     val_fraction: float = 0.1
     calib_fraction: float = 0.1
     seed: int = 0
@@ -192,12 +193,13 @@ def train_member(
         cfg.embed_channels, cfg.dropout,
     )
     stats = init_scales(model, table, train_idx)
+    epochs = max(cfg.epochs, math.ceil(cfg.min_steps / max(math.ceil(len(train_idx) / cfg.batch_size), 1)))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(cfg.epochs, 1))
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs, 1))
     rng = np.random.default_rng(seed)
     best: tuple[float, dict[str, torch.Tensor], int] = (float("inf"), copy.deepcopy(model.state_dict()), 0)
     t0, deadline = time.monotonic(), (cfg.max_minutes or 1e9) * 60
-    for epoch in range(cfg.epochs):
+    for epoch in range(epochs):
         model.train()
         perm = rng.permutation(train_idx)
         total = 0.0
@@ -212,7 +214,7 @@ def train_member(
         sched.step()
         val = mape(predict_table(model, table, val_idx), table.y[val_idx]) if len(val_idx) else float("nan")
         elapsed = time.monotonic() - t0
-        eta = elapsed / (epoch + 1) * (cfg.epochs - epoch - 1)
+        eta = elapsed / (epoch + 1) * (epochs - epoch - 1)
         log.info(
             "train.epoch",
             extra={"seed": seed, "epoch": epoch, "loss": total / max(len(perm), 1), "val_mape": val,
@@ -220,7 +222,7 @@ def train_member(
         )
         if not math.isfinite(val) or val < best[0]:
             best = (val, copy.deepcopy(model.state_dict()), epoch)
-        elif epoch - best[2] >= cfg.patience:
+        elif epoch - best[2] >= max(cfg.patience, epochs // 3):
             log.info("train.early_stop", extra={"seed": seed, "epoch": epoch, "best_epoch": best[2]})
             break
         if elapsed > deadline:
@@ -354,8 +356,8 @@ def _row_pred(z, batch, vec, bias, scale, num_graphs) -> torch.Tensor:
 # -- CLI ------------------------------------------------------------------------------
 def register(subparsers: argparse._SubParsersAction, name: str) -> None:
     p = subparsers.add_parser(name, help="train a PerfSAGE predictor from corpus files")
-    p.add_argument("--source", default="help-nb201",
-                   help="data source: help-nb201, help-fbnet, corpus (datasets.corpus)")
+    p.add_argument("--source", default="corpus",
+                   help="data source: corpus, corpus+help, help-cache:<path>[:nb201,fbnet]")
     p.add_argument("--devices", nargs="*", default=None, help="devices to train on (default: all)")
     p.add_argument("--out", required=True, help="checkpoint path (.pt)")
     p.add_argument("--limit", type=int, default=None, help="use at most this many graphs")
@@ -366,7 +368,7 @@ def register(subparsers: argparse._SubParsersAction, name: str) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from predictor.data_sources import load_records
+    from predictor.evaluate import load_records
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     records = load_records(args.source, devices=args.devices, limit=args.limit)

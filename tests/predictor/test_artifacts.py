@@ -23,7 +23,7 @@ from tests.predictor.test_features import chain_graph, synthetic_records
 @pytest.fixture(scope="module")
 def predictor():
     table = build_table(synthetic_records(60, seed=3, with_energy=("slow",)))
-    cfg = TrainConfig(hidden_channels=8, num_layers=1, embed_channels=4, ensemble=2, epochs=3, batch_size=32)
+    cfg = TrainConfig(min_steps=0, hidden_channels=8, num_layers=1, embed_channels=4, ensemble=2, epochs=3, batch_size=32)
     return train_predictor(table, cfg, name="tiny")
 
 

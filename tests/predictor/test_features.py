@@ -144,11 +144,11 @@ def test_real_exported_onnx_model():
 
 def test_featurisation_is_fast():
     g = chain_graph(300, 32)
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: the shared test machine's load must not matter
     for _ in range(5):
         featurize(g)
-    per_node = (time.perf_counter() - start) / (5 * 300)
-    assert per_node < 1e-3 / 10  # far below the 1 ms/node budget
+    per_node = (time.process_time() - start) / (5 * 300)
+    assert per_node < 2e-4  # well below the 1 ms/node budget (measured ~20 us)
 
 
 DEVICES = {"fast": (1e-7, 0.002), "slow": (5e-7, 0.01)}

@@ -12,7 +12,7 @@ from predictor.evaluate import metrics
 from predictor.train import TrainConfig, adapt_device, build_table, predict_table, train_predictor
 from tests.predictor.test_features import synthetic_records
 
-CFG = TrainConfig(hidden_channels=16, num_layers=2, embed_channels=8, ensemble=2, epochs=40, batch_size=32,
+CFG = TrainConfig(min_steps=0, hidden_channels=16, num_layers=2, embed_channels=8, ensemble=2, epochs=40, batch_size=32,
                   patience=8, lr=5e-3)
 
 
@@ -34,7 +34,7 @@ def test_table_masks_unmeasured_targets(table):
 
 
 def test_training_is_deterministic_with_a_seed(table):
-    cfg = TrainConfig(hidden_channels=8, num_layers=1, embed_channels=4, ensemble=1, epochs=2, batch_size=32)
+    cfg = TrainConfig(min_steps=0, hidden_channels=8, num_layers=1, embed_channels=4, ensemble=1, epochs=2, batch_size=32)
     a = train_predictor(table, cfg, np.arange(60)).members[0].state_dict()
     b = train_predictor(table, cfg, np.arange(60)).members[0].state_dict()
     for k in a:
@@ -59,7 +59,7 @@ def test_checkpoint_metadata_and_availability(trained):
 
 
 def test_progress_is_logged(table, caplog):
-    cfg = TrainConfig(hidden_channels=8, num_layers=1, embed_channels=4, ensemble=1, epochs=1, batch_size=64)
+    cfg = TrainConfig(min_steps=0, hidden_channels=8, num_layers=1, embed_channels=4, ensemble=1, epochs=1, batch_size=64)
     with caplog.at_level(logging.INFO, logger="predictor.train"):
         train_predictor(table, cfg, np.arange(40))
     epochs = [r for r in caplog.records if r.msg == "train.epoch"]

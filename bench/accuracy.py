@@ -1,0 +1,114 @@
+"""Accuracy of PerfSAGE against every baseline, side by side.
+
+Prints, per scenario, target and device: MAPE, RMSPE, ±5%/±10% accuracy,
+Spearman rho and 90%-interval coverage (GNN only) for each model, then the mean
+over devices. Scenarios: random (held-out graphs), loso (leave one search space
+out), zoo (real architectures never trained on), new-devices (K-shot adaptation
+of devices held out of training).
+
+Examples::
+
+    .venv/bin/python bench/accuracy.py --source help-cache:data/help_ir.jsonl.gz:nb201 --scenarios random new-devices
+    .venv/bin/python bench/accuracy.py --source help-cache:data/help_ir.jsonl.gz:nb201,fbnet --scenarios loso
+    .venv/bin/python bench/accuracy.py --source corpus --scenarios random zoo
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from predictor import evaluate  # noqa: E402
+from predictor.train import TrainConfig, build_table  # noqa: E402
+
+#: HELP devices held out of training for the new-device scenario: one per kind
+#: (phone, server CPU, GPU at batch 1 and at a large batch), the rest train.
+DEFAULT_HELD_OUT = ("pixel3", "samsung_a50", "silver_4114", "titan_rtx_1", "1080ti_32")
+COLS = ("n", "mape", "rmspe", "acc5", "acc10", "rho", "cov90")
+
+
+def fmt(v) -> str:
+    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+        return "-"
+    if isinstance(v, int):
+        return str(v)
+    return f"{v:.3f}" if abs(v) < 1.5 else f"{v:.1f}"
+
+
+def print_table(rows: list[dict], per_device: bool) -> None:
+    summary = evaluate.summarise(rows)
+    shown = (rows if per_device else []) + summary
+    keys = sorted({(r["scenario"], r["target"]) for r in shown})
+    for sc, tgt in keys:
+        print(f"\n== {sc} / {tgt} ==")
+        print(f"{'device':<16} {'model':<16} " + " ".join(f"{c:>7}" for c in COLS))
+        sel = [r for r in shown if r["scenario"] == sc and r["target"] == tgt]
+        sel.sort(key=lambda r: (r["device"] == "MEAN", r["device"], r["model"] != "perfsage", r["model"]))
+        for r in sel:
+            print(f"{r['device']:<16} {r['model']:<16} " + " ".join(f"{fmt(r.get(c)):>7}" for c in COLS))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--source", default="help-cache:data/help_ir.jsonl.gz:nb201")
+    ap.add_argument("--scenarios", nargs="+", default=["random"],
+                    choices=["random", "loso", "zoo", "new-devices"])
+    ap.add_argument("--devices", nargs="*", default=None, help="restrict to these devices")
+    ap.add_argument("--held-out", nargs="*", default=list(DEFAULT_HELD_OUT))
+    ap.add_argument("--ks", nargs="*", type=int, default=[10, 50])
+    ap.add_argument("--max-graphs", type=int, default=None, help="graphs loaded per space")
+    ap.add_argument("--max-train", type=int, default=None)
+    ap.add_argument("--max-test", type=int, default=None)
+    ap.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    ap.add_argument("--ensemble", type=int, default=TrainConfig.ensemble)
+    ap.add_argument("--hidden", type=int, default=TrainConfig.hidden_channels)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--per-device", action="store_true", help="print every device, not just the mean")
+    ap.add_argument("--json", default=None, help="also write every row to this JSON file")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(message)s")
+
+    t0 = time.monotonic()
+    records = evaluate.load_records(args.source, args.devices, args.max_graphs)
+    table = build_table(records, devices=args.devices)
+    spaces = {s: table.spaces.count(s) for s in sorted(set(table.spaces))}
+    print(f"source {args.source}: {len(table.keys)} graphs {spaces}, {len(table.devices)} devices, "
+          f"targets {table.targets} (loaded in {time.monotonic() - t0:.0f}s)")
+    cfg = TrainConfig(epochs=args.epochs, ensemble=args.ensemble, hidden_channels=args.hidden, seed=args.seed)
+    rows: list[dict] = []
+    for sc in args.scenarios:
+        t1 = time.monotonic()
+        if sc == "random":
+            rows += evaluate.random_split(table, cfg, max_train=args.max_train, max_test=args.max_test)
+        elif sc == "loso":
+            rows += evaluate.leave_one_space_out(table, cfg, args.max_train, args.max_test)
+        elif sc == "zoo":
+            spaces_arr = np.asarray(table.spaces)
+            test = np.flatnonzero(spaces_arr == "zoo")
+            train = evaluate._limit(np.flatnonzero(spaces_arr != "zoo"), args.max_train, args.seed)
+            if len(test) == 0:
+                print("\n(zoo: no measured zoo architectures in this source)")
+                continue
+            rows += evaluate.compare("zoo", table, train, test, cfg)[0]
+        elif sc == "new-devices":
+            held = [d for d in args.held_out if d in table.devices]
+            rows += evaluate.new_devices(table, cfg, held, args.ks, args.max_train, args.max_test)
+        print(f"[{sc}: {time.monotonic() - t1:.0f}s]")
+    print_table(rows, args.per_device)
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1))
+    print(f"\ntotal {time.monotonic() - t0:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
