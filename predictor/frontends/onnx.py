@@ -13,6 +13,7 @@ constants are dropped and counted in ``meta["folded_nodes"]``. Control flow
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,9 @@ from predictor.graph.limits import Deadline, Limits
 from predictor.graph.ops import ONNX_OPS, unknown
 
 log = logging.getLogger(__name__)
+
+#: a subgraph built apart: (nodes, control links with body-local indices, entry node indices)
+_Body = tuple[list[Node], list[tuple[int, list[int]]], list[int]]
 
 _DOMAINS = ("", "ai.onnx", "com.microsoft")
 _QUANT_OUT = {"QuantizeLinear", "DynamicQuantizeLinear", "QLinearConv", "QLinearMatMul", "QGemm",
@@ -139,15 +143,46 @@ class _Builder:
             direct.append(idx)
             self.nodes.append(self.node(node, k, where, extra))
             self.limits.check_nodes(len(self.nodes))
-            for attr_name, sub in subgraphs(node):
-                label = f"{where}/" if where else ""
-                label += f"{self.nodes[idx].name}/{attr_name}"
-                body_extra = dict(extra)
-                trip = self.nodes[idx].attrs.get("trip_count")
-                if trip:
-                    body_extra["trip_count"] = trip * int(extra.get("trip_count", 1))
-                self.sub_links.append((idx, self.walk(sub, label, body_extra)))
+            bodies = {attr: self._body(idx, attr, sub, where, extra) for attr, sub in subgraphs(node)}
+            if node.op_type == "If" and len(bodies) == 2:
+                bodies = self._larger_branch(idx, bodies)
+            for nodes, links, entry in bodies.values():
+                offset = len(self.nodes)
+                self.nodes.extend(nodes)
+                self.sub_links.extend((i + offset, [j + offset for j in b]) for i, b in links)
+                self.sub_links.append((idx, [j + offset for j in entry]))
         return direct
+
+    def _body(self, idx: int, attr: str, sub: GraphProto, where: str, extra: dict[str, Any]) -> _Body:
+        """Build a subgraph's nodes apart (indices local to the body)."""
+        label = (f"{where}/" if where else "") + f"{self.nodes[idx].name}/{attr}"
+        body_extra = dict(extra)
+        trip = self.nodes[idx].attrs.get("trip_count")
+        if trip:
+            body_extra["trip_count"] = trip * int(extra.get("trip_count", 1))
+        saved = self.nodes, self.sub_links
+        self.nodes, self.sub_links = [], []
+        try:
+            entry = self.walk(sub, label, body_extra)
+            return self.nodes, self.sub_links, entry
+        finally:
+            self.nodes, self.sub_links = saved
+
+    def _larger_branch(self, idx: int, bodies: dict[str, _Body]) -> dict[str, _Body]:
+        """Only one branch of an If runs: inline the costlier one, summarise both in the If's attrs."""
+
+        def cost(name: str) -> tuple[int, int]:
+            return sum(n.macs for n in bodies[name][0]), len(bodies[name][0])
+
+        chosen = max(bodies, key=cost)
+        self.nodes[idx].attrs["branches"] = {
+            name: {"nodes": len(b[0]), "macs": cost(name)[0],
+                   "unknown_ops": sum(1 for n in b[0] if n.is_unknown),
+                   "ops": dict(Counter(n.op for n in b[0]))}
+            for name, b in bodies.items()
+        }
+        self.nodes[idx].attrs["inlined_branch"] = chosen
+        return {chosen: bodies[chosen]}
 
     def node(self, proto: NodeProto, k: int, where: str, extra: dict[str, Any]) -> Node:
         if proto.op_type in _QUANT_IN and proto.input:

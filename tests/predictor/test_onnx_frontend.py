@@ -150,8 +150,11 @@ def test_control_flow_is_inlined_not_dropped() -> None:
     assert body and all(n.attrs.get("trip_count") == 4 for n in body)
     fc = next(n for n in body if n.op == "fc")
     assert fc.macs == 4 * 2 * 8 * 8
-    branches = {n.subgraph.rsplit("/", 1)[-1] for n in g.nodes if "/If" in n.subgraph}
-    assert branches == {"then_branch", "else_branch"}
+    cond = next(n for n in g.nodes if n.op == "if")
+    assert set(cond.attrs["branches"]) == {"then_branch", "else_branch"}  # both summarised ...
+    assert cond.attrs["branches"]["else_branch"]["ops"] == {"sigmoid": 1}
+    inlined = {n.subgraph.rsplit("/", 1)[-1] for n in g.nodes if "/If" in n.subgraph}
+    assert inlined == {cond.attrs["inlined_branch"]}  # ... and only the costlier one runs inline
     assert any(i == loop and g.nodes[j].subgraph for i, j in g.edges)
 
 
@@ -277,3 +280,20 @@ def test_int8_models_from_the_onnxruntime_quantizer(fmt: str, tmp_path) -> None:
     else:
         assert conv.source_op == "QLinearConv" and conv.inputs[0].dtype == "int8"
     assert_data_flow(g)
+
+
+def test_external_reference_to_an_existing_file_is_not_followed(tmp_path, onnx_mobilenet_v2: bytes) -> None:
+    import onnx
+
+    model = onnx.load_from_string(onnx_mobilenet_v2)
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(b"\0" * 10_000_000)
+    t = max(model.graph.initializer, key=lambda x: len(x.raw_data))
+    t.ClearField("raw_data")
+    t.data_location = onnx.TensorProto.EXTERNAL
+    for key, value in (("location", str(secret)), ("offset", "0"), ("length", "100")):
+        entry = t.external_data.add()
+        entry.key, entry.value = key, value
+    with pytest.raises(IRError) as err:
+        load_model(model.SerializeToString())
+    assert err.value.code == "external_data" and str(secret) in err.value.message
