@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from service.dashboard import vendor
 from tests.dashboard import browser, realdata
 from tests.dashboard.populate import EMPTY_DEVICE, HOSTILE_SOC, Populated, ok, populate
 
@@ -54,6 +55,9 @@ def _wait_ready(proc: subprocess.Popen, base: str, log: Path, timeout: float = 1
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, predictor_dir) -> Iterator[tuple[str, dict[str, str]]]:
+    assert vendor.installed(), (
+        "Chart.js is not installed: run `python -m service.dashboard.vendor` (needs npm)"
+    )
     tmp = tmp_path_factory.mktemp("dash-server")
     env = {
         **os.environ,

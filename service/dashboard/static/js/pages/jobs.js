@@ -1,6 +1,6 @@
 import { getJSON } from "../api.js";
 import { bars } from "../charts.js";
-import { badge, cards, chartBox, el, panel, table, when } from "../dom.js";
+import { badge, cards, chartBox, el, link, panel, table, when } from "../dom.js";
 
 export async function render(app) {
   const data = await getJSON("/v1/dashboard/jobs");
@@ -20,7 +20,8 @@ export async function render(app) {
   app.append(table([
     { label: "Id", value: (j) => j.id, num: true }, { label: "Kind", value: (j) => j.kind },
     { label: "Status", value: (j) => badge(j.status) },
-    { label: "Device", value: (j) => j.device_id ?? "—" }, { label: "Graph", value: (j) => j.graph_id ?? "—" },
+    { label: "Device", value: (j) => (j.device_id ? link(`/dashboard/devices/${j.device_id}`, String(j.device_id)) : "—") },
+    { label: "Graph", value: (j) => (j.graph_id ? link(`/dashboard/graphs/${j.graph_id}`, String(j.graph_id)) : "—") },
     { label: "Attempts", value: (j) => `${j.attempts}/${j.max_attempts}` },
     { label: "Worker", value: (j) => j.leased_by ?? "—" }, { label: "Error", value: (j) => j.error ?? "" },
     { label: "Created", value: (j) => when(j.created_at) }, { label: "Finished", value: (j) => when(j.finished_at) },
