@@ -31,6 +31,15 @@ def register(subparsers: argparse._SubParsersAction, name: str) -> None:
         p.set_defaults(func=_worker)
 
 
+def _describe(exc: ValidationError) -> str:
+    """The validation messages without the offending values (which may be secrets)."""
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(x) for x in err.get("loc", ()))
+        parts.append(f"{loc}: {err['msg']}" if loc else str(err["msg"]))
+    return "; ".join(parts)
+
+
 def _setup_logging(level: str = "INFO") -> None:
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
@@ -43,7 +52,7 @@ def _migrate(args: argparse.Namespace) -> int:
     try:
         settings = CoreSettings()
     except ValidationError as exc:
-        print(f"edgeperf migrate: bad configuration:\n{exc}", file=sys.stderr)
+        print(f"edgeperf migrate: bad configuration: {_describe(exc)}", file=sys.stderr)
         return 2
     upgrade(settings.sqlalchemy_url, args.revision)
     print(f"database at revision {args.revision}")
@@ -57,11 +66,12 @@ def _serve(args: argparse.Namespace) -> int:
     from service.migrate import upgrade
 
     try:
-        settings, created = ensure_admin_key(Settings())
+        settings = Settings()
     except ValidationError as exc:
-        print(f"edgeperf serve: refusing to start:\n{exc}", file=sys.stderr)
+        print(f"edgeperf serve: refusing to start: {_describe(exc)}", file=sys.stderr)
         return 2
     _setup_logging(settings.log_level)
+    settings, created = ensure_admin_key(settings)
     if created:
         print(
             f"dev mode: generated admin key (kept in {settings.data_dir / ADMIN_KEY_FILE}):\n"
@@ -94,7 +104,8 @@ def _worker(args: argparse.Namespace) -> int:
         settings = CoreSettings()
         handlers = load_handlers([k.strip() for k in args.kinds.split(",") if k.strip()])
     except (ValidationError, ValueError) as exc:
-        print(f"edgeperf worker: {exc}", file=sys.stderr)
+        detail = _describe(exc) if isinstance(exc, ValidationError) else str(exc)
+        print(f"edgeperf worker: {detail}", file=sys.stderr)
         return 2
     _setup_logging(settings.log_level)
     stop = threading.Event()
