@@ -96,9 +96,18 @@ def bench_predictor(checkpoint: str | None, docs: list[dict]) -> Predictor:
     for i, doc in enumerate(docs):
         g = Graph.from_dict(doc)
         s = g.summary()
-        records.append(Record(f"g{i}", g, "bench-device", {"latency": 0.05 + s["macs"] / 2e8,
-                                                            "energy": 0.2 + s["macs"] / 5e7,
-                                                            "memory": 10 + s["bytes_written"] / 1e6}))
+        records.append(
+            Record(
+                f"g{i}",
+                g,
+                "bench-device",
+                {
+                    "latency": 0.05 + s["macs"] / 2e8,
+                    "energy": 0.2 + s["macs"] / 5e7,
+                    "memory": 10 + s["bytes_written"] / 1e6,
+                },
+            )
+        )
     table = build_table(records)
     return train_predictor(table, TrainConfig(epochs=1, val_fraction=0.2, calib_fraction=0.2), name="bench")
 
@@ -124,16 +133,26 @@ def _free_port() -> int:
 
 
 def start_server(root: Path, checkpoints: Path, threads: int) -> tuple[subprocess.Popen, str]:
-    env = {**os.environ, "EDGEPERF_DATA_DIR": str(root / "data"), "EDGEPERF_ADMIN_KEY": ADMIN_KEY,
-           "EDGEPERF_PREDICTOR_DIR": str(checkpoints), "EDGEPERF_MAX_UPLOAD_BYTES": str(512 * 2**20),
-           "EDGEPERF_MAX_BATCH_SIZE": "5000", "EDGEPERF_LOG_LEVEL": "WARNING",
-           "OMP_NUM_THREADS": str(threads)}
+    env = {
+        **os.environ,
+        "EDGEPERF_DATA_DIR": str(root / "data"),
+        "EDGEPERF_ADMIN_KEY": ADMIN_KEY,
+        "EDGEPERF_PREDICTOR_DIR": str(checkpoints),
+        "EDGEPERF_MAX_UPLOAD_BYTES": str(512 * 2**20),
+        "EDGEPERF_MAX_BATCH_SIZE": "5000",
+        "EDGEPERF_LOG_LEVEL": "WARNING",
+        "OMP_NUM_THREADS": str(threads),
+    }
     env.pop("EDGEPERF_DATABASE_URL", None)
     env.pop("EDGEPERF_DEV_MODE", None)
     port = _free_port()
     log = (root / "server.log").open("w")
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "edgeperf"), "serve", "--host", "127.0.0.1",
-                             "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "edgeperf"), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -169,8 +188,9 @@ def upload_ids(http: httpx.Client, docs_files: list[Path]) -> list[int]:
 
 def resnet_upload(http: httpx.Client, path: Path, device: str) -> float:
     t0 = time.perf_counter()
-    resp = http.post("/v1/predictions/upload", files={"file": (path.name, path.read_bytes())},
-                     data={"devices": device})
+    resp = http.post(
+        "/v1/predictions/upload", files={"file": (path.name, path.read_bytes())}, data={"devices": device}
+    )
     resp.raise_for_status()
     return time.perf_counter() - t0
 
@@ -195,16 +215,30 @@ def main() -> int:
     predictor = bench_predictor(args.checkpoint, docs)
     device = predictor.devices[0]
     nodes = sum(len(d["nodes"]) for d in docs) / len(docs)
-    print(f"predictor {predictor.version} ({len(predictor.members)} members, {predictor.members[0]!r}); "
-          f"device {device}; torch threads {args.threads}; load {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    print(f"NAS-Bench-201: {len(docs)} distinct graphs, {nodes:.0f} nodes on average; "
-          f"MobileNetV2: {len(mnet['nodes'])} nodes\n")
+    print(
+        f"predictor {predictor.version} ({len(predictor.members)} members, {predictor.members[0]!r}); "
+        f"device {device}; torch threads {args.threads}; load {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    )
+    print(
+        f"NAS-Bench-201: {len(docs)} distinct graphs, {nodes:.0f} nodes on average; "
+        f"MobileNetV2: {len(mnet['nodes'])} nodes\n"
+    )
     print(f"{'what':<34} {'graphs':>6} {'seconds':>9} {'graphs/s':>11}  split")
     predictor.predict([featurize(Graph.from_dict(docs[0]))], [device])  # warm-up
-    for name, pool, n in (("in-process NB201", docs, args.nb201), ("in-process MobileNetV2", [mnet], args.mobilenet)):
+    for name, pool, n in (
+        ("in-process NB201", docs, args.nb201),
+        ("in-process MobileNetV2", [mnet], args.mobilenet),
+    ):
         r = in_process(predictor, pool, n, device)
-        print(row(name, n, r["total_s"], f"parse {r['parse_s']:.2f} s, featurise {r['featurize_s']:.2f} s, "
-                                         f"forward {r['forward_s']:.2f} s ({n / r['forward_s']:.0f}/s)"))
+        print(
+            row(
+                name,
+                n,
+                r["total_s"],
+                f"parse {r['parse_s']:.2f} s, featurise {r['featurize_s']:.2f} s, "
+                f"forward {r['forward_s']:.2f} s ({n / r['forward_s']:.0f}/s)",
+            )
+        )
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -220,16 +254,27 @@ def main() -> int:
     return 0
 
 
-def http_rows(http: httpx.Client, docs: list[dict], mnet: dict, device: str, args: argparse.Namespace) -> None:
+def http_rows(
+    http: httpx.Client, docs: list[dict], mnet: dict, device: str, args: argparse.Namespace
+) -> None:
     http_batch(http, [{"ir": docs[0]}], device, 1)  # warm-up
-    for name, pool, n in (("HTTP ir NB201", docs, args.nb201), ("HTTP ir MobileNetV2", [mnet], args.mobilenet)):
+    for name, pool, n in (
+        ("HTTP ir NB201", docs, args.nb201),
+        ("HTTP ir MobileNetV2", [mnet], args.mobilenet),
+    ):
         items = [{"ir": pool[i % len(pool)]} for i in range(n)]
         print(row(name, n, http_batch(http, items, device, args.chunk), f"{args.chunk} per request"))
     ids = upload_ids(http, [zoo_file("mobilenet_v2")])
     http_batch(http, [{"graph_id": ids[0]}], device, 1)  # featurised once, then cached
     items = [{"graph_id": ids[0]}] * args.mobilenet
-    print(row("HTTP id MobileNetV2 (cached)", args.mobilenet, http_batch(http, items, device, args.chunk),
-              "features cached by graph hash"))
+    print(
+        row(
+            "HTTP id MobileNetV2 (cached)",
+            args.mobilenet,
+            http_batch(http, items, device, args.chunk),
+            "features cached by graph hash",
+        )
+    )
 
 
 def resnet_rows(http: httpx.Client, base: str, device: str) -> None:

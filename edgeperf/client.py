@@ -64,11 +64,17 @@ def _devices(device: str | None, devices: Sequence[str] | str | None) -> list[st
 class EdgePerfClient:
     """``EdgePerfClient(base_url, token=None)``; usable as a context manager."""
 
-    def __init__(self, base_url: str, token: str | None = None, timeout: float = 120.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        timeout: float = 120.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout,
-                                  transport=transport)
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/"), headers=headers, timeout=timeout, transport=transport
+        )
 
     def __enter__(self) -> EdgePerfClient:
         return self
@@ -94,9 +100,15 @@ class EdgePerfClient:
             raise EdgePerfError(resp.status_code, error, detail)
         return resp.json()
 
-    def predict(self, model: ModelLike, device: str | None = None, devices: Sequence[str] | str | None = None,
-                input_shapes: dict[str, list[int]] | None = None, targets: Sequence[str] | None = None,
-                breakdown: bool = False) -> dict[str, Any]:
+    def predict(
+        self,
+        model: ModelLike,
+        device: str | None = None,
+        devices: Sequence[str] | str | None = None,
+        input_shapes: dict[str, list[int]] | None = None,
+        targets: Sequence[str] | None = None,
+        breakdown: bool = False,
+    ) -> dict[str, Any]:
         """Predict one model: the IR is built here and only its structure is sent.
         An ``int`` model is the id of a graph already on the server."""
         body: dict[str, Any] = {"devices": _devices(device, devices), "breakdown": breakdown}
@@ -108,19 +120,27 @@ class EdgePerfClient:
             body["targets"] = list(targets)
         return self._call("POST", "/v1/predictions", json=body)
 
-    def predict_batch(self, models: Iterable[ModelLike], device: str | None = None,
-                      devices: Sequence[str] | str | None = None, targets: Sequence[str] | None = None,
-                      input_shapes: dict[str, list[int]] | None = None) -> dict[str, Any]:
+    def predict_batch(
+        self,
+        models: Iterable[ModelLike],
+        device: str | None = None,
+        devices: Sequence[str] | str | None = None,
+        targets: Sequence[str] | None = None,
+        input_shapes: dict[str, list[int]] | None = None,
+    ) -> dict[str, Any]:
         """Many models in one call (ints are stored graph ids). The answer's ``results`` are in
         order; an item that failed carries ``error`` instead of ``predictions``."""
-        items = [{"graph_id": m} if isinstance(m, int) else {"ir": to_ir_document(m, input_shapes)} for m in models]
+        items = [
+            {"graph_id": m} if isinstance(m, int) else {"ir": to_ir_document(m, input_shapes)} for m in models
+        ]
         body: dict[str, Any] = {"items": items, "devices": _devices(device, devices)}
         if targets:
             body["targets"] = list(targets)
         return self._call("POST", "/v1/predictions/batch", json=body)
 
-    def upload_graph(self, path: str | os.PathLike, input_shapes: dict[str, list[int]] | None = None
-                     ) -> dict[str, Any]:
+    def upload_graph(
+        self, path: str | os.PathLike, input_shapes: dict[str, list[int]] | None = None
+    ) -> dict[str, Any]:
         """Upload a model file (weights included) so it can be referred to by id."""
         path = Path(path)
         data = {"input_shapes": json.dumps(input_shapes)} if input_shapes else {}

@@ -15,13 +15,25 @@ TARGETS = ("latency", "energy", "memory")
 def register(subparsers: argparse._SubParsersAction, name: str) -> None:
     p = subparsers.add_parser(name, help="ask a server for a prediction of a model (sends structure only)")
     p.add_argument("model", help="an .onnx or .tflite file")
-    p.add_argument("--server", default=os.environ.get("EDGEPERF_SERVER", "http://127.0.0.1:8000"),
-                   help="server URL (default $EDGEPERF_SERVER or http://127.0.0.1:8000)")
+    p.add_argument(
+        "--server",
+        default=os.environ.get("EDGEPERF_SERVER", "http://127.0.0.1:8000"),
+        help="server URL (default $EDGEPERF_SERVER or http://127.0.0.1:8000)",
+    )
     p.add_argument("--device", required=True, help="device name")
-    p.add_argument("--input-shape", action="append", default=[], metavar="NAME=1,3,224,224",
-                   help="fix the shape of a dynamic input (repeatable)")
-    p.add_argument("--target", action="append", choices=TARGETS, default=None, help="limit targets (repeatable)")
-    p.add_argument("--token", default=os.environ.get("EDGEPERF_TOKEN"), help="bearer token, if the server needs one")
+    p.add_argument(
+        "--input-shape",
+        action="append",
+        default=[],
+        metavar="NAME=1,3,224,224",
+        help="fix the shape of a dynamic input (repeatable)",
+    )
+    p.add_argument(
+        "--target", action="append", choices=TARGETS, default=None, help="limit targets (repeatable)"
+    )
+    p.add_argument(
+        "--token", default=os.environ.get("EDGEPERF_TOKEN"), help="bearer token, if the server needs one"
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_run)
 
@@ -85,7 +97,11 @@ def _run(args: argparse.Namespace) -> int:
         with EdgePerfClient(args.server, token=args.token) as api:
             answer = api.predict(args.model, device=args.device, input_shapes=shapes, targets=args.target)
     except (ValueError, OSError, EdgePerfError) as exc:  # IRError is a ValueError
-        code = exc.error if isinstance(exc, EdgePerfError) else (exc.code if isinstance(exc, IRError) else "error")
+        code = (
+            exc.error
+            if isinstance(exc, EdgePerfError)
+            else (exc.code if isinstance(exc, IRError) else "error")
+        )
         if args.json:
             print(json.dumps({"error": code, "detail": getattr(exc, "detail", None) or str(exc)}))
         else:

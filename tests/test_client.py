@@ -27,15 +27,23 @@ ADMIN_KEY = "client-admin-key-0123456789abcdef"
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("client")
     build_checkpoint(root / "checkpoints")
-    env = {**os.environ, "EDGEPERF_DATA_DIR": str(root / "data"), "EDGEPERF_ADMIN_KEY": ADMIN_KEY,
-           "EDGEPERF_PREDICTOR_DIR": str(root / "checkpoints")}
+    env = {
+        **os.environ,
+        "EDGEPERF_DATA_DIR": str(root / "data"),
+        "EDGEPERF_ADMIN_KEY": ADMIN_KEY,
+        "EDGEPERF_PREDICTOR_DIR": str(root / "checkpoints"),
+    }
     for key in ("EDGEPERF_DEV_MODE", "EDGEPERF_DATABASE_URL"):
         env.pop(key, None)
     port = _free_port()
     log = root / "server.log"
     with log.open("w") as out:
-        proc = subprocess.Popen([EDGEPERF, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [EDGEPERF, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(proc, base, log)
@@ -61,7 +69,9 @@ def test_predict_sends_structure_only(server, model_file):
     assert len(json.dumps(doc)) < model_file.stat().st_size / 3  # weights stay home
     with EdgePerfClient(server) as api:
         answer = api.predict(model_file, device="dev-a")
-        by_graph = api.predict(nb201_graphs()[0], devices=["dev-a", "dev-b"], targets=["latency"], breakdown=True)
+        by_graph = api.predict(
+            nb201_graphs()[0], devices=["dev-a", "dev-b"], targets=["latency"], breakdown=True
+        )
     latency = answer["predictions"]["dev-a"]["latency"]
     assert latency["available"] and latency["unit"] == "ms" and latency["value"] > 0
     assert answer["predictor_version"].startswith("tiny-")
@@ -71,13 +81,16 @@ def test_predict_sends_structure_only(server, model_file):
 
 def test_upload_batch_and_devices(server, model_file):
     admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
-    created = httpx.post(f"{server}/v1/devices", json={"name": "dev-a", "runtime": "onnxruntime"}, headers=admin)
+    created = httpx.post(
+        f"{server}/v1/devices", json={"name": "dev-a", "runtime": "onnxruntime"}, headers=admin
+    )
     assert created.status_code == 201, created.text
     with EdgePerfClient(server) as api:
         assert [d["name"] for d in api.devices()] == ["dev-a"]
         graph = api.upload_graph(model_file, input_shapes={"x": [1, 3, 32, 32]})
-        batch = api.predict_batch([graph["id"], model_file, *nb201_graphs()[:3], {"nodes": "x"}, 10**9],
-                                  devices="all")
+        batch = api.predict_batch(
+            [graph["id"], model_file, *nb201_graphs()[:3], {"nodes": "x"}, 10**9], devices="all"
+        )
         by_id = api.predict(graph["id"], device="dev-a")
     assert (batch["succeeded"], batch["failed"]) == (5, 2)
     assert list(batch["results"][0]["predictions"]) == ["dev-a"]
@@ -89,7 +102,10 @@ def test_errors_are_typed_with_the_server_body(server, model_file):
     with EdgePerfClient(server) as api:
         with pytest.raises(EdgePerfError) as info:
             api.predict(model_file, device="ghost")
-        assert (info.value.status, info.value.error) == (404, "unknown_device") and "ghost" in info.value.detail
+        assert (info.value.status, info.value.error) == (
+            404,
+            "unknown_device",
+        ) and "ghost" in info.value.detail
         with pytest.raises(EdgePerfError) as info:
             api.predict({"nodes": []}, device="dev-a")
         assert (info.value.status, info.value.error) == (422, "invalid_ir")
@@ -105,7 +121,9 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_cli_predict_json(server, model_file):
-    done = _cli(str(model_file), "--server", server, "--device", "dev-a", "--input-shape", "x=1,3,32,32", "--json")
+    done = _cli(
+        str(model_file), "--server", server, "--device", "dev-a", "--input-shape", "x=1,3,32,32", "--json"
+    )
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     assert out["latency_ms"] > 0 and out["energy_mj"] > 0 and out["peak_memory_mb"] > 0

@@ -18,14 +18,15 @@ from service.prediction.registry import PredictorRegistry
 from service.prediction.schemas import (
     BatchRequest,
     BatchResponse,
+    PredictionOptions,
     PredictionRequest,
     PredictionResponse,
     UploadPredictionResponse,
-    PredictionOptions,
 )
 
-router = APIRouter(prefix="/v1/predictions", tags=["predictions"],
-                   responses={**ERROR_RESPONSES, 503: ERROR_RESPONSES[422]})
+router = APIRouter(
+    prefix="/v1/predictions", tags=["predictions"], responses={**ERROR_RESPONSES, 503: ERROR_RESPONSES[422]}
+)
 
 
 def _registry(request: Request) -> PredictorRegistry:
@@ -45,8 +46,9 @@ def predict_batch(body: BatchRequest, request: Request, session: SessionDep) -> 
     """Many graphs in one call (a NAS loop). Items that fail are reported in place;
     the rest are answered. More than ``max_batch_size`` items: 413."""
     settings = request.app.state.settings
-    out = service.predict_batch(session, _registry(request), body, settings.max_graph_nodes,
-                                settings.max_batch_size)
+    out = service.predict_batch(
+        session, _registry(request), body, settings.max_graph_nodes, settings.max_batch_size
+    )
     return JSONResponse(out)
 
 
@@ -57,7 +59,9 @@ def predict_upload(
     file: Annotated[UploadFile, File(description="an .onnx or .tflite model")],
     devices: Annotated[str, Form(description='"all", a name, comma-separated names or a JSON list')],
     input_shapes: Annotated[str | None, Form(description='JSON object, e.g. {"x": [1, 3, 224, 224]}')] = None,
-    targets: Annotated[str | None, Form(description="comma-separated subset of latency,energy,memory")] = None,
+    targets: Annotated[
+        str | None, Form(description="comma-separated subset of latency,energy,memory")
+    ] = None,
     breakdown: Annotated[bool, Form()] = False,
 ) -> Any:
     """Upload a model file (stored like ``POST /v1/graphs``) and predict it at once."""
@@ -67,13 +71,17 @@ def predict_upload(
     resolved = service.resolve_devices(session, state.predictors, options.devices)
     data = file.file.read(state.settings.max_upload_bytes + 1)
     if len(data) > state.settings.max_upload_bytes:
-        raise ServiceError(f"upload is larger than the limit of {state.settings.max_upload_bytes} bytes", 413,
-                           "too_large")
+        raise ServiceError(
+            f"upload is larger than the limit of {state.settings.max_upload_bytes} bytes", 413, "too_large"
+        )
     item = graph_service.Upload(data, file.filename or "", parse_input_shapes(input_shapes))
-    graph, created = graph_service.upload(session, state.graph_store, state.parse_executor,
-                                          state.settings.limits, item)
+    graph, created = graph_service.upload(
+        session, state.graph_store, state.parse_executor, state.settings.limits, item
+    )
     prepared = from_stored(graph.sha256, graph.id, graph.ir, state.predictors.cache)
-    out = service.answer(session, prepared, resolved, options.targets, breakdown, started, {"source": "upload"})
+    out = service.answer(
+        session, prepared, resolved, options.targets, breakdown, started, {"source": "upload"}
+    )
     return {**out, "created": created}
 
 
@@ -83,7 +91,9 @@ def _form_options(devices: str, targets: str | None) -> PredictionOptions:
         try:
             raw = json.loads(raw)
         except json.JSONDecodeError as exc:
-            raise ServiceError(f"devices is not a valid JSON list: {exc.msg}", 422, "validation_error") from exc
+            raise ServiceError(
+                f"devices is not a valid JSON list: {exc.msg}", 422, "validation_error"
+            ) from exc
     elif raw != "all":
         raw = [d.strip() for d in raw.split(",") if d.strip()]
     fields: dict[str, Any] = {"devices": raw}

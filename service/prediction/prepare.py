@@ -25,9 +25,15 @@ from service.prediction.registry import FeatureCache
 OOD_FACTOR = 2.0
 #: features.py scales graph features as log1p(v) / 10 (feature schema v1).
 _FEATURE_LOG_SCALE = 0.1
-_OOD_LABELS = {"log_macs": "MACs", "log_flops": "FLOPs", "log_params": "parameters",
-               "log_bytes_read": "bytes read", "log_bytes_written": "bytes written",
-               "log_nodes": "nodes", "log_edges": "edges"}
+_OOD_LABELS = {
+    "log_macs": "MACs",
+    "log_flops": "FLOPs",
+    "log_params": "parameters",
+    "log_bytes_read": "bytes read",
+    "log_bytes_written": "bytes written",
+    "log_nodes": "nodes",
+    "log_edges": "edges",
+}
 
 
 @dataclass
@@ -100,14 +106,22 @@ def graph_warnings(graph: IRGraph) -> list[dict[str, str]]:
     unknown = Counter(n.op.split(":", 1)[1] for n in graph.nodes if n.is_unknown)
     if unknown:
         kinds = ", ".join(f"{op} x{k}" for op, k in sorted(unknown.items()))
-        out.append({"code": "unknown_ops",
-                    "message": f"{sum(unknown.values())} node(s) of unknown op types ({kinds}); "
-                               "their cost is estimated from shapes only"})
+        out.append(
+            {
+                "code": "unknown_ops",
+                "message": f"{sum(unknown.values())} node(s) of unknown op types ({kinds}); "
+                "their cost is estimated from shapes only",
+            }
+        )
     unresolved = {t.name for n in graph.nodes for t in (*n.inputs, *n.outputs) if not t.resolved}
     if unresolved:
-        out.append({"code": "unresolved_shapes",
-                    "message": f"{len(unresolved)} tensor(s) have unresolved shapes; give input_shapes "
-                               "for dynamic inputs to get costs for every node"})
+        out.append(
+            {
+                "code": "unresolved_shapes",
+                "message": f"{len(unresolved)} tensor(s) have unresolved shapes; give input_shapes "
+                "for dynamic inputs to get costs for every node",
+            }
+        )
     return out
 
 
@@ -122,13 +136,18 @@ def distance_warning(data: Data, predictor: Predictor) -> dict[str, str] | None:
     far = []
     for name, v, lo, hi in zip(stats["features"], x, stats["min"], stats["max"], strict=False):
         if v < lo - margin or v > hi + margin:
-            far.append(f"{_OOD_LABELS.get(name, name)} {_raw(v):.3g} vs training range "
-                       f"[{_raw(lo):.3g}, {_raw(hi):.3g}]")
+            far.append(
+                f"{_OOD_LABELS.get(name, name)} {_raw(v):.3g} vs training range "
+                f"[{_raw(lo):.3g}, {_raw(hi):.3g}]"
+            )
     if not far:
         return None
-    return {"code": "out_of_distribution",
-            "message": f"the graph is far from the training data of {predictor.version}: "
-                       + "; ".join(far) + "; expect larger errors than the interval suggests"}
+    return {
+        "code": "out_of_distribution",
+        "message": f"the graph is far from the training data of {predictor.version}: "
+        + "; ".join(far)
+        + "; expect larger errors than the interval suggests",
+    }
 
 
 def _raw(feature: float) -> float:

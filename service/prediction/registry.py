@@ -63,8 +63,10 @@ class PredictorRegistry:
         if not predictors:
             log.warning("predictions.no_predictors", extra={"directory": str(directory)})
         registry = cls(predictors, FeatureCache(cache_size))
-        log.info("predictions.loaded", extra={"checkpoints": sorted(predictors),
-                                              "devices": len(registry.by_device)})
+        log.info(
+            "predictions.loaded",
+            extra={"checkpoints": sorted(predictors), "devices": len(registry.by_device)},
+        )
         return registry
 
     def for_device(self, device: str) -> Predictor | None:

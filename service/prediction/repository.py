@@ -25,16 +25,28 @@ def graph_keys(session: Session, ids: list[int]) -> dict[int, str]:
     """Content hashes of stored graphs (without loading their IR documents): id -> sha256."""
     if not ids:
         return {}
-    return {i: sha for i, sha in session.execute(select(Graph.id, Graph.sha256).where(Graph.id.in_(set(ids))))}
+    return {
+        i: sha for i, sha in session.execute(select(Graph.id, Graph.sha256).where(Graph.id.in_(set(ids))))
+    }
 
 
 def graph_ir(session: Session, graph_id: int) -> dict[str, Any] | None:
     return session.scalar(select(Graph.ir).where(Graph.id == graph_id))
 
 
-def log_prediction(session: Session, *, graph_id: int | None, device_id: int | None,
-                   request: dict[str, Any], result: dict[str, Any], duration_ms: float) -> None:
+def log_prediction(
+    session: Session,
+    *,
+    graph_id: int | None,
+    device_id: int | None,
+    request: dict[str, Any],
+    result: dict[str, Any],
+    duration_ms: float,
+) -> None:
     """One ``prediction_log`` row per request (compact: values only, no breakdown).
     Flushed with the request's transaction by the session dependency."""
-    session.add(PredictionLog(graph_id=graph_id, device_id=device_id, request=request, result=result,
-                              duration_ms=duration_ms))
+    session.add(
+        PredictionLog(
+            graph_id=graph_id, device_id=device_id, request=request, result=result, duration_ms=duration_ms
+        )
+    )

@@ -48,8 +48,12 @@ def resolve_devices(session: Session, registry: PredictorRegistry, wanted: list[
         raise ServiceError(f"unknown device(s): {', '.join(unknown)}", 404, "unknown_device")
     missing = [n for n in names if registry.for_device(n) is None]
     if missing:
-        raise ServiceError(f"no predictor for device(s): {', '.join(missing)}; measure the device and "
-                           "train or calibrate a predictor for it", 503, "no_predictor")
+        raise ServiceError(
+            f"no predictor for device(s): {', '.join(missing)}; measure the device and "
+            "train or calibrate a predictor for it",
+            503,
+            "no_predictor",
+        )
     return [Target(n, ids.get(n), registry.by_device[n]) for n in names]
 
 
@@ -77,13 +81,29 @@ def _by_predictor(devices: list[Target]) -> list[tuple[Predictor, list[Target]]]
 def _target(res: dict[str, Any] | None, predictor: Predictor, device: str, target: str) -> dict[str, Any]:
     unit = TARGET_UNITS[target]
     if res is None or target not in predictor.targets:
-        return {"available": False, "value": None, "unit": unit, "interval_90": None,
-                "reason": f"predictor {predictor.version} does not predict {target}"}
+        return {
+            "available": False,
+            "value": None,
+            "unit": unit,
+            "interval_90": None,
+            "reason": f"predictor {predictor.version} does not predict {target}",
+        }
     p = res["predictions"][device][target]
     if not p["available"]:
-        return {"available": False, "value": None, "unit": unit, "interval_90": None,
-                "reason": f"no {target} measurements of device {device} in the training data"}
-    return {"available": True, "value": p["value"], "unit": unit, "interval_90": p["interval90"], "reason": None}
+        return {
+            "available": False,
+            "value": None,
+            "unit": unit,
+            "interval_90": None,
+            "reason": f"no {target} measurements of device {device} in the training data",
+        }
+    return {
+        "available": True,
+        "value": p["value"],
+        "unit": unit,
+        "interval_90": p["interval90"],
+        "reason": None,
+    }
 
 
 def warnings_for(item: Prepared, devices: list[Target]) -> list[dict[str, str]]:
@@ -111,8 +131,15 @@ def breakdown(item: Prepared, devices: list[Target], answer: dict[str, Any]) -> 
 
 def _layers(item: Prepared, col: np.ndarray, value: float) -> list[dict[str, Any]]:
     scale = value / max(float(col.sum()), 1e-12)
-    return [{"index": i, "node": item.names[i] or f"node_{i}", "op": item.ops[i], "contribution": float(c * scale)}
-            for i, c in enumerate(col)]
+    return [
+        {
+            "index": i,
+            "node": item.names[i] or f"node_{i}",
+            "op": item.ops[i],
+            "contribution": float(c * scale),
+        }
+        for i, c in enumerate(col)
+    ]
 
 
 def versions(devices: list[Target]) -> tuple[dict[str, str], str]:
@@ -130,41 +157,76 @@ def predict(session: Session, registry: PredictorRegistry, body: PredictionReque
     else:
         assert body.ir is not None  # the schema demands exactly one
         item = from_ir(body.ir, max_nodes)
-    return answer(session, item, devices, body.targets, body.breakdown, started,
-                  {"source": "graph_id" if body.graph_id else "ir"})
+    return answer(
+        session,
+        item,
+        devices,
+        body.targets,
+        body.breakdown,
+        started,
+        {"source": "graph_id" if body.graph_id else "ir"},
+    )
 
 
-def answer(session: Session, item: Prepared, devices: list[Target], targets: list[str], with_breakdown: bool,
-           started: float, request: dict[str, Any]) -> dict[str, Any]:
+def answer(
+    session: Session,
+    item: Prepared,
+    devices: list[Target],
+    targets: list[str],
+    with_breakdown: bool,
+    started: float,
+    request: dict[str, Any],
+) -> dict[str, Any]:
     """Run one prepared graph, log it, and shape the response."""
     preds = run([item], devices, targets)[0]
     per, joined = versions(devices)
-    out = {"graph_id": item.graph_id, "predictions": preds, "predictor_versions": per,
-           "predictor_version": joined, "warnings": warnings_for(item, devices),
-           "breakdown": breakdown(item, devices, preds) if with_breakdown else None}
+    out = {
+        "graph_id": item.graph_id,
+        "predictions": preds,
+        "predictor_versions": per,
+        "predictor_version": joined,
+        "warnings": warnings_for(item, devices),
+        "breakdown": breakdown(item, devices, preds) if with_breakdown else None,
+    }
     duration = (time.perf_counter() - started) * 1000
     compact = {d: {t: p["value"] for t, p in v.items()} for d, v in preds.items()}
     repository.log_prediction(
-        session, graph_id=item.graph_id, device_id=devices[0].device_id, duration_ms=duration,
-        request={**request, "devices": [d.name for d in devices], "targets": targets, "breakdown": with_breakdown,
-                 "nodes": item.data.num_nodes},
+        session,
+        graph_id=item.graph_id,
+        device_id=devices[0].device_id,
+        duration_ms=duration,
+        request={
+            **request,
+            "devices": [d.name for d in devices],
+            "targets": targets,
+            "breakdown": with_breakdown,
+            "nodes": item.data.num_nodes,
+        },
         result={"predictions": compact, "predictor_version": joined},
     )
-    log.info("prediction.served", extra={"graph_id": item.graph_id, "devices": len(devices),
-                                         "duration_ms": round(duration, 2)})
+    log.info(
+        "prediction.served",
+        extra={"graph_id": item.graph_id, "devices": len(devices), "duration_ms": round(duration, 2)},
+    )
     return out
 
 
-def predict_batch(session: Session, registry: PredictorRegistry, body: BatchRequest, max_nodes: int,
-                  max_batch: int) -> dict[str, Any]:
+def predict_batch(
+    session: Session, registry: PredictorRegistry, body: BatchRequest, max_nodes: int, max_batch: int
+) -> dict[str, Any]:
     """Many graphs in one call: every item is prepared on its own (errors reported per item),
     the good ones go through the GNN together."""
     started = time.perf_counter()
     if len(body.items) > max_batch:
-        raise ServiceError(f"a batch holds at most {max_batch} items, got {len(body.items)}; split it", 413,
-                           "batch_too_large")
+        raise ServiceError(
+            f"a batch holds at most {max_batch} items, got {len(body.items)}; split it",
+            413,
+            "batch_too_large",
+        )
     devices = resolve_devices(session, registry, body.devices)
-    stored = from_graph_ids(session, [it.graph_id for it in body.items if it.graph_id is not None], registry.cache)
+    stored = from_graph_ids(
+        session, [it.graph_id for it in body.items if it.graph_id is not None], registry.cache
+    )
     results: list[dict[str, Any]] = []
     good: list[tuple[int, Prepared]] = []
     for i, it in enumerate(body.items):
@@ -174,25 +236,51 @@ def predict_batch(session: Session, registry: PredictorRegistry, body: BatchRequ
             results.append(_item_error(i, it.graph_id, exc))
     preds = run([p for _, p in good], devices, body.targets) if good else []
     for (i, item), pred in zip(good, preds, strict=True):
-        results.append({"index": i, "graph_id": item.graph_id, "predictions": pred,
-                        "warnings": warnings_for(item, devices), "error": None})
+        results.append(
+            {
+                "index": i,
+                "graph_id": item.graph_id,
+                "predictions": pred,
+                "warnings": warnings_for(item, devices),
+                "error": None,
+            }
+        )
     results.sort(key=lambda r: r["index"])
     per, joined = versions(devices)
     duration = (time.perf_counter() - started) * 1000
     repository.log_prediction(
-        session, graph_id=None, device_id=devices[0].device_id, duration_ms=duration,
-        request={"source": "batch", "items": len(body.items), "devices": [d.name for d in devices],
-                 "targets": body.targets},
+        session,
+        graph_id=None,
+        device_id=devices[0].device_id,
+        duration_ms=duration,
+        request={
+            "source": "batch",
+            "items": len(body.items),
+            "devices": [d.name for d in devices],
+            "targets": body.targets,
+        },
         result={"succeeded": len(good), "failed": len(body.items) - len(good), "predictor_version": joined},
     )
-    log.info("prediction.batch", extra={"items": len(body.items), "failed": len(body.items) - len(good),
-                                        "duration_ms": round(duration, 2)})
-    return {"predictor_version": joined, "predictor_versions": per, "succeeded": len(good),
-            "failed": len(body.items) - len(good), "results": results}
+    log.info(
+        "prediction.batch",
+        extra={
+            "items": len(body.items),
+            "failed": len(body.items) - len(good),
+            "duration_ms": round(duration, 2),
+        },
+    )
+    return {
+        "predictor_version": joined,
+        "predictor_versions": per,
+        "succeeded": len(good),
+        "failed": len(body.items) - len(good),
+        "results": results,
+    }
 
 
-def _batch_item(stored: dict[int, Prepared | NotFound], graph_id: int | None, ir: dict[str, Any] | None,
-                max_nodes: int) -> Prepared:
+def _batch_item(
+    stored: dict[int, Prepared | NotFound], graph_id: int | None, ir: dict[str, Any] | None, max_nodes: int
+) -> Prepared:
     if (graph_id is None) == (ir is None):
         raise ServiceError("give exactly one of graph_id and ir", 422, "validation_error")
     if graph_id is not None:
@@ -207,5 +295,10 @@ def _batch_item(stored: dict[int, Prepared | NotFound], graph_id: int | None, ir
 def _item_error(index: int, graph_id: int | None, exc: IRError | ServiceError) -> dict[str, Any]:
     code = exc.code
     detail = exc.message
-    return {"index": index, "graph_id": graph_id, "predictions": None, "warnings": [],
-            "error": {"error": code, "detail": detail}}
+    return {
+        "index": index,
+        "graph_id": graph_id,
+        "predictions": None,
+        "warnings": [],
+        "error": {"error": code, "detail": detail},
+    }

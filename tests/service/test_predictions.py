@@ -30,8 +30,13 @@ def checkpoint_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path, checkpoint_dir: Path) -> Settings:
-    return Settings(database_url=database_url, data_dir=tmp_path / "data", admin_key=ADMIN_KEY,
-                    predictor_dir=checkpoint_dir, max_batch_size=20)
+    return Settings(
+        database_url=database_url,
+        data_dir=tmp_path / "data",
+        admin_key=ADMIN_KEY,
+        predictor_dir=checkpoint_dir,
+        max_batch_size=20,
+    )
 
 
 def ir(i: int = 0) -> dict:
@@ -58,30 +63,39 @@ async def test_ir_prediction_on_a_device_with_every_target(client, db_engine):
         lo, hi = p["interval_90"]
         assert p["available"] and p["reason"] is None and 0 < lo <= p["value"] <= hi
     assert body["predictor_version"].startswith("tiny-") and body["predictor_versions"] == {
-        "dev-a": body["predictor_version"]}
+        "dev-a": body["predictor_version"]
+    }
     assert body["graph_id"] is None and body["breakdown"] is None and isinstance(body["warnings"], list)
     with db_engine.connect() as conn:
         row = conn.execute(select(PredictionLog)).one()
-    assert row.request["devices"] == ["dev-a"] and row.result["predictions"]["dev-a"]["latency"] == pytest.approx(
-        preds["latency"]["value"])
+    assert row.request["devices"] == ["dev-a"] and row.result["predictions"]["dev-a"][
+        "latency"
+    ] == pytest.approx(preds["latency"]["value"])
     assert row.device_id is not None and row.duration_ms > 0
 
 
 async def test_targets_without_data_are_unavailable_never_invented(client):
-    resp = await client.post("/v1/predictions", json={"ir": ir(1), "devices": ["dev-b"],
-                                                      "targets": ["latency", "energy"]})
+    resp = await client.post(
+        "/v1/predictions", json={"ir": ir(1), "devices": ["dev-b"], "targets": ["latency", "energy"]}
+    )
     assert resp.status_code == 200, resp.text  # dev-b is known to the checkpoint, not registered
     preds = resp.json()["predictions"]["dev-b"]
     assert preds["latency"]["available"] and preds["latency"]["value"] > 0
-    assert preds["energy"] == {"available": False, "value": None, "unit": "mJ", "interval_90": None,
-                               "reason": "no energy measurements of device dev-b in the training data"}
+    assert preds["energy"] == {
+        "available": False,
+        "value": None,
+        "unit": "mJ",
+        "interval_90": None,
+        "reason": "no energy measurements of device dev-b in the training data",
+    }
     assert "memory" not in preds
 
 
 async def test_breakdown_per_layer_sums_to_the_prediction(client):
     graph = nb201_graphs()[2]
-    resp = await client.post("/v1/predictions", json={"ir": graph.to_dict(), "devices": ["dev-a", "dev-b"],
-                                                      "breakdown": True})
+    resp = await client.post(
+        "/v1/predictions", json={"ir": graph.to_dict(), "devices": ["dev-a", "dev-b"], "breakdown": True}
+    )
     body = resp.json()
     for dev in ("dev-a", "dev-b"):
         for target, layers in body["breakdown"][dev].items():
@@ -93,7 +107,9 @@ async def test_breakdown_per_layer_sums_to_the_prediction(client):
 
 
 async def test_stored_graph_by_id_is_featurised_once(client, app):
-    up = await client.post("/v1/graphs", files={"file": ("net.onnx", onnx_bytes(), "application/octet-stream")})
+    up = await client.post(
+        "/v1/graphs", files={"file": ("net.onnx", onnx_bytes(), "application/octet-stream")}
+    )
     graph = up.json()
     first = await client.post("/v1/predictions", json={"graph_id": graph["id"], "devices": "dev-b"})
     assert first.status_code == 200, first.text
@@ -110,8 +126,12 @@ async def test_warnings_unknown_ops_and_far_from_training(client):
     codes = {w["code"]: w["message"] for w in body["warnings"]}
     assert "FancyOp x1" in codes["unknown_ops"] and "out_of_distribution" not in codes
     # a plain 8-node conv net is far smaller than any NAS-Bench-201 network of the training set
-    up = await client.post("/v1/graphs", files={"file": ("small.onnx", onnx_bytes(), "application/octet-stream")})
-    body = (await client.post("/v1/predictions", json={"graph_id": up.json()["id"], "devices": "dev-a"})).json()
+    up = await client.post(
+        "/v1/graphs", files={"file": ("small.onnx", onnx_bytes(), "application/octet-stream")}
+    )
+    body = (
+        await client.post("/v1/predictions", json={"graph_id": up.json()["id"], "devices": "dev-a"})
+    ).json()
     far = [w["message"] for w in body["warnings"] if w["code"] == "out_of_distribution"]
     assert far and "nodes" in far[0] and "training range" in far[0]
 
@@ -126,21 +146,42 @@ async def test_all_means_registered_devices_with_a_predictor(client):
 async def test_bad_requests_are_4xx_with_the_json_body(client):
     await make_device(client, "unmodelled")
     post = client.post
-    assert "nope" in assert_error(await post("/v1/predictions", json={"ir": ir(0), "devices": "nope"}),
-                                  404, "unknown_device")["detail"]
-    assert "unmodelled" in assert_error(await post("/v1/predictions", json={"ir": ir(0), "devices": "unmodelled"}),
-                                        503, "no_predictor")["detail"]
-    assert_error(await post("/v1/predictions", json={"graph_id": 999999, "devices": "dev-a"}), 404, "not_found")
+    assert (
+        "nope"
+        in assert_error(
+            await post("/v1/predictions", json={"ir": ir(0), "devices": "nope"}), 404, "unknown_device"
+        )["detail"]
+    )
+    assert (
+        "unmodelled"
+        in assert_error(
+            await post("/v1/predictions", json={"ir": ir(0), "devices": "unmodelled"}), 503, "no_predictor"
+        )["detail"]
+    )
+    assert_error(
+        await post("/v1/predictions", json={"graph_id": 999999, "devices": "dev-a"}), 404, "not_found"
+    )
     both = await post("/v1/predictions", json={"graph_id": 1, "ir": ir(0), "devices": "dev-a"})
     assert "exactly one of graph_id" in assert_error(both, 422)["detail"]
     assert_error(await post("/v1/predictions", json={"devices": "dev-a"}), 422, "validation_error")
-    assert_error(await post("/v1/predictions", json={"ir": ir(0), "devices": "dev-a", "targets": ["speed"]}), 422)
+    assert_error(
+        await post("/v1/predictions", json={"ir": ir(0), "devices": "dev-a", "targets": ["speed"]}), 422
+    )
     assert_error(await post("/v1/predictions", json={"ir": ir(0), "devices": []}), 422)
     bad_edge = {**ir(0), "edges": [[0, 10**6]]}
-    assert "malformed IR" in assert_error(await post("/v1/predictions", json={"ir": bad_edge, "devices": "dev-a"}),
-                                          422, "invalid_ir")["detail"]
-    for doc in ({"nodes": []}, {"nodes": [{"name": "x"}]}, {"nodes": [{"op": "conv", "inputs": [{"shape": ["a"]}]}]},
-                {"nodes": [{"op": "conv"}], "edges": [[0]]}, [1, 2]):
+    assert (
+        "malformed IR"
+        in assert_error(
+            await post("/v1/predictions", json={"ir": bad_edge, "devices": "dev-a"}), 422, "invalid_ir"
+        )["detail"]
+    )
+    for doc in (
+        {"nodes": []},
+        {"nodes": [{"name": "x"}]},
+        {"nodes": [{"op": "conv", "inputs": [{"shape": ["a"]}]}]},
+        {"nodes": [{"op": "conv"}], "edges": [[0]]},
+        [1, 2],
+    ):
         assert_error(await post("/v1/predictions", json={"ir": doc, "devices": "dev-a"}), 422)
     # absurd but well-formed: answered, with a warning instead of a crash
     huge = {"nodes": [{"op": "conv", "outputs": [{"name": "t", "shape": [10**10] * 30}]}]}
@@ -166,17 +207,28 @@ async def test_no_checkpoint_at_all_is_a_clear_503(settings, clean_db, tmp_path)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
             await make_device(client, "dev-a")
             one = await client.post("/v1/predictions", json={"ir": ir(0), "devices": "dev-a"})
-            every = await client.post("/v1/predictions/batch", json={"items": [{"ir": ir(0)}], "devices": "all"})
+            every = await client.post(
+                "/v1/predictions/batch", json={"items": [{"ir": ir(0)}], "devices": "all"}
+            )
     assert "no predictor for device(s): dev-a" in assert_error(one, 503, "no_predictor")["detail"]
     assert_error(every, 503, "no_predictor")
 
 
 async def test_batch_reports_errors_per_item(client):
-    up = await client.post("/v1/graphs", files={"file": ("net.onnx", onnx_bytes(), "application/octet-stream")})
+    up = await client.post(
+        "/v1/graphs", files={"file": ("net.onnx", onnx_bytes(), "application/octet-stream")}
+    )
     items = [{"ir": ir(i)} for i in range(4)]
-    items += [{"graph_id": up.json()["id"]}, {"graph_id": 424242}, {"ir": {"nodes": "x"}}, {}, {"graph_id": 1, "ir": ir(0)}]
-    resp = await client.post("/v1/predictions/batch", json={"items": items, "devices": ["dev-a", "dev-b"],
-                                                            "targets": ["latency"]})
+    items += [
+        {"graph_id": up.json()["id"]},
+        {"graph_id": 424242},
+        {"ir": {"nodes": "x"}},
+        {},
+        {"graph_id": 1, "ir": ir(0)},
+    ]
+    resp = await client.post(
+        "/v1/predictions/batch", json={"items": items, "devices": ["dev-a", "dev-b"], "targets": ["latency"]}
+    )
     assert resp.status_code == 200, resp.text
     body = resp.json()
     assert (body["succeeded"], body["failed"]) == (5, 4)
@@ -185,22 +237,33 @@ async def test_batch_reports_errors_per_item(client):
     for r in results[:5]:
         assert r["error"] is None and r["predictions"]["dev-a"]["latency"]["value"] > 0
     assert results[4]["graph_id"] == up.json()["id"]
-    assert [r["error"]["error"] for r in results[5:]] == ["not_found", "invalid_ir", "validation_error",
-                                                          "validation_error"]
+    assert [r["error"]["error"] for r in results[5:]] == [
+        "not_found",
+        "invalid_ir",
+        "validation_error",
+        "validation_error",
+    ]
     single = (await client.post("/v1/predictions", json={"ir": ir(2), "devices": "dev-a"})).json()
     assert results[2]["predictions"]["dev-a"]["latency"]["value"] == pytest.approx(
-        single["predictions"]["dev-a"]["latency"]["value"], rel=1e-5)
+        single["predictions"]["dev-a"]["latency"]["value"], rel=1e-5
+    )
 
 
 async def test_batch_too_large_and_empty(client):
-    resp = await client.post("/v1/predictions/batch", json={"items": [{"ir": ir(0)}] * 21, "devices": "dev-a"})
+    resp = await client.post(
+        "/v1/predictions/batch", json={"items": [{"ir": ir(0)}] * 21, "devices": "dev-a"}
+    )
     assert "at most 20" in assert_error(resp, 413, "batch_too_large")["detail"]
     assert_error(await client.post("/v1/predictions/batch", json={"items": [], "devices": "dev-a"}), 422)
 
 
 async def test_upload_stores_the_graph_and_predicts(client, db_engine):
     files = {"file": ("net.onnx", onnx_bytes(16), "application/octet-stream")}
-    form = {"devices": "dev-a,dev-b", "targets": "latency,memory", "input_shapes": json.dumps({"x": [2, 3, 32, 32]})}
+    form = {
+        "devices": "dev-a,dev-b",
+        "targets": "latency,memory",
+        "input_shapes": json.dumps({"x": [2, 3, 32, 32]}),
+    }
     resp = await client.post("/v1/predictions/upload", files=files, data=form)
     assert resp.status_code == 200, resp.text
     body = resp.json()
@@ -216,12 +279,19 @@ async def test_upload_stores_the_graph_and_predicts(client, db_engine):
 
 async def test_upload_bad_input(client):
     files = {"file": ("net.onnx", b"garbage", "application/octet-stream")}
-    assert_error(await client.post("/v1/predictions/upload", files=files, data={"devices": "dev-a"}), 422,
-                 "invalid_model")
+    assert_error(
+        await client.post("/v1/predictions/upload", files=files, data={"devices": "dev-a"}),
+        422,
+        "invalid_model",
+    )
     good = {"file": ("net.onnx", onnx_bytes(), "application/octet-stream")}
     assert_error(await client.post("/v1/predictions/upload", files=good, data={"devices": "[oops"}), 422)
-    assert_error(await client.post("/v1/predictions/upload", files=good, data={"devices": "dev-a",
-                                                                                "targets": "speed"}), 422)
+    assert_error(
+        await client.post(
+            "/v1/predictions/upload", files=good, data={"devices": "dev-a", "targets": "speed"}
+        ),
+        422,
+    )
     assert_error(await client.post("/v1/predictions/upload", files=good, data={"devices": "ghost"}), 404)
 
 
