@@ -120,10 +120,10 @@ def _cmd_import_help(args: argparse.Namespace) -> int:
     _logging()
     names = ["nb201", "fbnet"] if args.space == "all" else [args.space]
     try:
+        help_mod.import_latencies(args.source, args.root / corpus.HELP_DIR_NAME)
         for sp in names:
             n = help_mod.build_ir(sp, args.source, args.root / corpus.HELP_DIR_NAME, limit=args.limit)
             print(f"{sp}: {n} new IR documents")
-        help_mod.import_latencies(args.source, args.root / corpus.HELP_DIR_NAME)
         if args.db:
             print(json.dumps(help_mod.ingest_db(args.db, args.root / corpus.HELP_DIR_NAME)))
     except help_mod.HelpImportError as exc:

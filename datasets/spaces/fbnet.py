@@ -33,8 +33,8 @@ def _block(nb: NetBuilder, x: int, name: str, cout: int, s: int) -> int:
             return x
         return nb.conv_bn(x, cout, 1, s=s, act="relu")
     m = _BLOCK_RE.match(name)
-    if not m:
-        raise NetlistError(f"unknown FBNet block {name!r}")
+    if name not in BLOCKS or not m:
+        raise NetlistError(f"unknown FBNet block {name!r}; known: {', '.join(BLOCKS)}")
     k, e, g = int(m.group(1)), int(m.group(2)), int(m.group(3) or 1)
     return mbconv(nb, x, cout, k, e, s, "relu", g=g, always_expand=True)
 

@@ -1,0 +1,93 @@
+import json
+
+import pytest
+
+from datasets import spaces
+from datasets.netlist import NetlistError
+from datasets.spaces import fbnet, nb201
+from tests.datasets import tiny
+
+N = 30
+
+
+@pytest.mark.parametrize("space", spaces.CORPUS_SPACES + ("fbnet",))
+def test_sampler_is_deterministic_per_seed_and_index(space):
+    a = spaces.sample_spec(space, 7, 3)
+    assert a == spaces.sample_spec(space, 7, 3)
+    assert a["space"] == space
+    assert json.loads(json.dumps(a)) == a  # JSON-able
+    others = [spaces.sample_spec(space, 7, i) for i in range(4, 10)] + [spaces.sample_spec(space, 8, 3)]
+    assert any(o != a for o in others)
+
+
+@pytest.mark.parametrize("space", spaces.CORPUS_SPACES)
+def test_samples_stay_within_the_macs_budget(space):
+    lo, hi = spaces.get(space).MACS_RANGE
+    for i in range(N):
+        macs = spaces.netlist(spaces.sample_spec(space, 0, i)).macs()
+        assert lo <= macs <= hi
+
+
+def _collect(space, fn):
+    return {v for i in range(N * 2) for v in fn(spaces.sample_spec(space, 1, i))}
+
+
+def test_mobilenet_covers_kernels_expansions_families_resolutions():
+    blocks = lambda s: [(b["k"], b["e"]) for st in s["stages"][1:] for b in st["blocks"]]  # noqa: E731
+    assert {k for k, _ in _collect("mobilenet", blocks)} == {3, 5, 7}
+    assert {e for _, e in _collect("mobilenet", blocks)} == {3, 4, 6}
+    assert _collect("mobilenet", lambda s: [s["family"]]) == {"v2", "v3", "ofa"}
+    res = _collect("mobilenet", lambda s: [s["resolution"]])
+    assert min(res) >= 128 and max(res) <= 256 and len(res) >= 5
+    assert _collect("mobilenet", lambda s: [st["se"] for st in s["stages"]]) == {True, False}
+    assert "hswish" in _collect("mobilenet", lambda s: [st["act"] for st in s["stages"]])
+
+
+def test_resnet_covers_block_kinds_and_groups():
+    fams = _collect("resnet", lambda s: [s["family"]])
+    assert fams == set(spaces.resnet.FAMILIES)
+    assert max(_collect("resnet", lambda s: [st["g"] for st in s["stages"]])) > 1
+    assert _collect("resnet", lambda s: [st["block"] for st in s["stages"]]) == {"basic", "bottleneck"}
+
+
+def test_nb201_samples_all_ops_and_parse_back():
+    ops = _collect("nb201", lambda s: [op for node in nb201.parse_arch(s["arch"]) for op, _ in node])
+    assert ops == set(nb201.OPS)
+    ops6 = ["nor_conv_3x3", "none", "skip_connect", "avg_pool_3x3", "nor_conv_1x1", "none"]
+    assert [op for node in nb201.parse_arch(nb201.arch_string(ops6)) for op, _ in node] == ops6
+
+
+def test_vit_sequence_length_and_heads_vary():
+    seq = _collect("vit", lambda s: [(s["image"] // s["patch"]) ** 2])
+    assert len(seq) >= 5
+    assert len(_collect("vit", lambda s: [s["heads"]])) >= 3
+    for i in range(N):
+        s = spaces.sample_spec("vit", 2, i)
+        assert s["image"] % s["patch"] == 0 and s["dim"] % s["heads"] == 0
+
+
+def test_dethead_covers_all_heads_and_backbones():
+    assert _collect("dethead", lambda s: [s["head"]["type"]]) == {"ssdlite", "fpn_det", "fpn_seg", "lraspp"}
+    assert _collect("dethead", lambda s: [s["backbone"]["kind"]]) == {"mbv3", "resnet"}
+
+
+def test_fbnet_has_22_blocks_from_the_help_vocabulary():
+    s = spaces.sample_spec("fbnet", 0, 0)
+    assert len(s["blocks"]) == 22 and set(s["blocks"]) <= set(fbnet.BLOCKS)
+    assert spaces.netlist(tiny.FBNET).output_shape == ("vec", 100)
+
+
+@pytest.mark.parametrize("bad", [
+    {"space": "nb201", "arch": "|conv_9x9~0|+|none~0|none~1|+|none~0|none~1|none~2|"},
+    {"space": "nb201", "arch": "garbage"},
+    {"space": "fbnet", "blocks": ["k9_e9"] * 22},
+    {"space": "fbnet", "blocks": ["skip"] * 3},
+    {"space": "vit", "image": 30, "patch": 8, "dim": 32, "depth": 1, "heads": 2, "mlp_ratio": 2, "classes": 10},
+    {"space": "vit", "image": 32, "patch": 8, "dim": 30, "depth": 1, "heads": 4, "mlp_ratio": 2, "classes": 10},
+    {"space": "nope"},
+    {"space": "mobilenet"},
+    "not a dict",
+])
+def test_bad_specs_raise_one_typed_error(bad):
+    with pytest.raises(NetlistError):
+        spaces.netlist(bad)

@@ -1,0 +1,36 @@
+"""Tiny hand-written specs, one per space (and per detection head): real networks, fast to build."""
+
+from __future__ import annotations
+
+from typing import Any
+
+MOBILENET = {
+    "space": "mobilenet", "family": "v3", "resolution": 64, "width": 0.5, "stem": {"c": 8, "act": "hswish"},
+    "stages": [{"c": 8, "s": 1, "act": "relu", "se": False, "blocks": [{"k": 3, "e": 1}]},
+               {"c": 16, "s": 2, "act": "hswish", "se": True, "blocks": [{"k": 5, "e": 3}, {"k": 7, "e": 4}]}],
+    "head": {"pre": 32, "post": 64, "act": "hswish"}, "classes": 10,
+}
+RESNET = {
+    "space": "resnet", "family": "regnety", "resolution": 64, "stem": {"c": 16, "k": 7, "pool": True},
+    "stages": [{"block": "basic", "c": 16, "mid": 16, "g": 1, "depth": 1, "s": 1, "se": False},
+               {"block": "bottleneck", "c": 32, "mid": 32, "g": 4, "depth": 2, "s": 2, "se": True}],
+    "classes": 10,
+}
+NB201 = {"space": "nb201", "arch": "|nor_conv_3x3~0|+|avg_pool_3x3~0|skip_connect~1|+|none~0|nor_conv_1x1~1|avg_pool_3x3~2|",
+         "C": 8, "N": 1, "resolution": 16, "classes": 10}
+VIT = {"space": "vit", "image": 32, "patch": 8, "dim": 32, "depth": 1, "heads": 2, "mlp_ratio": 2, "classes": 10}
+FBNET = {"space": "fbnet", "resolution": 32, "classes": 100,
+         "blocks": ["k3_e1", "k3_e1_g2", "k3_e3", "k3_e6", "k5_e1", "k5_e1_g2", "k5_e3", "k5_e6", "skip"] * 2
+         + ["skip", "k3_e3", "k5_e1_g2", "k3_e6"]}
+
+
+def dethead(head_type: str) -> dict[str, Any]:
+    stages = [{"block": "basic", "c": 8 * 2**i, "mid": 8 * 2**i, "g": 1, "depth": 1, "s": 1 if i == 0 else 2,
+               "se": False} for i in range(4)]
+    return {"space": "dethead", "resolution": 64, "backbone": {"kind": "resnet", "stem": 8, "stages": stages},
+            "head": {"type": head_type, "classes": 5, "anchors": 2, "width": 16, "extra": 1, "convs": 1,
+                     "mode": "bilinear"}}
+
+
+DETHEAD = dethead("ssdlite")
+PER_SPACE = {"mobilenet": MOBILENET, "resnet": RESNET, "nb201": NB201, "vit": VIT, "dethead": DETHEAD, "fbnet": FBNET}
