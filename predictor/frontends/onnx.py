@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from onnx import AttributeProto, GraphProto, NodeProto, helper
 
+from predictor.frontends.onnx_fuse import fuse
 from predictor.frontends.onnx_model import (
     Const,
     collect_consts,
@@ -71,12 +72,13 @@ def parse_onnx(
     res = resolve_shapes(light, consts, deadline)
     builder = _Builder(consts, res, limits, deadline)
     builder.walk(res.model.graph, "", {})
+    fused = builder.fuse()
     g = Graph(nodes=builder.nodes, format="onnx", name=graph_name, meta=meta)
     g.inputs = [builder.tensor(i.name) for i in light.graph.input if i.name not in consts]
     g.outputs = [builder.tensor(o.name) for o in light.graph.output]
     g.connect_by_tensor_names()
     g.edges = sorted(set(g.edges) | builder.control_edges(g))
-    meta.update(folded_nodes=res.folded, strict_shape_inference=res.strict)
+    meta.update(folded_nodes=res.folded, fused_nodes=fused, strict_shape_inference=res.strict)
     log.debug("onnx.parsed", extra={"nodes": len(g.nodes), "folded": res.folded})
     return g
 
@@ -215,6 +217,12 @@ class _Builder:
             n.attrs["trip_count"] = trip
             n.macs, n.flops = n.macs * trip, n.flops * trip
         return n
+
+    def fuse(self) -> int:
+        """Re-fuse decomposed LayerNorm / GELU / MatMul+bias (see :mod:`onnx_fuse`)."""
+        self.nodes, remap, removed = fuse(self.nodes)
+        self.sub_links = [(remap[i], sorted({remap[j] for j in body})) for i, body in self.sub_links]
+        return removed
 
     def control_edges(self, g: Graph) -> set[tuple[int, int]]:
         """Control node -> entry nodes of its bodies (those fed by nothing inside the body)."""

@@ -62,8 +62,7 @@ def test_static_export_at_several_opsets(opset: int) -> None:
     s = g.summary()
     assert s["unresolved_tensors"] == 0
     assert s["outputs"] == {"output": [1, 4, 32, 32]}
-    assert {"conv", "dwconv", "matmul", "softmax", "layernorm" if opset >= 17 else "div", "resize"} <= set(
-        s["op_histogram"])
+    assert {"conv", "dwconv", "matmul", "softmax", "layernorm", "gelu", "resize"} <= set(s["op_histogram"])
     assert not SHAPE_OPS & set(s["op_histogram"]) - {"concat"}
     grouped = [n for n in g.nodes if n.op == "conv" and n.attrs.get("groups") == 4]
     assert len(grouped) == 1 and grouped[0].macs == 32 * 16 * 16 * 4 * 9
@@ -297,3 +296,23 @@ def test_external_reference_to_an_existing_file_is_not_followed(tmp_path, onnx_m
     with pytest.raises(IRError) as err:
         load_model(model.SerializeToString())
     assert err.value.code == "external_data" and str(secret) in err.value.message
+
+
+def test_decomposed_layernorm_gelu_and_bias_fuse_the_same_across_exporters() -> None:
+    from datasets.zoo import VisionTransformer
+
+    module = VisionTransformer(img=32, patch=16, dim=32, depth=2, heads=2).eval()
+    graphs = {"ts13": load_model(export_onnx(module, (1, 3, 32, 32), opset=13)),
+              "ts17": load_model(export_onnx(module, (1, 3, 32, 32), opset=17)),
+              "dynamo18": load_model(mb.onnx_dynamo(module, (1, 3, 32, 32)))}
+    sums = {k: g.summary() for k, g in graphs.items()}
+    for k, s in sums.items():
+        hist = {op: c for op, c in s["op_histogram"].items() if op != "expand"}  # dynamo folds cls expand
+        assert hist["layernorm"] == 5 and hist["gelu"] == 2 and hist["fc"] == 9, k
+        assert not {"erf", "pow", "sqrt", "reduce_mean", "div"} & set(hist), k
+        assert hist == {op: c for op, c in sums["ts17"]["op_histogram"].items() if op != "expand"}, k
+        assert s["macs"] == sums["ts17"]["macs"] and s["params"] == sums["ts17"]["params"], k
+        assert_data_flow(graphs[k])
+    assert graphs["ts13"].meta["fused_nodes"] > graphs["ts17"].meta["fused_nodes"] > 0
+    ln = next(n for n in graphs["ts13"].nodes if n.op == "layernorm")
+    assert [w.shape for w in ln.weights] == [[32], [32]] and ln.attrs["fused"][0] == "ReduceMean"
