@@ -17,7 +17,7 @@ class Page(BaseModel):
 
 def _page(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> Page:
     return Page(limit=limit, offset=offset)
 

@@ -9,6 +9,7 @@ from service.device import repository, service
 from service.device.schemas import DeviceCreate, DeviceCreated, DeviceRead
 from service.errors import ERROR_RESPONSES
 from service.pagination import PageDep, Paginated
+from service.params import IdPath
 
 router = APIRouter(prefix="/v1/devices", tags=["devices"], responses=ERROR_RESPONSES)
 
@@ -30,5 +31,5 @@ def list_devices(session: SessionDep, page: PageDep) -> Paginated[DeviceRead]:
 
 
 @router.get("/{device_id}")
-def get_device(device_id: int, session: SessionDep) -> DeviceRead:
+def get_device(device_id: IdPath, session: SessionDep) -> DeviceRead:
     return DeviceRead.model_validate(service.get(session, device_id))

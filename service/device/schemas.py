@@ -5,6 +5,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from service.params import InputModel
+
 
 class Hardware(BaseModel):
     """What the device is. Unknown extra keys are kept."""
@@ -18,7 +20,7 @@ class Hardware(BaseModel):
     memory_mb: int | None = Field(None, ge=1)
 
 
-class DeviceCreate(BaseModel):
+class DeviceCreate(InputModel):
     name: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:+-]*$")
     hardware: Hardware = Field(default_factory=Hardware)
     runtime: str = Field(min_length=1, max_length=64, examples=["onnxruntime", "litert"])

@@ -10,6 +10,7 @@ from service.graph import repository, service
 from service.graph.parsing import parse_input_shapes
 from service.graph.schemas import GraphDetail, GraphRead
 from service.pagination import PageDep, Paginated
+from service.params import IdPath
 
 router = APIRouter(prefix="/v1/graphs", tags=["graphs"], responses=ERROR_RESPONSES)
 
@@ -56,7 +57,7 @@ def list_graphs(session: SessionDep, page: PageDep) -> Paginated[GraphRead]:
 
 
 @router.get("/{graph_id}")
-def get_graph(graph_id: int, session: SessionDep) -> GraphDetail:
+def get_graph(graph_id: IdPath, session: SessionDep) -> GraphDetail:
     """A graph with its full IR document."""
     return GraphDetail.model_validate(service.get(session, graph_id))
 
@@ -66,7 +67,7 @@ def get_graph(graph_id: int, session: SessionDep) -> GraphDetail:
     response_class=Response,
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
-def get_graph_file(graph_id: int, request: Request, session: SessionDep) -> Response:
+def get_graph_file(graph_id: IdPath, request: Request, session: SessionDep) -> Response:
     """The uploaded model file, byte for byte."""
     graph = service.get(session, graph_id)
     data = request.app.state.graph_store.get(graph.file_sha256)

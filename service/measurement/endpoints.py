@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from service.auth import DeviceDep
 from service.db import SessionDep
@@ -10,6 +8,7 @@ from service.errors import ERROR_RESPONSES, ServiceError
 from service.measurement import repository, service
 from service.measurement.schemas import IngestResult, MeasurementBatch, MeasurementRead
 from service.pagination import PageDep, Paginated
+from service.params import IdQuery
 
 router = APIRouter(prefix="/v1/measurements", tags=["measurements"], responses=ERROR_RESPONSES)
 
@@ -28,8 +27,8 @@ def post_measurements(body: MeasurementBatch, device: DeviceDep, session: Sessio
 def list_measurements(
     session: SessionDep,
     page: PageDep,
-    device_id: Annotated[int | None, Query(ge=1)] = None,
-    graph_id: Annotated[int | None, Query(ge=1)] = None,
+    device_id: IdQuery = None,
+    graph_id: IdQuery = None,
 ) -> Paginated[MeasurementRead]:
     rows, total = repository.list_page(session, page.limit, page.offset, device_id, graph_id)
     items = [MeasurementRead.model_validate(r) for r in rows]

@@ -5,19 +5,21 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from service.params import MAX_ID, InputModel
+
 MAX_BATCH = 1000
 MAX_SAMPLES = 100_000
 
 Ms = Field(ge=0, allow_inf_nan=False)
 
 
-class MeasurementIn(BaseModel):
+class MeasurementIn(InputModel):
     """One measured run, as an agent (or the public-data importer) sends it."""
 
     model_config = ConfigDict(extra="forbid")
 
     client_id: str = Field(min_length=1, max_length=128, description="unique per device; resends are ignored")
-    graph_id: int | None = Field(None, ge=1)
+    graph_id: int | None = Field(None, ge=1, le=MAX_ID)
     graph_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$", description="graph identity hash")
     input_shapes: dict[str, list[int]] | None = None
     samples_ms: list[float] = Field(default_factory=list, max_length=MAX_SAMPLES)
@@ -46,10 +48,12 @@ class MeasurementIn(BaseModel):
         return self
 
 
-class MeasurementBatch(BaseModel):
+class MeasurementBatch(InputModel):
     model_config = ConfigDict(extra="forbid")
 
-    device_id: int | None = Field(None, description="optional; must be the token's own device")
+    device_id: int | None = Field(
+        None, ge=1, le=MAX_ID, description="optional; must be the token's own device"
+    )
     items: list[MeasurementIn] = Field(min_length=1, max_length=MAX_BATCH)
 
 
