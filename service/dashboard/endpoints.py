@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 
 from service.dashboard import service
 from service.dashboard.pages import router as pages_router
-from service.dashboard.schemas import DeviceAccuracy, GraphView, JobsOverview, Overview, PredictorRow
+from service.dashboard.schemas import DeviceAccuracy, GraphView, JobsOverview, Overview
 from service.db import SessionDep
 from service.errors import ERROR_RESPONSES
 
@@ -35,12 +35,6 @@ def get_graph_view(graph_id: int, session: SessionDep, request: Request) -> Grap
     return service.graph_view(
         session, graph_id, lambda name: registry is not None and registry.for_device(name) is not None
     )
-
-
-@api.get("/predictors")
-def get_predictors(session: SessionDep) -> list[PredictorRow]:
-    """Predictor versions, newest first, with their metrics and status."""
-    return service.predictors(session)
 
 
 @api.get("/jobs")

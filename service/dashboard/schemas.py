@@ -105,19 +105,6 @@ class GraphView(BaseModel):
     op_macs: list[OpTotal] = Field(description="MACs per op type, largest first")
 
 
-class PredictorRow(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    name: str
-    version: str
-    devices: list[str]
-    metrics: dict[str, Any]
-    artifact_path: str
-    status: str
-    created_at: datetime
-
-
 class JobRow(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

@@ -23,7 +23,6 @@ from service.dashboard.schemas import (
     OpTotal,
     Overview,
     Pair,
-    PredictorRow,
 )
 from service.errors import NotFound
 from service.models import JOB_STATUSES, Device, Predictor
@@ -175,10 +174,6 @@ def graph_view(session: Session, graph_id: int, has_predictor: Callable[[str], b
         nodes=nodes,
         op_macs=[OpTotal(**r) for r in stats.op_totals([n.model_dump() for n in nodes], "macs")],
     )
-
-
-def predictors(session: Session) -> list[PredictorRow]:
-    return [PredictorRow.model_validate(p) for p in repository.predictors(session)]
 
 
 def jobs(session: Session) -> JobsOverview:

@@ -160,16 +160,11 @@ def test_jobs_overview(http, data, db_sessions):
     assert failed["error"] == "runtime refused the model" and failed["attempts"] == 1
 
 
-def test_predictors_after_training(http, data, settings):
-    assert ok(http.get("/v1/dashboard/predictors")) == []
-    ok(
-        http.post(
-            "/v1/predictors/train",
-            json={"epochs": 3, "ensemble": 1, "hidden_channels": 8, "holdout_fraction": 0.15},
-            headers=ADMIN,
-        ),
-        202,
-    )
+def test_calibration_after_a_trained_version(http, data, settings):
+    """A version trained by the worker shows up against the devices it covers."""
+    assert ok(http.get("/v1/predictors")) == []
+    body = {"epochs": 3, "ensemble": 1, "hidden_channels": 8, "holdout_fraction": 0.15}
+    ok(http.post("/v1/predictors/train", json=body, headers=ADMIN), 202)
     engine = make_engine(settings.sqlalchemy_url)
     try:
         worker = Worker(
@@ -178,18 +173,21 @@ def test_predictors_after_training(http, data, settings):
         assert worker.run_one()
     finally:
         engine.dispose()
-    rows = ok(http.get("/v1/dashboard/predictors"))
-    versions = ok(http.get("/v1/predictors"))
-    assert [(r["name"], r["version"], r["status"]) for r in rows] == [
-        (v["name"], v["version"], v["status"]) for v in versions
-    ]
     jobs = ok(http.get("/v1/dashboard/jobs"))
     train = [j for j in jobs["recent"] if j["kind"] == "predictor.train"]
-    assert train and all(j["status"] in ("queued", "done", "failed") for j in train)
-    assert rows and rows[0]["metrics"], train
-    overview = {d["name"]: d for d in ok(http.get("/v1/dashboard/overview"))["devices"]}
-    covered = [n for n, d in overview.items() if d["calibration"]["predictors"]]
-    assert set(covered) == set(rows[0]["devices"]) & set(overview)
+    [version] = ok(http.get("/v1/predictors"))
+    assert version["status"] == "active", train
+    view = ok(http.get("/v1/dashboard/overview"))
+    assert view["totals"]["predictors"] == 1
+    label = f"{version['name']} {version['version']} (active)"
+    for dev in view["devices"]:
+        covered = dev["name"] in version["devices"]
+        assert dev["calibration"]["predictors"] == ([label] if covered else [])
+        own_state = dev["calibration"]["detail"].get("state")
+        assert dev["calibration"]["state"] == own_state or (
+            covered and dev["calibration"]["state"] == "calibrated"
+        )
+    assert {realdata.ORT_DEVICE, realdata.LITERT_DEVICE} <= set(version["devices"])
 
 
 @pytest.mark.parametrize(

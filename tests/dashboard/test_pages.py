@@ -238,7 +238,7 @@ def test_graph_without_predictor_shows_macs(server, data, session_page):
 def test_predictors(server, data, session_page):
     base, _ = server
     page = _load(session_page, base, "/dashboard/predictors", "predictors")
-    api = _api(base, "/v1/dashboard/predictors")
+    api = _api(base, "/v1/predictors")
     if not api:
         assert "No predictor versions" in page.locator("main").inner_text()
         jobs = _api(base, "/v1/dashboard/jobs")["recent"]

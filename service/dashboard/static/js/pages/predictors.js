@@ -13,7 +13,7 @@ function metrics(m) {
 }
 
 export async function render(app) {
-  const rows = await getJSON("/v1/dashboard/predictors");
+  const rows = await getJSON("/v1/predictors");
   app.append(el("h1", { text: "Predictors" }));
   if (rows.length === 0) {
     app.append(el("p", { class: "muted", text: "No predictor versions registered yet." }));
