@@ -207,7 +207,9 @@ def main() -> int:
     ap.add_argument("--chunk", type=int, default=250, help="items per HTTP request")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--checkpoint", default=None)
+    ap.add_argument("--parts", default="inprocess,http,resnet", help="comma-separated subset to run")
     args = ap.parse_args()
+    parts = set(args.parts.split(","))
     torch.set_num_threads(args.threads)
 
     docs = nb201_docs(args.distinct)
@@ -229,6 +231,8 @@ def main() -> int:
         ("in-process NB201", docs, args.nb201),
         ("in-process MobileNetV2", [mnet], args.mobilenet),
     ):
+        if "inprocess" not in parts:
+            break
         r = in_process(predictor, pool, n, device)
         print(
             row(
@@ -246,11 +250,14 @@ def main() -> int:
         proc, base = start_server(root, root / "checkpoints", args.threads)
         try:
             with httpx.Client(base_url=base, timeout=600) as http:
-                http_rows(http, docs, mnet, device, args)
-                resnet_rows(http, base, device)
+                if "http" in parts:
+                    http_rows(http, docs, mnet, device, args)
+                if "resnet" in parts:
+                    resnet_rows(http, base, device)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
+    print(f"\nload average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     return 0
 
 
