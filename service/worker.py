@@ -13,10 +13,12 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from service import jobqueue
@@ -81,7 +83,7 @@ class Worker:
         if job_id is None:
             return False
         try:
-            with self.sessions.begin() as session:
+            with self._heartbeat(job_id), self.sessions.begin() as session:
                 job = session.get(Job, job_id)
                 assert job is not None
                 ctx = JobContext(session, self.settings, GraphStore(self.settings.graphs_dir))
@@ -92,13 +94,37 @@ class Worker:
             self._record_failure(job_id, f"{type(exc).__name__}: {exc}")
         return True
 
+    @contextmanager
+    def _heartbeat(self, job_id: int) -> Iterator[None]:
+        """Keep extending the lease while the handler runs, so a short lease only
+        bounds how long a dead worker's job waits, not how long a job may take."""
+        stop = threading.Event()
+        beat = threading.Thread(
+            target=self._beat, args=(job_id, stop), daemon=True, name=f"heartbeat-{job_id}"
+        )
+        beat.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            beat.join()
+
+    def _beat(self, job_id: int, stop: threading.Event) -> None:
+        while not stop.wait(max(self.lease_seconds / 3, 0.05)):
+            try:
+                with self.sessions.begin() as session:
+                    jobqueue.heartbeat(session, job_id, self.worker_id, self.lease_seconds)
+            except ServiceError:  # finished or taken over: nothing left to extend
+                return
+            except SQLAlchemyError as exc:  # database busy or away: try again next beat
+                log.warning("worker.heartbeat_failed", extra={"job_id": job_id, "error": type(exc).__name__})
+
     def _record_failure(self, job_id: int, error: str) -> None:
         try:
             with self.sessions.begin() as session:
                 jobqueue.fail(session, job_id, self.worker_id, error)
         except ServiceError as exc:  # the lease expired and another worker has the job now
             log.warning("worker.lease_lost", extra={"job_id": job_id, "reason": exc.message})
-        return True
 
     def run(self, stop: threading.Event, poll_seconds: float = 2.0, once: bool = False) -> int:
         """Work until ``stop`` is set (or, with ``once``, until the queue is empty)."""

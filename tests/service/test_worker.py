@@ -69,3 +69,25 @@ async def test_worker_command_runs_the_queue(client, app, settings, database_url
     assert "processed 1 job(s)" in done.stdout
     with app.state.sessionmaker() as s:
         assert s.get(Job, job_id).status == "done"
+
+
+def test_heartbeat_keeps_a_long_job_leased(db_sessions, settings):
+    """A job running longer than its lease is not handed to another worker."""
+    import time
+
+    seen: dict[str, object] = {}
+
+    def slow(ctx, job):
+        time.sleep(1.2)
+        with db_sessions.begin() as other:
+            seen["stolen"] = jobqueue.lease(other, "thief", kinds=["test.slow"])
+        return {"slept": True}
+
+    with db_sessions.begin() as s:
+        job_id = jobqueue.enqueue(s, "test.slow").id
+    worker = Worker(db_sessions, settings, {"test.slow": slow}, "busy", lease_seconds=0.4)
+    assert worker.run_one()
+    assert seen["stolen"] is None
+    with db_sessions() as s:
+        job = s.get(Job, job_id)
+        assert job.status == "done" and job.attempts == 1 and job.result == {"slept": True}
