@@ -22,6 +22,7 @@ import gzip
 import json
 import logging
 import os
+import signal
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -105,6 +106,27 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
                     raise CorpusError(f"{path}:{line_no}: not JSON: {exc}") from exc
     except (OSError, EOFError) as exc:
         raise CorpusError(f"cannot read {path}: {exc}") from exc
+
+
+class StopFlag:
+    """Turns SIGTERM/SIGINT into a flag so the run ends after the current group."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.previous: dict[int, Any] = {}
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                self.previous[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread: no signal handling
+                pass
+
+    def restore(self) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        log.warning("corpus.stop_requested", extra={"signal": signum})
+        self.requested = True
 
 
 class ShardWriter:

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from datasets import corpus
-from datasets.spaces import nb201
 
 log = logging.getLogger(__name__)
 
@@ -75,18 +74,21 @@ def describe_device(name: str) -> dict[str, Any]:
 
 
 def build_ir(space: str, source: Path, help_dir: Path, limit: int | None = None,
-             progress_every: int = 200) -> int:
+             progress_every: int = 200, cache: Path = corpus.CACHE_DIR) -> int:
     """Build and parse every HELP architecture of ``space`` not yet stored; returns how many new."""
     from datasets.build_torch import to_onnx
     from predictor.frontends import load_model
 
     specs = arch_specs(space, source)
-    writer = corpus.ShardWriter(help_dir / space / "ir", corpus.CACHE_DIR / "pending-help" / f"{space}.jsonl")
+    writer = corpus.ShardWriter(help_dir / space / "ir", cache / "pending-help" / f"{space}.jsonl")
     stored = {r["index"] for r in _iter_ir(help_dir, space)} | {r["index"] for r in writer.buffer}
     todo = [i for i in range(len(specs)) if i not in stored][:limit]
     started, new = time.monotonic(), 0
+    stop = corpus.StopFlag()
     try:
         for i in todo:
+            if stop.requested:
+                break
             graph = load_model(to_onnx(specs[i]), filename=f"{arch_id(space, i)}.onnx")
             writer.add({"arch_id": arch_id(space, i), "space": space, "index": i, "spec": specs[i],
                         "format": "onnx", "summary": graph.summary(),
@@ -98,6 +100,7 @@ def build_ir(space: str, source: Path, help_dir: Path, limit: int | None = None,
                 print(f"[help-ir] {space} {len(stored) + new}/{len(specs)} {rate * 60:.0f}/min "
                       f"ETA {left / 3600:.1f} h", file=sys.stderr, flush=True)
     finally:
+        stop.restore()
         writer.close()
     return new
 

@@ -9,7 +9,6 @@ unless ``keep_models`` is set.
 from __future__ import annotations
 
 import logging
-import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -109,19 +108,6 @@ def make_record(p: Prepared, seed: int, fmt: str, device_key: str, result: dict[
             "summary": p.summary, "ir": p.ir, "measurement": measurement}
 
 
-class _Stop:
-    """Turns SIGTERM/SIGINT into a flag so the run ends after the current group."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, self._handle)
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        log.warning("measure.stop_requested", extra={"signal": signum})
-        self.requested = True
-
-
 def run(
     runtime: str = "onnxruntime",
     threads: int = 1,
@@ -160,15 +146,17 @@ def run(
     if limit is not None:
         todo = todo[:limit]
     prog = Progress(target=count * len(names) * len(variants), done_before=len(done))
-    stop = _Stop()
+    stop = corpus.StopFlag()
     try:
         for start in range(0, len(todo), group_size):
             if stop.requested:
                 break
             _measure_group(todo[start:start + group_size], seed, fmt, runtime, threads, key, memory,
                            cache / "models", keep_models, writers, prog, protocol)
-            print(prog.line(), file=progress_stream, flush=True)
+            if progress_stream is not None:
+                print(prog.line(), file=progress_stream, flush=True)
     finally:
+        stop.restore()
         for w in writers.values():
             w.close()
     return {"new": prog.new, "failed": prog.failed, "done": prog.done_before + prog.new}

@@ -1,0 +1,77 @@
+import gzip
+import json
+
+from datasets import build_torch, corpus, measure, spaces
+from predictor.frontends import load_model
+from predictor.graph.ir import Graph
+from tests.datasets import tiny
+
+
+def _rec(i, space="nb201", variant="fp32"):
+    return {"arch_id": f"{space}-s0-{i:06d}", "space": space, "variant": variant, "device_key": "dev",
+            "summary": {"macs": 1000 * (i + 1)}, "measurement": {"median_ms": 0.5 + i, "runtime": "onnxruntime"}}
+
+
+def test_writer_seals_shards_of_fixed_size_and_round_trips(tmp_path):
+    w = corpus.ShardWriter(tmp_path / "corpus" / "dev" / "nb201", tmp_path / "pending.jsonl", shard_size=3)
+    for i in range(7):
+        w.add(_rec(i))
+    assert len(list((tmp_path / "corpus" / "dev" / "nb201").glob("*.jsonl.gz"))) == 2
+    w.close()
+    shards = sorted((tmp_path / "corpus" / "dev" / "nb201").glob("*.jsonl.gz"))
+    assert [sum(1 for _ in gzip.open(p)) for p in shards] == [3, 3, 1]
+    got = list(corpus.iter_records(root=tmp_path / "corpus", include_help=False))
+    assert sorted(r["arch_id"] for r in got) == [f"nb201-s0-{i:06d}" for i in range(7)]
+    assert not (tmp_path / "pending.jsonl").exists()
+
+
+def test_killed_writer_loses_nothing(tmp_path):
+    journal = tmp_path / "pending.jsonl"
+    w = corpus.ShardWriter(tmp_path / "c" / "dev" / "vit", journal, shard_size=100)
+    for i in range(4):
+        w.add(_rec(i, "vit"))
+    w._fh.close()  # the process dies here: no close(), no shard
+    with open(journal, "a") as f:
+        f.write('{"arch_id": "cut sho')  # a torn last line
+    assert list(corpus.iter_records(root=tmp_path / "c", include_help=False)) == []
+    w2 = corpus.ShardWriter(tmp_path / "c" / "dev" / "vit", journal, shard_size=100)
+    assert len(w2.buffer) == 4
+    w2.close()
+    assert len(list(corpus.iter_records(root=tmp_path / "c", include_help=False))) == 4
+
+
+def test_iter_records_filters_by_device_and_space(tmp_path):
+    for dev in ("a", "b"):
+        for sp in ("nb201", "vit"):
+            corpus.write_shard(tmp_path / dev / sp, [_rec(0, sp) | {"device_key": dev}])
+    recs = list(corpus.iter_records("a", "vit", root=tmp_path, include_help=False))
+    assert [(r["device_key"], r["space"]) for r in recs] == [("a", "vit")]
+    assert len(list(corpus.iter_records(root=tmp_path, include_help=False))) == 4
+
+
+def test_compact_ir_is_small_and_still_a_valid_ir_document():
+    g = load_model(build_torch.to_onnx(tiny.MOBILENET), filename="m.onnx")
+    full, small = g.to_dict(), corpus.compact_ir(g.to_dict())
+    assert len(json.dumps(small)) < len(json.dumps(full))
+    g2 = Graph.from_dict(json.loads(json.dumps(small)))
+    s1, s2 = g.summary(), g2.summary()
+    for key in ("nodes", "edges", "macs", "flops", "params", "op_histogram", "unresolved_tensors"):
+        assert s1[key] == s2[key]
+
+
+def test_measure_run_resumes_without_repeating(tmp_path):
+    root, cache = tmp_path / "corpus", tmp_path / "cache"
+    kw = dict(space_names=["nb201"], seed=5, count=3, memory=False, root=root, cache=cache, progress_stream=None)
+    first = measure.run("onnxruntime", 1, limit=2, **kw)
+    assert first == {"new": 2, "failed": 0, "done": 2}
+    second = measure.run("onnxruntime", 1, **kw)
+    assert second["new"] == 1 and second["done"] == 3
+    recs = list(corpus.iter_records(root=root, include_help=False))
+    assert sorted(r["index"] for r in recs) == [0, 1, 2]
+    r = recs[0]
+    assert r["spec"] == spaces.sample_spec("nb201", 5, r["index"])
+    m = r["measurement"]
+    assert len(m["samples_ms"]) >= 10 and m["median_ms"] > 0 and m["runtime"] == "onnxruntime"
+    assert Graph.from_dict(r["ir"]).summary()["macs"] == r["summary"]["macs"]
+    assert (root / r["device_key"] / "device.json").exists()
+    assert not list((cache / "models").rglob("*.onnx"))  # model files are not kept
