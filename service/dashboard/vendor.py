@@ -29,6 +29,11 @@ VERSION = "4.5.1"
 INTEGRITY = "sha512-GIjfiT9dbmHRiYi6Nl2yFCq7kkwdkp1W/lp2J99rX0yo9tgJGn3lKQATztIjb5tVtevcBtIdICNWqlq5+E8/Pw=="
 #: tarball member -> installed file name
 FILES = {"package/dist/chart.umd.min.js": "chart.umd.min.js", "package/LICENSE.md": "chart.js-LICENSE.md"}
+#: SHA-256 of each installed file (what the service serves), checked after extraction.
+FILE_SHA256 = {
+    "chart.umd.min.js": "48444a82d4edcb5bec0f1965faacdde18d9c17db3063d042abada2f705c9f54a",
+    "chart.js-LICENSE.md": "41a84aa2caba645f966a18d9c2056b73e6d3a81d80bc0046bc0011a2634d4cce",
+}
 VENDOR_DIR = Path(__file__).parent / "static" / "vendor"
 CHART_JS = VENDOR_DIR / "chart.umd.min.js"
 
@@ -38,7 +43,11 @@ class VendorError(RuntimeError):
 
 
 def installed(directory: Path = VENDOR_DIR) -> bool:
-    return all((directory / name).is_file() for name in FILES.values())
+    """Every file is there with its pinned SHA-256."""
+    return all(
+        (directory / name).is_file() and hashlib.sha256((directory / name).read_bytes()).hexdigest() == digest
+        for name, digest in FILE_SHA256.items()
+    )
 
 
 def _integrity(path: Path) -> str:
@@ -73,8 +82,11 @@ def _extract(tarball: Path, directory: Path) -> None:
             source = tar.extractfile(member)
             if source is None:
                 raise VendorError(f"{tarball.name} has no file {member}")
+            data = source.read()
+            if hashlib.sha256(data).hexdigest() != FILE_SHA256[name]:
+                raise VendorError(f"{member} in {tarball.name} does not have the pinned SHA-256")
             tmp = directory / (name + ".part")
-            tmp.write_bytes(source.read())
+            tmp.write_bytes(data)
             tmp.replace(directory / name)
 
 

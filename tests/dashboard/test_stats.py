@@ -77,3 +77,16 @@ def test_logged_prediction_shapes():
         "cpu-x-onnxruntime-t1",
     ]
     assert logged.device_names("pi5", None) == ["pi5"]
+
+
+def test_served_chart_js_is_the_pinned_file(tmp_path):
+    """What setup installed is byte for byte the pinned Chart.js; a changed file is not accepted."""
+    from service.dashboard import vendor
+
+    assert vendor.installed(), "run `python -m service.dashboard.vendor` (scripts/_setup.sh does)"
+    assert vendor.CHART_JS.read_bytes().startswith(f"/*!\n * Chart.js v{vendor.VERSION}".encode())
+    for name in vendor.FILE_SHA256:
+        (tmp_path / name).write_bytes((vendor.VENDOR_DIR / name).read_bytes())
+    assert vendor.installed(tmp_path)
+    (tmp_path / "chart.umd.min.js").write_bytes(vendor.CHART_JS.read_bytes() + b"\n")
+    assert not vendor.installed(tmp_path)
