@@ -6,6 +6,8 @@ files describe the same architecture (feature maps are channels-last here).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
 from typing import Any
@@ -145,6 +147,7 @@ def to_tflite(spec: dict[str, Any], int8: bool = False, seed: int = 0) -> bytes:
         conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         conv.inference_input_type = tf.int8
         conv.inference_output_type = tf.int8
-    data = conv.convert()
+    with contextlib.redirect_stdout(io.StringIO()):  # the Keras export prints its signature listing
+        data = conv.convert()
     keras.backend.clear_session()
     return bytes(data)

@@ -57,7 +57,6 @@ def register(subparsers: Any, name: str) -> None:
     h.add_argument("--space", choices=["nb201", "fbnet", "all"], default="all")
     h.add_argument("--limit", type=int, default=None, help="stop after this many new IR documents")
     h.add_argument("--root", type=Path, default=corpus.CORPUS_DIR)
-    h.add_argument("--db", default=None, help="also ingest into the service database at this URL")
     h.set_defaults(func=_cmd_import_help)
 
 
@@ -124,8 +123,6 @@ def _cmd_import_help(args: argparse.Namespace) -> int:
         for sp in names:
             n = help_mod.build_ir(sp, args.source, args.root / corpus.HELP_DIR_NAME, limit=args.limit)
             print(f"{sp}: {n} new IR documents")
-        if args.db:
-            print(json.dumps(help_mod.ingest_db(args.db, args.root / corpus.HELP_DIR_NAME)))
     except help_mod.HelpImportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
