@@ -16,6 +16,12 @@ Each model is loaded ``sessions`` times (default 2) and every round times a bloc
 on each session: separately loaded sessions of one model differ by a few percent (memory
 layout), so one session alone makes a pass-to-pass difference no amount of runs removes.
 
+``latency_ms`` is the headline estimate (the label to learn): the ``latency_quantile``
+(default 0.25) of the corrected samples, per session, averaged over sessions. It was
+the most repeatable estimate between independent passes on a busy machine
+(bench/repeatability.py), and on an idle device it lies within about a percent of the
+median.
+
 ``measure_many`` interleaves rounds over a group of models (round 1 of every model, then
 round 2, ...) with their sessions kept loaded, so slow drifts and other processes' bursts
 spread evenly over the group instead of hitting one model. Peak memory is measured
@@ -62,12 +68,15 @@ class ProtocolConfig:
     memory_runs: int = 3
     realtime: bool = False
     sessions: int = 2
+    latency_quantile: float = 0.25
 
     def __post_init__(self) -> None:
         if self.min_rounds < 2 or self.max_rounds < self.min_rounds or self.runs_per_round < 1:
             raise ValueError("need 2 <= min_rounds <= max_rounds and runs_per_round >= 1")
         if self.sessions < 1:
             raise ValueError("sessions must be >= 1")
+        if not 0.0 < self.latency_quantile <= 0.5:
+            raise ValueError("latency_quantile must be in (0, 0.5]")
 
 
 class MeasureError(Exception):
@@ -227,6 +236,7 @@ def _finish(item: _Item, base: dict[str, Any], cfg: ProtocolConfig) -> dict[str,
         out["error"] = item.error.to_dict()
         return out
     out.update(stats.summarize(item.rounds, cfg.accept_tolerance))
+    out["latency_ms"] = stats.low_quantile(item.rounds, cfg.latency_quantile)
     out["rounds"] = len(item.rounds)
     out["remeasured"] = item.remeasured
     out["contended"] = not _settled(item, cfg)

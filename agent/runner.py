@@ -35,7 +35,8 @@ _RESULT_KEYS = ("samples_ms", "median_ms", "p10_ms", "p90_ms", "mad_ms", "load_m
                 "energy_mj", "peak_memory_mb", "runtime", "runtime_version", "threads", "input_shapes")
 _EXTRA_KEYS = ("mean_ms", "min_ms", "median_all_ms", "spread", "spread_all", "round_sizes",
                "round_medians_ms", "accepted_rounds", "rounds", "remeasured", "contended",
-               "preempted_fraction", "warmup_runs", "delegate", "energy_sensor", "cpu_affinity", "memory",
+               "preempted_fraction", "cpu_corrected", "cpu_ms", "sessions_of_samples", "session_medians_ms",
+               "loadavg", "realtime", "warmup_runs", "delegate", "energy_sensor", "cpu_affinity", "memory",
                "protocol")
 
 
@@ -59,7 +60,7 @@ def detect_format(data: bytes) -> str:
 def to_measurement(result: dict[str, Any], graph_id: int, job_id: int | None, device_key: str) -> dict[str, Any]:
     """A protocol result as one item of the ingestion API (``MeasurementIn``)."""
     item = {k: result.get(k) for k in _RESULT_KEYS}
-    item.update(client_id=uuid.uuid4().hex, graph_id=graph_id, latency_ms=result["median_ms"],
+    item.update(client_id=uuid.uuid4().hex, graph_id=graph_id, latency_ms=result["latency_ms"],
                 agent_version=AGENT_VERSION, measured_at=datetime.now(UTC).isoformat())
     extra = {k: result.get(k) for k in _EXTRA_KEYS}
     extra["preempted_runs"] = [i for i, p in enumerate(result.get("preempted", [])) if p]

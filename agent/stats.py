@@ -128,6 +128,31 @@ def settled(rounds: Sequence[Groups], settle_tolerance: float, max_spread: float
     return bool(agree and width <= max_spread)
 
 
+def low_quantile(rounds: Sequence[Round], q: float) -> float:
+    """Mean over sessions of the ``q``-quantile of each session's corrected samples (all
+    rounds). Contention only adds time, so a low quantile is the most stable estimate
+    on a busy machine; on an idle one it sits within about a percent of the median."""
+    pooled: Groups = {}
+    for groups in corrected_rounds(rounds):
+        for sess, samples in groups.items():
+            pooled.setdefault(sess, []).extend(samples)
+    return float(np.mean([np.quantile(v, q) for v in pooled.values()]))
+
+
+def rounds_from_result(result: dict) -> list[Round]:
+    """Rebuild the rounds of a protocol result from its raw arrays (for re-analysis)."""
+    out, start = [], 0
+    cpu = result.get("cpu_ms")
+    for size in result["round_sizes"]:
+        end = start + size
+        out.append(Round(wall_ms=list(result["samples_ms"][start:end]),
+                         cpu_ms=None if cpu is None else list(cpu[start:end]),
+                         preempted=list(result["preempted"][start:end]),
+                         session=list(result["sessions_of_samples"][start:end])))
+        start = end
+    return out
+
+
 def summarize(rounds: Sequence[Round], accept_tolerance: float) -> dict[str, object]:
     """Statistics of a measurement: accepted-round quantiles plus the raw material."""
     corrected = corrected_rounds(rounds)

@@ -29,6 +29,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from agent import stats  # noqa: E402
 from agent.backends import get_backend  # noqa: E402
 from agent.protocol import ProtocolConfig, measure_many  # noqa: E402
 
@@ -102,7 +103,10 @@ def estimators(result: dict) -> dict[str, float]:
     """Alternative estimators from one protocol result's raw samples."""
     samples = result["samples_ms"]
     meds = sorted(result["round_medians_ms"])
+    rounds = stats.rounds_from_result(result)
     return {
+        "protocol latency_ms (p25 corrected, per session)": result["latency_ms"],
+        "p10 of corrected samples (per session)": stats.low_quantile(rounds, 0.10),
         "protocol median_ms (accepted rounds)": result["median_ms"],
         "median of all samples": result["median_all_ms"],
         "p10 of all samples": float(np.percentile(samples, 10)),

@@ -52,3 +52,13 @@ def test_settled_needs_two_agreeing_fast_rounds_and_a_narrow_spread():
     assert not stats.settled([{0: [1.0] * 5}], 0.02, 0.25)
     wide = [1.0, 1.0, 1.5, 1.5, 0.6, 0.6]
     assert not stats.settled([{0: wide}, {0: wide}], 0.02, 0.25)
+
+
+def test_low_quantile_per_session_and_rebuilding_rounds():
+    rnd = _round([1.0, 2.0, 3.0, 4.0, 5.0, 10.0, 20.0, 30.0, 40.0, 50.0], [False] * 10,
+                 session=[0] * 5 + [1] * 5)
+    assert stats.low_quantile([rnd], 0.25) == pytest.approx((2.0 + 20.0) / 2)
+    result = stats.summarize([rnd, rnd], 0.03)
+    rebuilt = stats.rounds_from_result(result)
+    assert [r.wall_ms for r in rebuilt] == [rnd.wall_ms, rnd.wall_ms]
+    assert [r.session for r in rebuilt] == [rnd.session, rnd.session]
