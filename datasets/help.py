@@ -149,5 +149,6 @@ def iter_help_records(help_dir: Path, device_key: str | None = None, space: str 
             for d in devices:
                 info = lat["devices"][d]
                 yield {**rec, "variant": "fp32", "device_key": info["device_key"],
-                       "measurement": {"median_ms": lat["latency_ms"][d][rec["index"]], "samples_ms": None,
+                       "measurement": {"latency_ms": lat["latency_ms"][d][rec["index"]],
+                                       "median_ms": lat["latency_ms"][d][rec["index"]], "samples_ms": None,
                                        "batch_size": info["batch_size"], "source": "HELP"}}

@@ -22,7 +22,7 @@ def compute(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
         m = r.get("measurement") or {}
         runtime = m.get("runtime") or r.get("device_key", "?")
         key = (r.get("device_key", "?"), runtime, r.get("variant", "fp32"), r["space"])
-        lat[key].append(float(m["median_ms"]))
+        lat[key].append(float(m.get("latency_ms") or m["median_ms"]))
         macs[key].append(float((r.get("summary") or {}).get("macs", 0)))
         archs[runtime].add(r["arch_id"])
     groups = [{"device_key": k[0], "runtime": k[1], "variant": k[2], "space": k[3], "count": len(v),
