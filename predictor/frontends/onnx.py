@@ -116,6 +116,7 @@ class _Builder:
         self.sub_links: list[tuple[int, list[int]]] = []  # control node -> its body's nodes
         self.quantized: set[str] = set()
         self.cache: dict[str, TensorInfo] = {}
+        self.serial = 0  # numbers unnamed nodes (a path-based name would grow with nesting)
 
     def tensor(self, name: str) -> TensorInfo:
         """The one TensorInfo of ``name`` (shared by its producer and its consumers)."""
@@ -192,13 +193,14 @@ class _Builder:
             self.tensor(proto.input[0]).quantized = True
         if proto.op_type in _QUANT_OUT:
             self.quantized.update(o for o in proto.output if o)
+        self.serial += 1
         ins, ws = [], []
         for name in proto.input:
             if name:
                 (ws if name in self.consts else ins).append(self.tensor(name))
         op = ONNX_OPS.get(proto.op_type) if proto.domain in _DOMAINS else None
         n = Node(
-            name=proto.name or f"{proto.op_type}_{where}{k}",
+            name=proto.name or f"{proto.op_type}_{self.serial}",
             op=op or unknown(proto.op_type),
             source_op=proto.op_type if proto.domain in ("", "ai.onnx") else f"{proto.domain}.{proto.op_type}",
             attrs={**_attrs(proto), "layout": "NCHW"},
@@ -211,6 +213,7 @@ class _Builder:
         if stored:
             n.attrs["weight_dtype"] = stored[0]
         _SPECIAL.get(proto.op_type, _no_special)(n, proto, self.consts)
+        _check_same_size(n)
         apply_costs(n)
         trip = int(extra.get("trip_count", 1))
         if trip > 1:
@@ -237,6 +240,22 @@ class _Builder:
 
 def _no_special(n: Node, proto: NodeProto, consts: dict[str, Const]) -> None:
     return None
+
+
+_SAME_SIZE = {"reshape", "flatten", "squeeze", "unsqueeze", "identity", "transpose"}
+
+
+def _check_same_size(n: Node) -> None:
+    """Layout ops keep the element count; a resolved mismatch means contradictory shapes."""
+    if n.op not in _SAME_SIZE or not n.inputs or not n.outputs:
+        return
+    x, y = n.inputs[0], n.outputs[0]
+    if x.resolved and y.resolved and x.numel != y.numel:
+        raise IRError(
+            "shape_mismatch",
+            f"node {n.name!r} ({n.source_op}) turns {x.name!r} {x.shape} into {y.name!r} {y.shape}: "
+            "element counts differ",
+        )
 
 
 def _weight_dims(proto: NodeProto, consts: dict[str, Const], pos: int) -> list[int] | None:

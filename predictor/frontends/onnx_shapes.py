@@ -126,6 +126,8 @@ def _run_inference(light: ModelProto) -> tuple[ModelProto, bool]:
         return shape_inference.infer_shapes(light, strict_mode=True, data_prop=True), True
     except shape_inference.InferenceError as exc:
         text = str(exc)
+        if "overflow" in text.lower():
+            raise IRError("too_large", f"a tensor shape in the model overflows: {text[:500]}") from exc
         if any(h in text.lower() for h in _MISMATCH_HINTS):
             raise IRError("shape_mismatch", f"the model's shapes contradict each other: {text[:500]}") from exc
         log.info("onnx.shape_inference.lenient", extra={"reason": text[:200]})

@@ -164,6 +164,8 @@ class _Parser:
             op = sub.sg.Operators(k)
             opname, custom = self.opcodes[op.OpcodeIndex()]
             ins, outs = vector(op.InputsAsNumpy), vector(op.OutputsAsNumpy)
+            if any(i < -1 for i in ins) or any(o < 0 for o in outs):
+                raise IRError("invalid_model", f"operator {k} of subgraph {sub.index} has a negative tensor index")
             if opname == "DEQUANTIZE" and ins and ins[0] >= 0 and sub.info(ins[0]).is_const:
                 self.fold_dequantize(sub, ins[0], outs)
                 continue
