@@ -4,9 +4,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from service.params import MAX_ID
+
 Target = Literal["latency", "energy", "memory"]
 ALL_TARGETS: tuple[Target, ...] = ("latency", "energy", "memory")
-_DEVICE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._:+-]*$"
 MAX_DEVICES = 64
 
 
@@ -47,7 +48,7 @@ class PredictionOptions(BaseModel):
 class PredictionRequest(PredictionOptions):
     """Exactly one of ``graph_id`` (an uploaded graph) and ``ir`` (an IR document)."""
 
-    graph_id: int | None = Field(None, ge=1)
+    graph_id: int | None = Field(None, ge=1, le=MAX_ID)
     ir: dict[str, Any] | None = Field(None, description="predictor.graph.ir.Graph.to_dict() (structure only)")
     breakdown: bool = Field(False, description="add per-layer contributions")
 
@@ -61,7 +62,7 @@ class PredictionRequest(PredictionOptions):
 class BatchItem(BaseModel):
     """One graph of a batch: ``graph_id`` or ``ir`` (checked per item, errors reported per item)."""
 
-    graph_id: int | None = None
+    graph_id: int | None = Field(None, ge=1, le=MAX_ID)
     ir: dict[str, Any] | None = None
 
 

@@ -161,6 +161,9 @@ async def test_bad_requests_are_4xx_with_the_json_body(client):
     assert_error(
         await post("/v1/predictions", json={"graph_id": 999999, "devices": "dev-a"}), 404, "not_found"
     )
+    assert_error(await post("/v1/predictions", json={"graph_id": 2**63, "devices": "dev-a"}), 422)
+    batch_id = {"items": [{"graph_id": 2**40}], "devices": "dev-a"}
+    assert_error(await post("/v1/predictions/batch", json=batch_id), 422)
     both = await post("/v1/predictions", json={"graph_id": 1, "ir": ir(0), "devices": "dev-a"})
     assert "exactly one of graph_id" in assert_error(both, 422)["detail"]
     assert_error(await post("/v1/predictions", json={"devices": "dev-a"}), 422, "validation_error")
