@@ -35,7 +35,7 @@ _RESULT_KEYS = ("samples_ms", "median_ms", "p10_ms", "p90_ms", "mad_ms", "load_m
                 "energy_mj", "peak_memory_mb", "runtime", "runtime_version", "threads", "input_shapes")
 _EXTRA_KEYS = ("mean_ms", "min_ms", "median_all_ms", "spread", "spread_all", "round_sizes",
                "round_medians_ms", "accepted_rounds", "rounds", "remeasured", "contended",
-               "preempted_fraction", "cpu_corrected", "cpu_ms", "sessions_of_samples", "session_medians_ms",
+               "preempted_fraction", "low_quantile_ms", "cpu_corrected", "cpu_ms", "sessions_of_samples", "session_medians_ms",
                "loadavg", "realtime", "warmup_runs", "delegate", "energy_sensor", "cpu_affinity", "memory",
                "protocol")
 
