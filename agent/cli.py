@@ -32,6 +32,9 @@ def _protocol_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rounds", type=int, default=None, help="maximum rounds before re-measuring")
     parser.add_argument("--runs-per-round", type=int, default=None)
     parser.add_argument("--warmup-s", type=float, default=None)
+    parser.add_argument("--sessions", type=int, default=None, help="sessions per model (default 2)")
+    parser.add_argument("--realtime", action="store_true",
+                        help="timed rounds under SCHED_FIFO (needs CAP_SYS_NICE; holds a core: dedicated devices)")
 
 
 def _config(args: argparse.Namespace) -> Any:
@@ -44,7 +47,12 @@ def _config(args: argparse.Namespace) -> Any:
         overrides["runs_per_round"] = args.runs_per_round
     if args.warmup_s is not None:
         overrides["warmup_s"] = args.warmup_s
-    return ProtocolConfig(**overrides)
+    if args.sessions is not None:
+        overrides["sessions"] = args.sessions
+    try:
+        return ProtocolConfig(realtime=args.realtime, **overrides)
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from exc
 
 
 def register(subparsers: argparse._SubParsersAction, name: str) -> None:
