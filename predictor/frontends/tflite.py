@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import struct
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -86,7 +87,7 @@ class _Parser:
         self.nodes: list[Node] = []
         self.folded = 0
         self.links: list[tuple[int, int]] = []  # (control node index, subgraph index)
-        self.first_node: dict[int, int] = {}
+        self.members: dict[int, list[int]] = {}  # subgraph index -> its node indices
         self.weight_storage: dict[str, str] = {}  # folded weight -> dtype stored in the file
 
     def check_length(self, n: int, what: str) -> None:
@@ -147,8 +148,10 @@ class _Parser:
         subs = [_Subgraph(self, i) for i in range(m.SubgraphsLength())]
         _apply_input_shapes(subs[0], input_shapes)
         for sub in subs:
-            self.first_node[sub.index] = len(self.nodes)
+            start = len(self.nodes)
             self.walk(sub)
+            self.members[sub.index] = list(range(start, len(self.nodes)))
+        self.keep_costlier_if_branches()
         g = Graph(nodes=self.nodes, format="tflite", name=name or (subs[0].label or "main"))
         g.inputs = [subs[0].info(i) for i in subs[0].inputs]
         g.outputs = [subs[0].info(i) for i in subs[0].outputs]
@@ -209,13 +212,46 @@ class _Parser:
         _SPECIAL.get(opname, _no_special)(n, sub, ins)
         return apply_costs(n)
 
+    def keep_costlier_if_branches(self) -> None:
+        """Only one branch of an IF runs: keep the costlier branch subgraph's nodes, summarise
+        both in the IF node's attrs (a branch subgraph used elsewhere too is kept)."""
+        uses: dict[int, int] = {}
+        for _, si in self.links:
+            uses[si] = uses.get(si, 0) + 1
+        drop: set[int] = set()
+        for ctrl, node in enumerate(self.nodes):
+            a = node.attrs
+            if node.op != "if" or not {"then_subgraph_index", "else_subgraph_index"} <= set(a):
+                continue
+            branches = {"then_branch": a["then_subgraph_index"], "else_branch": a["else_subgraph_index"]}
+            if any(si not in self.members or uses.get(si) != 1 for si in branches.values()):
+                continue
+            members = {b: [self.nodes[j] for j in self.members[si]] for b, si in branches.items()}
+            a["branches"] = {b: {"nodes": len(ns), "macs": sum(n.macs for n in ns),
+                                 "unknown_ops": sum(1 for n in ns if n.is_unknown),
+                                 "ops": dict(Counter(n.op for n in ns))} for b, ns in members.items()}
+            chosen = max(members, key=lambda b: (a["branches"][b]["macs"], a["branches"][b]["nodes"]))
+            a["inlined_branch"] = chosen
+            drop.update(si for b, si in branches.items() if b != chosen)
+        if drop:
+            self._remove_subgraphs(drop)
+
+    def _remove_subgraphs(self, drop: set[int]) -> None:
+        gone = {j for si in drop for j in self.members[si]}
+        remap, kept = {}, []
+        for j, n in enumerate(self.nodes):
+            if j not in gone:
+                remap[j] = len(kept)
+                kept.append(n)
+        self.nodes = kept
+        self.members = {si: [remap[j] for j in js] for si, js in self.members.items() if si not in drop}
+        self.links = [(remap[c], si) for c, si in self.links if si not in drop and c in remap]
+
     def control_edges(self, subs: list[_Subgraph]) -> set[tuple[int, int]]:
         edges: set[tuple[int, int]] = set()
         for ctrl, si in self.links:
-            start = self.first_node[si]
-            end = self.first_node.get(si + 1, len(self.nodes))
             formal = {subs[si].info(i).name for i in subs[si].inputs}
-            for j in range(start, end):
+            for j in self.members.get(si, []):
                 reads = {t.name for t in self.nodes[j].inputs}
                 if not reads or reads & formal:
                     edges.add((ctrl, j))

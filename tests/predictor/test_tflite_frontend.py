@@ -81,6 +81,9 @@ def test_control_flow_subgraphs(model_cache) -> None:
     assert body and all(g.nodes[j].subgraph for j in body)
     labels = {n.subgraph.split(":", 1)[1] for n in g.nodes if n.subgraph}
     assert {"while_cond", "while_body"} <= labels
+    cond = next(n for n in g.nodes if n.op == "if")
+    assert set(cond.attrs["branches"]) == {"then_branch", "else_branch"}  # both summarised,
+    assert sum(label.startswith("cond_") for label in labels) == 1  # one branch inlined
 
 
 def test_batch_dimension_can_change(tflite_small: dict[str, bytes]) -> None:
