@@ -219,7 +219,7 @@ class _Parser:
         for _, si in self.links:
             uses[si] = uses.get(si, 0) + 1
         drop: set[int] = set()
-        for ctrl, node in enumerate(self.nodes):
+        for node in self.nodes:
             a = node.attrs
             if node.op != "if" or not {"then_subgraph_index", "else_subgraph_index"} <= set(a):
                 continue
