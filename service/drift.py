@@ -27,7 +27,7 @@ from service.calibration import repository as cal_repo
 from service.config import CoreSettings
 from service.models import Device, Graph, Job, Measurement
 from service.training import service as training
-from service.training.registry import active_row, resolve
+from service.training.registry import active_row, calibrated_path, resolve
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +53,11 @@ def _model_for(session: Session, settings: CoreSettings, device: Device) -> tupl
     row = active_row(session)
     if row is None:
         return None
-    cal = (device.profile or {}).get("calibration") or {}
     try:
         if device.name in row.devices:
             return load_checkpoint(resolve(settings.data_dir, row.artifact_path)), device.name
-        if cal.get("artifact") and cal.get("base_version") == row.version:
-            return load_checkpoint(resolve(settings.data_dir, cal["artifact"])), cal["predictor_device"]
+        path = calibrated_path(session, settings.data_dir, device.name, row.version)
+        return (load_checkpoint(path), device.name) if path is not None else None
     except CheckpointError as exc:
         log.error("drift.model_unreadable", extra={"device_id": device.id, "error": str(exc)})
     return None

@@ -30,6 +30,7 @@ from service.graph.storage import GraphStore
 from service.jobs import service as measurement_jobs
 from service.jobs.schemas import JobsCreate
 from service.models import Device, Job
+from service.training.evaluation import accuracy
 from service.training.registry import active_row, resolve
 
 log = logging.getLogger(__name__)
@@ -49,11 +50,15 @@ def request(session: Session, device_id: int, k: int, pool: int | None = None) -
     device = devices.get(session, device_id)
     if not 1 <= k <= 50:
         raise ServiceError("k must be between 1 and 50", 422, "validation_error")
-    pending = repository.pending_job(session, SELECT_KIND, device_id)
-    if pending is not None:
-        return pending
-    _set_state(device, state="selecting", k=k, requested_at=utcnow().isoformat(), history=[])
     payload = {"k": k, **({"pool": pool} if pool else {})}
+    pending = repository.pending_job(session, SELECT_KIND, device_id)
+    if pending is not None and pending.status != "queued":
+        raise ServiceError(f"a selection for device {device_id} is running; retry when it is done", 409, "conflict")
+    _set_state(device, state="selecting", k=k, requested_at=utcnow().isoformat(), history=[])
+    if pending is not None:  # a queued selection not started yet: the new request replaces its parameters
+        pending.payload = payload
+        session.flush()
+        return pending
     return jobqueue.enqueue(session, SELECT_KIND, payload, device_id=device_id, max_attempts=2)
 
 
@@ -138,11 +143,14 @@ def run_fit(session: Session, settings: CoreSettings, device_id: int) -> dict[st
     row, predictor = base
     data = [featurize(IRGraph.from_dict(ir)) for _, ir, _ in rows]
     latency = np.asarray([lat for _, _, lat in rows])
-    name = f"device-{device_id}"
-    cv = adaptation.cross_validate(predictor, name, data, latency)
+    name = device.name
+    if name in predictor.devices:  # trained on this device already: judge the model as it is
+        cv = {**accuracy(adaptation.predicted_latency(predictor, name, data), latency), "folds": 0}
+    else:
+        cv = adaptation.cross_validate(predictor, name, data, latency)
     entry = {"at": utcnow().isoformat(), "measured": len(rows), "base_version": row.version, **cv}
     artifact = None
-    if len(rows) >= 2:
+    if len(rows) >= 2 and name not in predictor.devices:
         adapted = adaptation.fit(predictor, name, data, latency)
         artifact = f"predictors/{row.name}/{row.version}/devices/{device_id}.pt"
         save_checkpoint(adapted, resolve(settings.data_dir, artifact))

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from predictor.artifacts import Predictor, load_checkpoint
+from service.models import Device
 from service.models import Predictor as PredictorRow
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ class ActivePredictors:
         self.reload_s = reload_s
         self._loaded: dict[str, Loaded] = {}
         self._checked: dict[str, float] = {}
+        self._adapted: dict[str, tuple[float, Predictor]] = {}
         self._lock = threading.Lock()
 
     def get(self, session: Session, name: str = DEFAULT_NAME) -> Loaded | None:
@@ -76,3 +78,33 @@ class ActivePredictors:
                 self._loaded[name] = cached
                 log.info("predictor.reloaded", extra={"predictor": name, "version": row.version})
             return cached
+
+    def for_device(self, session: Session, device: str, name: str = DEFAULT_NAME) -> tuple[Predictor, str] | None:
+        """The model that serves ``device`` and its version: the active version when it was
+        trained on the device, else the device's calibration of that version (if any)."""
+        loaded = self.get(session, name)
+        if loaded is None:
+            return None
+        if device in loaded.predictor.devices:
+            return loaded.predictor, loaded.version
+        path = calibrated_path(session, self.data_dir, device, loaded.version)
+        if path is None:
+            return None
+        mtime = path.stat().st_mtime
+        with self._lock:
+            hit = self._adapted.get(str(path))
+        if hit is None or hit[0] != mtime:
+            hit = (mtime, load_checkpoint(path))
+            with self._lock:
+                self._adapted[str(path)] = hit
+        return hit[1], f"{loaded.version}+calibrated"
+
+
+def calibrated_path(session: Session, data_dir: Path, device: str, base_version: str) -> Path | None:
+    """The device's calibrated checkpoint if it was adapted from ``base_version``."""
+    row = session.scalars(select(Device).where(Device.name == device)).first()
+    cal = ((row.profile or {}).get("calibration") or {}) if row is not None else {}
+    if not cal.get("artifact") or cal.get("base_version") != base_version:
+        return None
+    path = resolve(data_dir, cal["artifact"])
+    return path if path.exists() else None

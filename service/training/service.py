@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 TRAIN_KEYS = {f.name for f in fields(TrainConfig)} - {"extra"}
 MIN_TRAIN_GRAPHS = 8
+DEFAULT_MAX_MINUTES = 10.0  # per ensemble member
 
 
 def request_training(session: Session, params: dict[str, Any], reason: str = "admin") -> tuple[Job, bool]:
@@ -41,7 +42,10 @@ def train_config(payload: dict[str, Any]) -> TrainConfig:
     unknown = set(payload) - TRAIN_KEYS - {"name", "holdout_fraction", "reason"}
     if unknown:
         raise ServiceError(f"unknown training parameter(s) {sorted(unknown)}", 422, "validation_error")
-    return TrainConfig(**{k: v for k, v in payload.items() if k in TRAIN_KEYS})
+    cfg = TrainConfig(**{k: v for k, v in payload.items() if k in TRAIN_KEYS})
+    if cfg.max_minutes is None:  # keep a job well inside a worker's lease (see docker-compose.yml)
+        cfg.max_minutes = DEFAULT_MAX_MINUTES
+    return cfg
 
 
 def run_training(session: Session, data_dir: Path, payload: dict[str, Any], job_id: int) -> dict[str, Any]:

@@ -1,0 +1,152 @@
+"""Calibrate a predictor to this machine from K measured architectures.
+
+1. A base predictor is trained on other devices only (the HELP NAS-Bench-201 latency
+   tables joined with their IR documents; this machine's data is never used).
+2. This machine is the new device: active selection (ensemble uncertainty x diversity,
+   ``service.calibration.selection``) picks 50 architectures from the corpus search
+   spaces; they are built to ONNX and measured here with ``agent.protocol`` (onnxruntime,
+   1 thread). K = 10, 25, 50 are prefixes of the selection order.
+3. Test set: real architectures never seen in training (``datasets/zoo.py``: ResNet-18/50,
+   MobileNetV2, MobileNetV3-L/S at 224 and 160), measured twice the same way; the second
+   pass against the first gives the device's own run-to-run noise.
+4. For each K: MAPE on the test set of (a) the base predictor adapted to the device with
+   the K measurements (device embedding only) and (b) a PerfSAGE trained from scratch on
+   the same K measurements.
+
+Run: ``.venv/bin/python -m bench.calibration [--pool 80] [--base-graphs 400]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from agent.protocol import measure_many
+from datasets import corpus, zoo
+from datasets.help import load_latencies
+from datasets.measure import build_model
+from predictor.features import featurize
+from predictor.frontends import load_model
+from predictor.graph.ir import Graph
+from predictor.train import Record, TrainConfig, build_table, train_predictor
+from service.calibration import adaptation, selection
+
+log = logging.getLogger("bench.calibration")
+HELP_IR = Path("data/help_ir.jsonl.gz")
+ZOO = [(n, r) for n in ("resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small")
+       for r in (224, 160)]
+KS = (10, 25, 50)
+
+
+def help_records(limit: int) -> list[Record]:
+    """HELP nb201 latencies (other devices) joined with the IR documents built so far."""
+    lat = load_latencies(corpus.CORPUS_DIR / corpus.HELP_DIR_NAME, "nb201")
+    docs = []
+    try:
+        with gzip.open(HELP_IR, "rt") as f:
+            for line in f:
+                docs.append(json.loads(line))
+                if len(docs) >= limit:
+                    break
+    except (EOFError, OSError, json.JSONDecodeError):  # the file is still being written
+        pass
+    out = []
+    for doc in docs:
+        g = featurize(Graph.from_dict(doc["ir"]))
+        for dev, values in lat["latency_ms"].items():
+            out.append(Record(f"nb201-{doc['index']}", g, f"help-{dev}", {"latency": values[doc["index"]]}))
+    return out
+
+
+def measure_paths(paths: list[Path]) -> np.ndarray:
+    res = measure_many([str(p) for p in paths], "onnxruntime", 1, memory=False)
+    return np.asarray([r.get("median_ms", np.nan) for r in res], dtype=float)
+
+
+def mape(pred: np.ndarray, y: np.ndarray) -> float:
+    return float(np.mean(np.abs(pred - y) / y) * 100)
+
+
+def measure_all(picks: list[selection.Candidate], t0: float) -> dict:
+    """Build and measure the calibration picks once and the zoo test models twice."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cal_paths, test_paths = [], []
+        for c in picks:
+            cal_paths.append(Path(tmp) / f"{c.key}.onnx")
+            cal_paths[-1].write_bytes(build_model(c.spec, "onnx", "fp32"))
+        for name, res in ZOO:
+            test_paths.append(Path(tmp) / f"{name}-{res}.onnx")
+            test_paths[-1].write_bytes(zoo.export_onnx(name, (1, 3, res, res)))
+        test_ir = [load_model(p.read_bytes()).to_dict() for p in test_paths]
+        print(f"built {len(cal_paths)} calibration + {len(test_paths)} test models ({time.time() - t0:.0f}s)")
+        cal_y = measure_paths(cal_paths)
+        pass1, pass2 = measure_paths(test_paths), measure_paths(test_paths)
+    print(f"measured ({time.time() - t0:.0f}s)")
+    return {"picks": [c.key for c in picks], "cal_y": cal_y.tolist(), "pass1": pass1.tolist(),
+            "pass2": pass2.tolist(), "test_ir": test_ir}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--pool", type=int, default=80)
+    ap.add_argument("--base-graphs", type=int, default=400)
+    ap.add_argument("--cache", type=Path, default=None, help="JSON file keeping the measurements for re-runs")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    t0 = time.time()
+    recs = help_records(args.base_graphs)
+    base = train_predictor(build_table(recs), TrainConfig(epochs=30, ensemble=3, hidden_channels=32), name="base")
+    print(f"base predictor: {len({r.key for r in recs})} graphs x {len(base.devices)} HELP devices "
+          f"({time.time() - t0:.0f}s)")
+    cands = selection.corpus_candidates(args.pool)
+    if len(cands) < args.pool:
+        cands += selection.sampled_candidates(args.pool - len(cands), ["mobilenet", "resnet", "nb201", "vit", "dethead"])
+    picks = [c for c, _ in selection.select(cands, max(KS), base)]
+    cached = json.loads(args.cache.read_text()) if args.cache and args.cache.exists() else None
+    if cached is None or cached["picks"] != [c.key for c in picks]:
+        cached = measure_all(picks, t0)
+        if args.cache:
+            args.cache.write_text(json.dumps(cached))
+    else:
+        print(f"measurements from {args.cache}")
+    cal_y, pass1, pass2 = (np.asarray(cached[k], dtype=float) for k in ("cal_y", "pass1", "pass2"))
+    test_data = [featurize(Graph.from_dict(doc)) for doc in cached["test_ir"]]
+    noise = mape(pass2, pass1)
+    cal_data = [c.features() for c in picks]
+    rows = []
+    for k in KS:
+        ok = np.flatnonzero(np.isfinite(cal_y[:k]))
+        sub = [cal_data[i] for i in ok]
+        adapted = adaptation.fit(base, "this-machine", sub, cal_y[ok])
+        a = mape(adaptation.predicted_latency(adapted, "this-machine", test_data), pass1)
+        tuned = adaptation.fit_head(base, "this-machine", sub, cal_y[ok])
+        h = mape(adaptation.predicted_latency(tuned, "this-machine", test_data), pass1)
+        table = build_table([Record(picks[i].key, cal_data[i], "this-machine", {"latency": float(cal_y[i])})
+                             for i in ok])
+        scratch = train_predictor(table, TrainConfig(epochs=80, ensemble=3, hidden_channels=32, patience=20,
+                                                     val_fraction=0.2, calib_fraction=0.1))
+        s = mape(adaptation.predicted_latency(scratch, "this-machine", test_data), pass1)
+        rows.append((k, a, h, s))
+    print(f"\ntest set: {len(ZOO)} zoo models (never in training); run-to-run noise MAPE {noise:.2f}% "
+          f"(median {np.median(np.abs(pass2 - pass1) / pass1) * 100:.2f}%)\n")
+    print(f"{'K':>3} | {'embedding %':>11} | {'emb+head %':>10} | {'scratch %':>9} | best adapted / noise")
+    print("----+-------------+------------+-----------+---------------------")
+    for k, a, h, s in rows:
+        print(f"{k:>3} | {a:>11.2f} | {h:>10.2f} | {s:>9.2f} | {min(a, h) / max(noise, 1e-9):>6.2f}x")
+    k50 = min(rows[-1][1], rows[-1][2])
+    print(f"\nK=50 within 1.2x noise: {'yes' if k50 <= 1.2 * noise else 'no'} "
+          f"({k50:.2f}% vs {1.2 * noise:.2f}%); total {time.time() - t0:.0f}s")
+    for (name, res), y1, y2 in zip(ZOO, pass1, pass2, strict=True):
+        print(f"  {name}@{res}: {y1:.2f} ms / {y2:.2f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

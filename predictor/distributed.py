@@ -1,0 +1,136 @@
+"""Data-parallel training of a PerfSAGE ensemble with ``torchrun`` (DDP, gloo backend).
+
+Launch (any number of processes, on one machine or several)::
+
+    torchrun --nproc_per_node=2 -m predictor.distributed --records recs.jsonl.gz --out model.pt
+
+``--records`` is JSONL (optionally gzipped), one line per graph measured on a device:
+``{"key", "device", "targets": {"latency": ms, ...}, "ir": <IR document>}`` (the service's
+train job can export its database rows this way). Every rank featurises all graphs, draws the
+same splits and the same per-epoch permutation (same seed), and takes every ``world``-th
+sample of it; DistributedDataParallel averages the gradients, so all ranks hold the same
+weights. Validation (early stopping) is computed on the full validation split on every rank,
+so they stop together. Rank 0 calibrates the intervals and writes the checkpoint; every rank
+writes ``<out>.rank<r>.json`` with a checksum of its final weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import gzip
+import hashlib
+import json
+import logging
+import math
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+
+from predictor.artifacts import Predictor, save_checkpoint
+from predictor.features import GRAPH_DIM, NODE_DIM
+from predictor.graph.ir import Graph
+from predictor.models.perf_sage import PerfSAGE
+from predictor.train import (
+    Record, Table, TrainConfig, _collate, _forward_all, _set_determinism, build_table, calibrate,
+    ensemble_log, init_scales, log_loss, mape, predict_table, split_indices,
+)
+
+log = logging.getLogger(__name__)
+
+
+def read_records(path: Path) -> list[Record]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    return [Record(r["key"], Graph.from_dict(r["ir"]), r["device"], r["targets"], r.get("space", "")) for r in rows]
+
+
+def _shard(perm: np.ndarray, rank: int, world: int) -> np.ndarray:
+    """Every ``world``-th element from ``rank``, padded by wrapping so all shards are equally long."""
+    per = math.ceil(len(perm) / world)
+    return np.resize(perm[rank::world], per) if len(perm) else perm
+
+
+def train_member(table: Table, fit: np.ndarray, val: np.ndarray, cfg: TrainConfig, seed: int) -> PerfSAGE:
+    rank, world = dist.get_rank(), dist.get_world_size()
+    _set_determinism(seed, cfg.num_threads)
+    model = PerfSAGE(NODE_DIM, GRAPH_DIM, cfg.hidden_channels, cfg.num_layers, len(table.devices),
+                     len(table.targets), cfg.embed_channels, cfg.dropout)
+    init_scales(model, table, fit)
+    ddp = DistributedDataParallel(model)
+    opt = torch.optim.AdamW(ddp.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    rng = np.random.default_rng(seed)
+    best = (float("inf"), copy.deepcopy(model.state_dict()), 0)
+    for epoch in range(cfg.epochs):
+        ddp.train()
+        shard = _shard(rng.permutation(fit), rank, world)
+        for s in range(0, len(shard), cfg.batch_size):
+            batch, y = _collate(table, shard[s : s + cfg.batch_size])
+            loss = log_loss(_forward_all(ddp, batch, len(table.devices)), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        val_mape = mape(predict_table(model, table, val), table.y[val]) if len(val) else float("nan")
+        log.info("ddp.epoch", extra={"rank": rank, "epoch": epoch, "val_mape": val_mape})
+        if not math.isfinite(val_mape) or val_mape < best[0]:
+            best = (val_mape, copy.deepcopy(model.state_dict()), epoch)
+        elif epoch - best[2] >= cfg.patience:
+            break
+    model.load_state_dict(best[1])
+    return model.eval()
+
+
+def train(records: list[Record], cfg: TrainConfig, name: str = "perfsage") -> Predictor:
+    table = build_table(records)
+    val_pos, cal_pos, fit_pos = split_indices(len(table.keys), [cfg.val_fraction, cfg.calib_fraction], cfg.seed)
+    members = [train_member(table, fit_pos, val_pos, cfg, cfg.seed + k) for k in range(cfg.ensemble)]
+    q, cal_info = calibrate(members, table, cal_pos)
+    mu, _ = ensemble_log(members, table, val_pos)
+    meta: dict[str, Any] = {
+        "train_config": asdict(cfg),
+        "metrics": {"val_mape_ensemble": mape(np.exp(mu), table.y[val_pos]), **cal_info},
+        "training_data": {"graphs": len(table.keys), "ddp_world_size": dist.get_world_size()},
+    }
+    return Predictor(members, list(table.devices), list(table.targets), table.available(), q, meta, name)
+
+
+def checksum(pred: Predictor) -> str:
+    h = hashlib.sha256()
+    for m in pred.members:
+        for k, v in sorted(m.state_dict().items()):
+            h.update(k.encode())
+            h.update(v.detach().numpy().tobytes())
+    return h.hexdigest()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="data-parallel PerfSAGE training (launch with torchrun)")
+    ap.add_argument("--records", type=Path, required=True)
+    ap.add_argument("--out", type=Path, required=True)
+    for f in ("epochs", "ensemble", "hidden_channels", "batch_size", "seed"):
+        ap.add_argument(f"--{f.replace('_', '-')}", dest=f, type=int, default=getattr(TrainConfig, f))
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    dist.init_process_group("gloo")
+    try:
+        cfg = TrainConfig(epochs=args.epochs, ensemble=args.ensemble, hidden_channels=args.hidden_channels,
+                          batch_size=args.batch_size, seed=args.seed, num_threads=1)
+        pred = train(read_records(args.records), cfg, name=args.out.stem)
+        rank = dist.get_rank()
+        if rank == 0:
+            save_checkpoint(pred, args.out)
+        Path(f"{args.out}.rank{rank}.json").write_text(json.dumps({"rank": rank, "checksum": checksum(pred)}))
+        dist.barrier()
+    finally:
+        dist.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,148 @@
+"""New-device calibration (selection, select job, fit job on real measurements) and drift."""
+
+from __future__ import annotations
+
+import itertools
+import tempfile
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agent.protocol import ProtocolConfig, measure_many
+from predictor.frontends import load_model
+from service.calibration import selection
+from service.jobs import repository as jobs_repo
+from service.models import Device, Job
+from service.training.registry import ActivePredictors
+from service.worker import Worker, load_handlers
+from tests.service.conftest import ADMIN, bearer
+from tests.service.perf_data import SHAPES, conv_net, register, upload
+from tests.service.test_training import FAST, _dataset, _train
+
+pytestmark = pytest.mark.anyio
+
+
+def _candidates() -> list[selection.Candidate]:
+    return [selection.Candidate(f"c{i}", "conv", {}, load_model(conv_net(*s)).to_dict()) for i, s in enumerate(SHAPES)]
+
+
+def _min_pairwise(x: np.ndarray, idx) -> float:
+    return min(float(np.linalg.norm(x[a] - x[b])) for a, b in itertools.combinations(idx, 2))
+
+
+def test_selection_is_distinct_and_diverse():
+    cands = _candidates()
+    picks = selection.select(cands, 10)
+    keys = [c.key for c, _ in picks]
+    assert len(keys) == len(set(keys)) == 10
+    x = selection.feature_matrix(cands)
+    chosen = [[c.key for c in cands].index(k) for k in keys]
+    rng = np.random.default_rng(0)
+    random_spread = [_min_pairwise(x, rng.choice(len(cands), 10, replace=False)) for _ in range(50)]
+    assert _min_pairwise(x, chosen) > np.percentile(random_spread, 90)
+    assert [c.key for c, _ in selection.select(cands, 4)] == keys[:4]  # nested prefixes
+    assert len(selection.select(cands, 500)) == len(cands)
+
+
+def _work(app, settings, kinds) -> int:
+    return Worker(app.state.sessionmaker, settings, load_handlers(kinds), "w").run(threading.Event(), once=True)
+
+
+async def test_select_job_queues_measurements_for_the_agent(client, app, settings):
+    device = await register(client, "new-board")
+    with app.state.sessionmaker() as s:  # registration queued a selection with the default K
+        assert s.get(Device, device["id"]).profile["calibration"]["k"] == settings.calibration_k
+    resp = await client.post(f"/v1/devices/{device['id']}/calibration", json={"k": 3, "pool": 4}, headers=ADMIN)
+    assert resp.status_code == 202 and resp.json()["k"] == 3  # replaces the queued default request
+    assert (await client.post(f"/v1/devices/{device['id']}/calibration", json={"k": 99}, headers=ADMIN)).status_code == 422
+    assert _work(app, settings, ["calibration.select"]) == 1
+    state = (await client.get(f"/v1/devices/{device['id']}/calibration")).json()
+    assert state["state"] == "measuring" and state["k"] == 3 and len(set(state["graph_ids"])) == 3
+    with app.state.sessionmaker() as s:
+        jobs = s.query(Job).filter(Job.kind == jobs_repo.KIND, Job.device_id == device["id"]).all()
+        assert sorted(j.graph_id for j in jobs) == sorted(state["graph_ids"])
+    assert (await client.get("/v1/devices/999999/calibration")).status_code == 404
+
+
+def _measure(datas: list[bytes]) -> list[float]:
+    cfg = ProtocolConfig(min_rounds=2, max_rounds=3, runs_per_round=10, max_round_s=0.2)
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = []
+        for i, d in enumerate(datas):
+            paths.append(Path(tmp) / f"m{i}.onnx")
+            paths[-1].write_bytes(d)
+        return [r["median_ms"] for r in measure_many(paths, config=cfg, memory=False)]
+
+
+async def _post(client, device, graphs, latencies, tag):
+    now = datetime.now(UTC).isoformat()
+    items = [{"client_id": f"{tag}{g['id']}", "graph_id": g["id"], "median_ms": y, "measured_at": now}
+             for g, y in zip(graphs, latencies, strict=True)]
+    resp = await client.post("/v1/measurements", json={"items": items}, headers=bearer(device["token"]))
+    assert resp.status_code == 200, resp.text
+
+
+def _mape(pred, device: str, datas: list[bytes], truth: list[float]) -> float:
+    res = pred.predict([load_model(d) for d in datas], [device], ["latency"])
+    values = np.asarray([r["predictions"][device]["latency"]["value"] for r in res])
+    return float(np.mean(np.abs(values - truth) / truth) * 100)
+
+
+def _served_mape(settings, sessions, device: str, datas: list[bytes], truth: list[float]) -> float:
+    with sessions() as s:
+        served, version = ActivePredictors(settings.data_dir, reload_s=0).for_device(s, device)
+    assert device in served.devices and version.endswith("+calibrated")
+    return _mape(served, device, datas, truth)
+
+
+async def test_fit_job_adapts_to_real_measurements(client, app, settings):
+    await _dataset(client)
+    await _train(client, app, settings, **FAST)
+    device = await register(client, "this-cpu")
+    calib, test = [conv_net(*s) for s in SHAPES[::2]], [conv_net(*s) for s in SHAPES[1::4]]
+    graphs = [await upload(client, d, f"n{i}.onnx") for i, d in enumerate(calib)]
+    latency, truth = _measure(calib), _measure(test)  # real onnxruntime timings on this machine
+    kinds = ["device.drift", "calibration.fit"]
+    await _post(client, device, graphs[:4], latency[:4], "a")
+    assert _work(app, settings, kinds) >= 2
+    await _post(client, device, graphs[4:], latency[4:], "b")
+    assert _work(app, settings, kinds) >= 2
+    calibrated = _served_mape(settings, app.state.sessionmaker, "this-cpu", test, truth)
+    with app.state.sessionmaker() as s:  # before calibration: the closest existing device is all there is
+        base = ActivePredictors(settings.data_dir, reload_s=0).get(s).predictor
+    uncalibrated = min(_mape(base, d, test, truth) for d in ("board-a", "board-b"))
+    assert calibrated < uncalibrated / 2, (calibrated, uncalibrated)  # on graphs it never saw
+    state = (await client.get(f"/v1/devices/{device['id']}/calibration")).json()
+    first, last = state["history"]
+    assert (first["measured"], last["measured"]) == (4, len(calib)) and state["measured"] == len(calib)
+    assert last["mape"] is not None and last["spearman"] > 0.5 and last["folds"] == 5
+    assert (settings.data_dir / state["artifact"]).exists()
+
+
+async def test_drift_is_recorded_and_queues_retraining(client, app, settings):
+    await _dataset(client)
+    await _train(client, app, settings, **FAST)
+    with app.state.sessionmaker() as s:
+        board = s.query(Device).filter(Device.name == "board-a").one()
+    resp = await client.get("/v1/graphs?limit=3")
+    graphs = resp.json()["items"]
+    strict = settings.model_copy(update={"drift_retrain_threshold": 2})
+    with app.state.sessionmaker.begin() as s:  # queue the check as ingestion does, with off-scale values
+        from service.measurement import service as ingestion
+        from service.measurement.schemas import MeasurementIn
+
+        items = [MeasurementIn(client_id=f"d{g['id']}", graph_id=g["id"], median_ms=1e4,
+                               measured_at=datetime.now(UTC)) for g in graphs]
+        ingestion.ingest(s, board.id, items)
+    assert _work(app, strict, ["device.drift"]) >= 1
+    with app.state.sessionmaker() as s:
+        drift = s.get(Device, board.id).profile["drift"]
+        off = [e for e in drift["examples"] if e["measured_ms"] == 1e4]
+        assert len(off) == 3 and drift["outside"] >= 3 and drift["checked"] >= 43
+        assert all(e["interval90_ms"][1] < 1e4 for e in off)
+        assert drift["since_retrain"] == 0  # reset: the threshold queued a train job
+        job = s.query(Job).filter(Job.kind == "predictor.train", Job.status == "queued").one()
+        assert job.payload["reason"] == "drift"
