@@ -18,6 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from service.db import SessionDep
 from service.errors import ServiceError
 from service.models import Device
+from service.ratelimit import AuthFailureLimiter
 
 _bearer = HTTPBearer(auto_error=False, description="admin key or device token")
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
@@ -35,27 +36,40 @@ def new_device_token(device_id: int) -> tuple[str, str]:
     return f"{device_id}.{secret}", hash_secret(secret)
 
 
-def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
-    if credentials is None or not credentials.credentials:
-        raise ServiceError("missing bearer token", 401, "unauthorized", _UNAUTHORIZED_HEADERS)
-    return credentials.credentials
+def _client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _limiter(request: Request) -> AuthFailureLimiter:
+    return request.app.state.auth_limiter
+
+
+def _refuse(request: Request, message: str) -> ServiceError:
+    _limiter(request).record_failure(_client_address(request))
+    return ServiceError(message, 401, "unauthorized", _UNAUTHORIZED_HEADERS)
 
 
 def require_admin(request: Request, credentials: Credentials) -> None:
-    """Dependency: the request carries the admin key."""
+    """Dependency: the request carries the admin key (failures are rate-limited per address)."""
+    _limiter(request).check(_client_address(request))
     expected: str = request.app.state.settings.admin_key
-    if not hmac.compare_digest(_token(credentials).encode(), expected.encode()):
-        raise ServiceError("invalid admin key", 401, "unauthorized", _UNAUTHORIZED_HEADERS)
+    if credentials is None or not credentials.credentials:
+        raise _refuse(request, "missing bearer token")
+    if not hmac.compare_digest(credentials.credentials.encode(), expected.encode()):
+        raise _refuse(request, "invalid admin key")
 
 
-def require_device_token(session: SessionDep, credentials: Credentials) -> Device:
+def require_device_token(request: Request, session: SessionDep, credentials: Credentials) -> Device:
     """Dependency: the request carries a device's agent token; returns that device."""
-    device_part, _, secret = _token(credentials).partition(".")
+    _limiter(request).check(_client_address(request))
+    if credentials is None or not credentials.credentials:
+        raise _refuse(request, "missing bearer token")
+    device_part, _, secret = credentials.credentials.partition(".")
     valid_id = device_part.isascii() and device_part.isdigit() and len(device_part) <= 9
     device = session.get(Device, int(device_part)) if valid_id and secret else None
     stored = device.token_hash if device is not None else hash_secret("")
     if not hmac.compare_digest(hash_secret(secret), stored) or device is None:
-        raise ServiceError("invalid device token", 401, "unauthorized", _UNAUTHORIZED_HEADERS)
+        raise _refuse(request, "invalid device token")
     return device
 
 

@@ -83,6 +83,8 @@ class Settings(CoreSettings):
     dev_mode: bool = Field(False, description="allow a generated admin key (kept in data_dir/admin_key)")
     max_batch_size: int = Field(1000, ge=1, le=100_000, description="graphs per POST /v1/predictions/batch")
     feature_cache_size: int = Field(4096, ge=0, description="featurised stored graphs kept in memory")
+    auth_failure_limit: int = Field(20, ge=1, description="failed authentications per address and window before 429")
+    auth_failure_window_s: float = Field(60.0, gt=0, description="window of the authentication-failure limit")
 
     @model_validator(mode="after")
     def _check_admin_key(self) -> Settings:

@@ -28,6 +28,7 @@ from service.jobs.endpoints import router as jobs_router
 from service.measurement.endpoints import router as measurements_router
 from service.prediction.endpoints import router as predictions_router
 from service.prediction.registry import PredictorRegistry
+from service.ratelimit import AuthFailureLimiter
 from service.training.endpoints import router as predictors_router
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.metrics = RequestMetrics()
+    app.state.auth_limiter = AuthFailureLimiter(settings.auth_failure_limit, settings.auth_failure_window_s)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_bytes + MULTIPART_OVERHEAD)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     install_error_handlers(app)
