@@ -169,8 +169,8 @@ def _measure_group(group, seed, fmt, runtime, threads, key, memory, model_dir, k
             prepared.append(prepare(sp, i, seed, v, fmt, model_dir))
         except Exception as exc:  # noqa: BLE001 - any build/parse failure is logged with its arch and counted
             prog.failed += 1
-            log.error("measure.prepare_failed", extra={"space": sp, "index": i, "variant": v,
-                                                       "error": f"{type(exc).__name__}: {exc}"[:500]})
+            log.error("measure.prepare_failed %s/%d/%s: %s", sp, i, v, f"{type(exc).__name__}: {exc}"[:500],
+                      extra={"space": sp, "index": i, "variant": v})
     if not prepared:
         return
     results = protocol.measure_many([str(p.path) for p in prepared], runtime, threads, memory=memory)
@@ -179,7 +179,7 @@ def _measure_group(group, seed, fmt, runtime, threads, key, memory, model_dir, k
             p.path.unlink(missing_ok=True)
         if "error" in res:
             prog.failed += 1
-            log.error("measure.run_failed", extra={"path": str(p.path), "error": res["error"]})
+            log.error("measure.run_failed %s: %s", p.path.name, str(res["error"])[:500], extra={"path": str(p.path)})
             continue
         writers[p.space].add(make_record(p, seed, fmt, key, res))
         prog.new += 1
