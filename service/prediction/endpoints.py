@@ -25,7 +25,7 @@ from service.prediction.schemas import (
 )
 
 router = APIRouter(
-    prefix="/v1/predictions", tags=["predictions"], responses={**ERROR_RESPONSES, 503: ERROR_RESPONSES[422]}
+    prefix="/v1/predictions", tags=["predictions"], responses={**ERROR_RESPONSES, 409: ERROR_RESPONSES[422]}
 )
 
 

@@ -34,12 +34,13 @@ class Target:
 
 def resolve_devices(session: Session, registry: PredictorRegistry, wanted: list[str] | str) -> list[Target]:
     """``"all"`` -> registered devices with a predictor; names -> 404 when neither registered nor
-    known to a checkpoint, 503 when registered but without a predictor."""
+    known to a checkpoint, 409 when registered but without a predictor yet (the device's
+    state, not a server fault: a client should calibrate the device, not retry)."""
     if wanted == "all":
         rows = repository.all_devices(session)
         out = [Target(n, i, p) for n, i in sorted(rows.items()) if (p := registry.for_device(n)) is not None]
         if not out:
-            raise ServiceError("no registered device has a predictor yet", 503, "no_predictor")
+            raise ServiceError("no registered device has a predictor yet", 409, "no_predictor")
         return out
     names = list(wanted)
     ids = repository.device_ids(session, names)
@@ -51,7 +52,7 @@ def resolve_devices(session: Session, registry: PredictorRegistry, wanted: list[
         raise ServiceError(
             f"no predictor for device(s): {', '.join(missing)}; measure the device and "
             "train or calibrate a predictor for it",
-            503,
+            409,
             "no_predictor",
         )
     return [Target(n, ids.get(n), registry.by_device[n]) for n in names]

@@ -155,7 +155,7 @@ async def test_bad_requests_are_4xx_with_the_json_body(client):
     assert (
         "unmodelled"
         in assert_error(
-            await post("/v1/predictions", json={"ir": ir(0), "devices": "unmodelled"}), 503, "no_predictor"
+            await post("/v1/predictions", json={"ir": ir(0), "devices": "unmodelled"}), 409, "no_predictor"
         )["detail"]
     )
     assert_error(
@@ -202,7 +202,7 @@ async def test_ir_size_limit(settings, clean_db):
     assert "limit is 5" in assert_error(resp, 413, "too_large")["detail"]
 
 
-async def test_no_checkpoint_at_all_is_a_clear_503(settings, clean_db, tmp_path):
+async def test_no_checkpoint_at_all_is_a_clear_409(settings, clean_db, tmp_path):
     empty = tmp_path / "no-checkpoints"
     empty.mkdir()
     app = create_app(settings.model_copy(update={"predictor_dir": empty}))
@@ -213,8 +213,8 @@ async def test_no_checkpoint_at_all_is_a_clear_503(settings, clean_db, tmp_path)
             every = await client.post(
                 "/v1/predictions/batch", json={"items": [{"ir": ir(0)}], "devices": "all"}
             )
-    assert "no predictor for device(s): dev-a" in assert_error(one, 503, "no_predictor")["detail"]
-    assert_error(every, 503, "no_predictor")
+    assert "no predictor for device(s): dev-a" in assert_error(one, 409, "no_predictor")["detail"]
+    assert_error(every, 409, "no_predictor")
 
 
 async def test_batch_reports_errors_per_item(client):
