@@ -36,6 +36,7 @@ from service.training.registry import active_row, resolve
 log = logging.getLogger(__name__)
 
 SELECT_KIND, FIT_KIND = "calibration.select", "calibration.fit"
+HEAD_MIN_MEASUREMENTS = 10
 FORMAT_OF_RUNTIME = {"onnxruntime": "onnx", "litert": "tflite", "tflite": "tflite"}
 
 
@@ -144,14 +145,16 @@ def run_fit(session: Session, settings: CoreSettings, device_id: int) -> dict[st
     data = [featurize(IRGraph.from_dict(ir)) for _, ir, _ in rows]
     latency = np.asarray([lat for _, _, lat in rows])
     name = device.name
+    fitter = None
     if name in predictor.devices:  # trained on this device already: judge the model as it is
-        cv = {**accuracy(adaptation.predicted_latency(predictor, name, data), latency), "folds": 0}
+        cv = {**accuracy(adaptation.predicted_latency(predictor, name, data), latency), "folds": 0,
+              "method": "trained"}
     else:
-        cv = adaptation.cross_validate(predictor, name, data, latency)
+        cv, fitter = _best_fit(predictor, name, data, latency)
     entry = {"at": utcnow().isoformat(), "measured": len(rows), "base_version": row.version, **cv}
     artifact = None
-    if len(rows) >= 2 and name not in predictor.devices:
-        adapted = adaptation.fit(predictor, name, data, latency)
+    if len(rows) >= 2 and fitter is not None:
+        adapted = fitter(predictor, name, data, latency)
         artifact = f"predictors/{row.name}/{row.version}/devices/{device_id}.pt"
         save_checkpoint(adapted, resolve(settings.data_dir, artifact))
     cal = (device.profile or {}).get("calibration", {})
@@ -160,3 +163,14 @@ def run_fit(session: Session, settings: CoreSettings, device_id: int) -> dict[st
                predictor_device=name, base_version=row.version, history=[*cal.get("history", []), entry])
     session.flush()
     return {"device_id": device_id, **entry}
+
+
+def _best_fit(predictor, name: str, data: list, latency: np.ndarray) -> tuple[dict[str, Any], Any]:
+    """Cross-validate the embedding fit and (from ``HEAD_MIN_MEASUREMENTS`` on) the embedding +
+    head fine-tuning; the method with the lower CV MAPE is used."""
+    methods = {"embedding": adaptation.fit}
+    if len(data) >= HEAD_MIN_MEASUREMENTS:
+        methods["embedding+head"] = adaptation.fit_head
+    scores = {m: adaptation.cross_validate(predictor, name, data, latency, fitter=f) for m, f in methods.items()}
+    best = min(scores, key=lambda m: scores[m]["mape"] if scores[m]["mape"] is not None else float("inf"))
+    return {**scores[best], "method": best}, methods[best]

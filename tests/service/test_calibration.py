@@ -119,6 +119,7 @@ async def test_fit_job_adapts_to_real_measurements(client, app, settings):
     first, last = state["history"]
     assert (first["measured"], last["measured"]) == (4, len(calib)) and state["measured"] == len(calib)
     assert last["mape"] is not None and last["spearman"] > 0.5 and last["folds"] == 5
+    assert last["method"] in ("embedding", "embedding+head")
     assert (settings.data_dir / state["artifact"]).exists()
 
 
