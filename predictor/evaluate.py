@@ -259,7 +259,7 @@ def _read_cache(path: str) -> list[dict]:
 
 def load_help_records(cache: str, spaces: Sequence[str] = ("nb201",), devices: Sequence[str] | None = None,
                       limit: int | None = None) -> list:
-    """Records (graph key, IR, device, latency) for the cached HELP architectures."""
+    """Records (graph key, IR, device ``help-<name>``, latency) for the cached HELP architectures."""
     from predictor.features import featurize
     from predictor.graph.ir import Graph
     from predictor.train import Record
@@ -274,8 +274,9 @@ def load_help_records(cache: str, spaces: Sequence[str] = ("nb201",), devices: S
         per_space[s] = per_space.get(s, 0) + 1
         data = featurize(Graph.from_dict(row["ir"]))
         for dev, values in lat[s].items():
-            if devices is None or dev in devices:
-                records.append(Record(f"{s}:{row['index']}", data, dev, {"latency": float(values[row["index"]])}, s))
+            key = f"help-{dev}"  # the device keys the HELP import (datasets.help) registers
+            if devices is None or key in devices:
+                records.append(Record(f"{s}:{row['index']}", data, key, {"latency": float(values[row["index"]])}, s))
     return records
 
 
@@ -285,7 +286,6 @@ def corpus_records(device_key: str | None = None, space: str | None = None, incl
     = arch id + variant + format; targets latency (median ms), memory (peak MB),
     energy (mJ) where measured."""
     from datasets.corpus import iter_records
-
     from predictor.features import featurize
     from predictor.graph.ir import Graph
     from predictor.train import Record
@@ -307,12 +307,13 @@ def corpus_records(device_key: str | None = None, space: str | None = None, incl
 
 def load_records(source: str, devices: Sequence[str] | None = None, limit: int | None = None) -> list:
     """Records of a named source: ``help-cache:<path>[:spaces]`` (IR cache written by
-    :func:`build_help_cache`), ``corpus`` (our measured corpus) or ``corpus+help``."""
+    :func:`build_help_cache`), ``corpus`` (our measured corpus, sealed shards plus
+    the records still in run journals) or ``corpus+help``."""
     if source.startswith("help-cache:"):
         _, path, *rest = source.split(":")
         spaces = rest[0].split(",") if rest else ("nb201",)
         return load_help_records(path, spaces, devices, limit)
     if source in ("corpus", "corpus+help"):
-        recs = corpus_records(include_help=source == "corpus+help", limit=limit)
+        recs = corpus_records(include_help=source == "corpus+help", include_pending=True, limit=limit)
         return [r for r in recs if devices is None or r.device in devices]
     raise ValueError(f"unknown data source {source!r}: use help-cache:<path>[:nb201,fbnet], corpus, corpus+help")

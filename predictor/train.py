@@ -265,6 +265,8 @@ def train_predictor(
     validation split for early stopping and a calibration split for the
     conformal intervals (both drawn from ``train_idx``)."""
     idx = np.arange(len(table.keys)) if train_idx is None else np.asarray(train_idx)
+    if len(idx) < 3 or not table.targets or not np.isfinite(table.y[idx]).any():
+        raise ValueError(f"nothing to train on: {len(idx)} graphs, targets {table.targets}")
     val_pos, cal_pos, fit_pos = split_indices(len(idx), [cfg.val_fraction, cfg.calib_fraction], cfg.seed)
     fit, val, cal = idx[fit_pos], idx[val_pos], idx[cal_pos]
     log.info("train.start", extra={"graphs": len(idx), "fit": len(fit), "val": len(val), "calib": len(cal),
@@ -291,7 +293,7 @@ def train_predictor(
 # -- few-shot adaptation to a new device --------------------------------------------
 def adapt_device(
     predictor: Predictor, device: str, graphs: Sequence[Data], values: np.ndarray,
-    steps: int = 200, lr: float = 1.0, l2: float = 1e-3, seed: int = 0,
+    steps: int = 200, lr: float = 1.0, l2: float = 0.1, seed: int = 0,
 ) -> Predictor:
     """A copy of ``predictor`` that knows ``device``, fitted on K measurements
     (``values [K, T]``, NaN = unmeasured) by optimising only the new device's
@@ -354,6 +356,18 @@ def _row_pred(z, batch, vec, bias, scale, num_graphs) -> torch.Tensor:
 
 
 # -- CLI ------------------------------------------------------------------------------
+_STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+
+
+class ExtrasFormatter(logging.Formatter):
+    """Appends a record's ``extra`` fields as ``key=value`` (event-style logs on a console)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        extras = {k: v for k, v in vars(record).items() if k not in _STANDARD_ATTRS}
+        text = super().format(record)
+        return text + "".join(f" {k}={v:.4g}" if isinstance(v, float) else f" {k}={v}" for k, v in extras.items())
+
+
 def register(subparsers: argparse._SubParsersAction, name: str) -> None:
     p = subparsers.add_parser(name, help="train a PerfSAGE predictor from corpus files")
     p.add_argument("--source", default="corpus",
@@ -370,7 +384,9 @@ def register(subparsers: argparse._SubParsersAction, name: str) -> None:
 def _run(args: argparse.Namespace) -> int:
     from predictor.evaluate import load_records
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(ExtrasFormatter("%(asctime)s %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     records = load_records(args.source, devices=args.devices, limit=args.limit)
     table = build_table(records, devices=args.devices)
     cfg = TrainConfig(epochs=args.epochs, ensemble=args.ensemble, hidden_channels=args.hidden_channels,

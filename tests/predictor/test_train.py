@@ -84,3 +84,26 @@ def test_adapt_new_device_from_few_samples(trained, table):
         adapt_device(base, "slow", [table.data[0]], table.y[:1, 1])
     with pytest.raises(ValueError):
         adapt_device(base, "other", [table.data[0]], table.y[:1, 1, :1])
+
+
+def test_metrics_on_known_values():
+    y = np.array([100.0, 200.0, 300.0, 400.0])
+    pred = np.array([104.0, 180.0, 300.0, 500.0])
+    m = metrics(pred, y, lo=pred * 0.9, hi=pred * 1.1)
+    assert m["n"] == 4
+    assert m["mape"] == pytest.approx((4 + 10 + 0 + 25) / 4)
+    assert m["acc5"] == 50.0 and m["acc10"] == 75.0 and m["rho"] == pytest.approx(1.0)
+    assert m["cov90"] == 50.0  # 200 is outside [162, 198], 400 outside [450, 550]
+    assert metrics(np.array([1.0]), np.array([np.nan]))["n"] == 0
+
+
+def test_new_device_scenario_never_trains_on_the_held_out_device(table):
+    from predictor.evaluate import new_devices
+
+    cfg = TrainConfig(min_steps=0, hidden_channels=8, num_layers=1, embed_channels=4, ensemble=1, epochs=5)
+    lat = table.subset_devices(table.devices)
+    lat.targets, lat.y = ["latency"], table.y[:, :, :1]
+    rows = new_devices(lat, cfg, held_out=["slow"], ks=(10,), repeats=1)
+    models = {r["model"] for r in rows}
+    assert models == {"perfsage", "macs_regression", "kernel_sum", "graph_gbt"}
+    assert {r["device"] for r in rows} == {"slow"} and all(r["n"] == 150 for r in rows)
