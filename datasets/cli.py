@@ -95,7 +95,7 @@ def _cmd_measure(args: argparse.Namespace) -> int:
     try:
         out = measure.run(args.runtime, args.threads, args.space, args.seed, args.count, args.limit, variants,
                           args.group_size, not args.no_memory, args.root, keep_models=args.keep_models)
-    except measure.MeasureRunError as exc:
+    except (measure.MeasureRunError, corpus.CorpusError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(out))
@@ -123,7 +123,7 @@ def _cmd_import_help(args: argparse.Namespace) -> int:
         for sp in names:
             n = help_mod.build_ir(sp, args.source, args.root / corpus.HELP_DIR_NAME, limit=args.limit)
             print(f"{sp}: {n} new IR documents")
-    except help_mod.HelpImportError as exc:
+    except (help_mod.HelpImportError, corpus.CorpusError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

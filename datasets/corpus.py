@@ -18,6 +18,7 @@ record, flushed at once), so a killed run loses nothing: the next run seals what
 
 from __future__ import annotations
 
+import fcntl
 import gzip
 import json
 import logging
@@ -25,6 +26,7 @@ import os
 import signal
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +108,23 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
                     raise CorpusError(f"{path}:{line_no}: not JSON: {exc}") from exc
     except (OSError, EOFError) as exc:
         raise CorpusError(f"cannot read {path}: {exc}") from exc
+
+
+@contextmanager
+def run_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock for a run; a second run on the same journals fails at once."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CorpusError(f"another run holds {path}; wait for it or stop it first") from None
+        fh.write(str(os.getpid()))
+        fh.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 class StopFlag:

@@ -76,6 +76,13 @@ def describe_device(name: str) -> dict[str, Any]:
 def build_ir(space: str, source: Path, help_dir: Path, limit: int | None = None,
              progress_every: int = 200, cache: Path = corpus.CACHE_DIR) -> int:
     """Build and parse every HELP architecture of ``space`` not yet stored; returns how many new."""
+
+    with corpus.run_lock(cache / "pending-help" / f"{space}.lock"):
+        return _build_ir_locked(space, source, help_dir, limit, progress_every, cache)
+
+
+def _build_ir_locked(space: str, source: Path, help_dir: Path, limit: int | None, progress_every: int,
+                     cache: Path) -> int:
     from datasets.build_torch import to_onnx
     from predictor.frontends import load_model
 

@@ -136,6 +136,13 @@ def run(
         raise MeasureRunError("onnxruntime measures fp32 ONNX models only")
     fmt = FORMATS[runtime]
     device = environment.describe(runtime, threads)
+    with corpus.run_lock(cache / "pending" / f"{device['device_key']}.lock"):
+        return _run_locked(device, names, seed, count, limit, variants, group_size, memory, root, cache,
+                           keep_models, progress_stream, fmt, runtime, threads, protocol)
+
+
+def _run_locked(device, names, seed, count, limit, variants, group_size, memory, root, cache, keep_models,
+                progress_stream, fmt, runtime, threads, protocol) -> dict[str, int]:
     key = device["device_key"]
     corpus.write_device(root, device)
     writers = {sp: corpus.ShardWriter(root / key / sp, cache / "pending" / key / f"{sp}.jsonl") for sp in names}

@@ -1,6 +1,8 @@
 import gzip
 import json
 
+import pytest
+
 from datasets import build_torch, corpus, measure, spaces
 from predictor.frontends import load_model
 from predictor.graph.ir import Graph
@@ -75,3 +77,14 @@ def test_measure_run_resumes_without_repeating(tmp_path):
     assert Graph.from_dict(r["ir"]).summary()["macs"] == r["summary"]["macs"]
     assert (root / r["device_key"] / "device.json").exists()
     assert not list((cache / "models").rglob("*.onnx"))  # model files are not kept
+
+
+def test_a_second_run_on_the_same_journals_is_refused(tmp_path):
+    from agent import environment
+
+    key = environment.describe("onnxruntime", 1)["device_key"]
+    cache = tmp_path / "cache"
+    with corpus.run_lock(cache / "pending" / f"{key}.lock"):
+        with pytest.raises(corpus.CorpusError):
+            measure.run("onnxruntime", 1, ["nb201"], count=1, root=tmp_path / "c", cache=cache, progress_stream=None)
+    assert list((tmp_path).rglob("*.jsonl.gz")) == []
