@@ -40,8 +40,11 @@ from service.calibration import adaptation, selection
 
 log = logging.getLogger("bench.calibration")
 HELP_IR = Path("data/help_ir.jsonl.gz")
-ZOO = [(n, r) for n in ("resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small")
-       for r in (224, 160)]
+ZOO = [
+    (n, r)
+    for n in ("resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small")
+    for r in (224, 160)
+]
 KS = (10, 25, 50)
 
 
@@ -89,8 +92,13 @@ def measure_all(picks: list[selection.Candidate], t0: float) -> dict:
         cal_y = measure_paths(cal_paths)
         pass1, pass2 = measure_paths(test_paths), measure_paths(test_paths)
     print(f"measured ({time.time() - t0:.0f}s)")
-    return {"picks": [c.key for c in picks], "cal_y": cal_y.tolist(), "pass1": pass1.tolist(),
-            "pass2": pass2.tolist(), "test_ir": test_ir}
+    return {
+        "picks": [c.key for c in picks],
+        "cal_y": cal_y.tolist(),
+        "pass1": pass1.tolist(),
+        "pass2": pass2.tolist(),
+        "test_ir": test_ir,
+    }
 
 
 def main() -> int:
@@ -102,12 +110,18 @@ def main() -> int:
     logging.basicConfig(level=logging.WARNING)
     t0 = time.time()
     recs = help_records(args.base_graphs)
-    base = train_predictor(build_table(recs), TrainConfig(epochs=30, ensemble=3, hidden_channels=32), name="base")
-    print(f"base predictor: {len({r.key for r in recs})} graphs x {len(base.devices)} HELP devices "
-          f"({time.time() - t0:.0f}s)")
+    base = train_predictor(
+        build_table(recs), TrainConfig(epochs=30, ensemble=3, hidden_channels=32), name="base"
+    )
+    print(
+        f"base predictor: {len({r.key for r in recs})} graphs x {len(base.devices)} HELP devices "
+        f"({time.time() - t0:.0f}s)"
+    )
     cands = selection.corpus_candidates(args.pool)
     if len(cands) < args.pool:
-        cands += selection.sampled_candidates(args.pool - len(cands), ["mobilenet", "resnet", "nb201", "vit", "dethead"])
+        cands += selection.sampled_candidates(
+            args.pool - len(cands), ["mobilenet", "resnet", "nb201", "vit", "dethead"]
+        )
     picks = [c for c, _ in selection.select(cands, max(KS), base)]
     cached = json.loads(args.cache.read_text()) if args.cache and args.cache.exists() else None
     if cached is None or cached["picks"] != [c.key for c in picks]:
@@ -128,21 +142,30 @@ def main() -> int:
         a = mape(adaptation.predicted_latency(adapted, "this-machine", test_data), pass1)
         tuned = adaptation.fit_head(base, "this-machine", sub, cal_y[ok])
         h = mape(adaptation.predicted_latency(tuned, "this-machine", test_data), pass1)
-        table = build_table([Record(picks[i].key, cal_data[i], "this-machine", {"latency": float(cal_y[i])})
-                             for i in ok])
-        scratch = train_predictor(table, TrainConfig(epochs=80, ensemble=3, hidden_channels=32, patience=20,
-                                                     val_fraction=0.2, calib_fraction=0.1))
+        table = build_table(
+            [Record(picks[i].key, cal_data[i], "this-machine", {"latency": float(cal_y[i])}) for i in ok]
+        )
+        scratch = train_predictor(
+            table,
+            TrainConfig(
+                epochs=80, ensemble=3, hidden_channels=32, patience=20, val_fraction=0.2, calib_fraction=0.1
+            ),
+        )
         s = mape(adaptation.predicted_latency(scratch, "this-machine", test_data), pass1)
         rows.append((k, a, h, s))
-    print(f"\ntest set: {len(ZOO)} zoo models (never in training); run-to-run noise MAPE {noise:.2f}% "
-          f"(median {np.median(np.abs(pass2 - pass1) / pass1) * 100:.2f}%)\n")
+    print(
+        f"\ntest set: {len(ZOO)} zoo models (never in training); run-to-run noise MAPE {noise:.2f}% "
+        f"(median {np.median(np.abs(pass2 - pass1) / pass1) * 100:.2f}%)\n"
+    )
     print(f"{'K':>3} | {'embedding %':>11} | {'emb+head %':>10} | {'scratch %':>9} | best adapted / noise")
     print("----+-------------+------------+-----------+---------------------")
     for k, a, h, s in rows:
         print(f"{k:>3} | {a:>11.2f} | {h:>10.2f} | {s:>9.2f} | {min(a, h) / max(noise, 1e-9):>6.2f}x")
     k50 = min(rows[-1][1], rows[-1][2])
-    print(f"\nK=50 within 1.2x noise: {'yes' if k50 <= 1.2 * noise else 'no'} "
-          f"({k50:.2f}% vs {1.2 * noise:.2f}%); total {time.time() - t0:.0f}s")
+    print(
+        f"\nK=50 within 1.2x noise: {'yes' if k50 <= 1.2 * noise else 'no'} "
+        f"({k50:.2f}% vs {1.2 * noise:.2f}%); total {time.time() - t0:.0f}s"
+    )
     for (name, res), y1, y2 in zip(ZOO, pass1, pass2, strict=True):
         print(f"  {name}@{res}: {y1:.2f} ms / {y2:.2f} ms")
     return 0

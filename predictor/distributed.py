@@ -37,8 +37,20 @@ from predictor.features import GRAPH_DIM, NODE_DIM
 from predictor.graph.ir import Graph
 from predictor.models.perf_sage import PerfSAGE
 from predictor.train import (
-    Record, Table, TrainConfig, _collate, _forward_all, _set_determinism, build_table, calibrate,
-    ensemble_log, init_scales, log_loss, mape, predict_table, split_indices,
+    Record,
+    Table,
+    TrainConfig,
+    _collate,
+    _forward_all,
+    _set_determinism,
+    build_table,
+    calibrate,
+    ensemble_log,
+    init_scales,
+    log_loss,
+    mape,
+    predict_table,
+    split_indices,
 )
 
 log = logging.getLogger(__name__)
@@ -48,7 +60,10 @@ def read_records(path: Path) -> list[Record]:
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8") as f:
         rows = [json.loads(line) for line in f if line.strip()]
-    return [Record(r["key"], Graph.from_dict(r["ir"]), r["device"], r["targets"], r.get("space", "")) for r in rows]
+    return [
+        Record(r["key"], Graph.from_dict(r["ir"]), r["device"], r["targets"], r.get("space", ""))
+        for r in rows
+    ]
 
 
 def _shard(perm: np.ndarray, rank: int, world: int) -> np.ndarray:
@@ -60,8 +75,16 @@ def _shard(perm: np.ndarray, rank: int, world: int) -> np.ndarray:
 def train_member(table: Table, fit: np.ndarray, val: np.ndarray, cfg: TrainConfig, seed: int) -> PerfSAGE:
     rank, world = dist.get_rank(), dist.get_world_size()
     _set_determinism(seed, cfg.num_threads)
-    model = PerfSAGE(NODE_DIM, GRAPH_DIM, cfg.hidden_channels, cfg.num_layers, len(table.devices),
-                     len(table.targets), cfg.embed_channels, cfg.dropout)
+    model = PerfSAGE(
+        NODE_DIM,
+        GRAPH_DIM,
+        cfg.hidden_channels,
+        cfg.num_layers,
+        len(table.devices),
+        len(table.targets),
+        cfg.embed_channels,
+        cfg.dropout,
+    )
     init_scales(model, table, fit)
     ddp = DistributedDataParallel(model)
     opt = torch.optim.AdamW(ddp.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -88,7 +111,9 @@ def train_member(table: Table, fit: np.ndarray, val: np.ndarray, cfg: TrainConfi
 
 def train(records: list[Record], cfg: TrainConfig, name: str = "perfsage") -> Predictor:
     table = build_table(records)
-    val_pos, cal_pos, fit_pos = split_indices(len(table.keys), [cfg.val_fraction, cfg.calib_fraction], cfg.seed)
+    val_pos, cal_pos, fit_pos = split_indices(
+        len(table.keys), [cfg.val_fraction, cfg.calib_fraction], cfg.seed
+    )
     members = [train_member(table, fit_pos, val_pos, cfg, cfg.seed + k) for k in range(cfg.ensemble)]
     q, cal_info = calibrate(members, table, cal_pos)
     mu, _ = ensemble_log(members, table, val_pos)
@@ -119,8 +144,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     dist.init_process_group("gloo")
     try:
-        cfg = TrainConfig(epochs=args.epochs, ensemble=args.ensemble, hidden_channels=args.hidden_channels,
-                          batch_size=args.batch_size, seed=args.seed, num_threads=1)
+        cfg = TrainConfig(
+            epochs=args.epochs,
+            ensemble=args.ensemble,
+            hidden_channels=args.hidden_channels,
+            batch_size=args.batch_size,
+            seed=args.seed,
+            num_threads=1,
+        )
         pred = train(read_records(args.records), cfg, name=args.out.stem)
         rank = dist.get_rank()
         if rank == 0:

@@ -96,8 +96,15 @@ def _outside(model: tuple[Predictor, str], rows) -> list[dict[str, Any]]:
     for i, (mid, lat, gid, _) in enumerate(rows):
         low, high = float(lo[i, 0, t]), float(hi[i, 0, t])
         if not low <= lat <= high:
-            out.append({"measurement_id": mid, "graph_id": gid, "measured_ms": lat,
-                        "predicted_ms": float(np.exp(mu[i, 0, t])), "interval90_ms": [low, high]})
+            out.append(
+                {
+                    "measurement_id": mid,
+                    "graph_id": gid,
+                    "measured_ms": lat,
+                    "predicted_ms": float(np.exp(mu[i, 0, t])),
+                    "interval90_ms": [low, high],
+                }
+            )
     return out
 
 

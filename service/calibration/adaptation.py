@@ -25,8 +25,15 @@ def predicted_latency(pred: Predictor, device: str, data: list[Data]) -> np.ndar
     return np.exp(mu[:, 0, pred.targets.index("latency")])
 
 
-def cross_validate(base: Predictor, device: str, data: list[Data], latency: np.ndarray,
-                   folds: int = 5, seed: int = 0, fitter=None) -> dict:
+def cross_validate(
+    base: Predictor,
+    device: str,
+    data: list[Data],
+    latency: np.ndarray,
+    folds: int = 5,
+    seed: int = 0,
+    fitter=None,
+) -> dict:
     """k-fold MAPE and Spearman of the adapted model on the device's measurements."""
     n = len(data)
     if n < 3:
@@ -41,8 +48,15 @@ def cross_validate(base: Predictor, device: str, data: list[Data], latency: np.n
     return {**accuracy(pred, latency), "folds": k}
 
 
-def fit_head(base: Predictor, device: str, data: list[Data], latency: np.ndarray,
-             steps: int = 150, lr: float = 3e-3, l2: float = 1.0) -> Predictor:
+def fit_head(
+    base: Predictor,
+    device: str,
+    data: list[Data],
+    latency: np.ndarray,
+    steps: int = 150,
+    lr: float = 3e-3,
+    l2: float = 1.0,
+) -> Predictor:
     """Embedding fit, then fine-tuning of the embedding head (``lin_embed``, ``lin_graph``)
     together with the device row, pulled towards the starting weights by ``l2``. The result
     serves only ``device``: the head is shared, so other devices' outputs move with it."""

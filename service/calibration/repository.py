@@ -12,7 +12,9 @@ def lock_device(session: Session, device_id: int) -> Device | None:
 
 
 def pending_job(session: Session, kind: str, device_id: int) -> Job | None:
-    query = select(Job).where(Job.kind == kind, Job.device_id == device_id, Job.status.in_(("queued", "leased")))
+    query = select(Job).where(
+        Job.kind == kind, Job.device_id == device_id, Job.status.in_(("queued", "leased"))
+    )
     return session.scalars(query.limit(1)).first()
 
 
@@ -28,3 +30,11 @@ def device_latencies(session: Session, device_id: int) -> list[tuple[int, dict, 
         return []
     irs = dict(session.execute(select(Graph.id, Graph.ir).where(Graph.id.in_(list(means)))).all())
     return [(gid, irs[gid], float(means[gid])) for gid in sorted(means) if gid in irs]
+
+
+def measured_graphs(session: Session, device_id: int) -> int:
+    """How many distinct graphs have a latency measurement on the device."""
+    query = select(func.count(func.distinct(Measurement.graph_id))).where(
+        Measurement.device_id == device_id, Measurement.latency_ms > 0
+    )
+    return int(session.scalar(query) or 0)

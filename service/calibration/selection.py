@@ -107,7 +107,9 @@ def farthest_point(x: np.ndarray, weight: np.ndarray, k: int) -> list[int]:
     return chosen
 
 
-def select(cands: list[Candidate], k: int, predictor: Predictor | None = None) -> list[tuple[Candidate, float]]:
+def select(
+    cands: list[Candidate], k: int, predictor: Predictor | None = None
+) -> list[tuple[Candidate, float]]:
     """K distinct candidates in selection order, each with its uncertainty."""
     if not cands:
         return []

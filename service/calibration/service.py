@@ -54,7 +54,9 @@ def request(session: Session, device_id: int, k: int, pool: int | None = None) -
     payload = {"k": k, **({"pool": pool} if pool else {})}
     pending = repository.pending_job(session, SELECT_KIND, device_id)
     if pending is not None and pending.status != "queued":
-        raise ServiceError(f"a selection for device {device_id} is running; retry when it is done", 409, "conflict")
+        raise ServiceError(
+            f"a selection for device {device_id} is running; retry when it is done", 409, "conflict"
+        )
     _set_state(device, state="selecting", k=k, requested_at=utcnow().isoformat(), history=[])
     if pending is not None:  # a queued selection not started yet: the new request replaces its parameters
         pending.payload = payload
@@ -68,7 +70,7 @@ def state(session: Session, device_id: int) -> dict[str, Any]:
     cal = dict((device.profile or {}).get("calibration") or {})
     if not cal:
         raise NotFound(f"calibration of device {device_id} (none requested)")
-    cal["measured"] = len(repository.device_latencies(session, device_id))
+    cal["measured"] = repository.measured_graphs(session, device_id)
     return cal
 
 
@@ -84,8 +86,10 @@ def run_select(session: Session, settings: CoreSettings, device_id: int, payload
     measurement_jobs.queue(session, device_id, JobsCreate(graph_ids=graph_ids, lease_seconds=600.0))
     device = repository.lock_device(session, device_id)
     assert device is not None
-    info = [{"graph_id": g, "arch": c.key, "space": c.space, "uncertainty": round(u, 4)}
-            for g, (c, u) in zip(graph_ids, picks, strict=True)]
+    info = [
+        {"graph_id": g, "arch": c.key, "space": c.space, "uncertainty": round(u, 4)}
+        for g, (c, u) in zip(graph_ids, picks, strict=True)
+    ]
     _set_state(device, state="measuring", k=k, graph_ids=graph_ids, selection=info, format=fmt)
     session.flush()
     return {"device_id": device_id, "graph_ids": graph_ids, "pool": len(cands)}
@@ -128,7 +132,8 @@ def request_fit(session: Session, device_id: int) -> Job | None:
     if device is None or not (device.profile or {}).get("calibration"):
         return None
     return repository.pending_job(session, FIT_KIND, device_id) or jobqueue.enqueue(
-        session, FIT_KIND, {}, device_id=device_id, max_attempts=2)
+        session, FIT_KIND, {}, device_id=device_id, max_attempts=2
+    )
 
 
 def run_fit(session: Session, settings: CoreSettings, device_id: int) -> dict[str, Any]:
@@ -147,8 +152,11 @@ def run_fit(session: Session, settings: CoreSettings, device_id: int) -> dict[st
     name = device.name
     fitter = None
     if name in predictor.devices:  # trained on this device already: judge the model as it is
-        cv = {**accuracy(adaptation.predicted_latency(predictor, name, data), latency), "folds": 0,
-              "method": "trained"}
+        cv = {
+            **accuracy(adaptation.predicted_latency(predictor, name, data), latency),
+            "folds": 0,
+            "method": "trained",
+        }
     else:
         cv, fitter = _best_fit(predictor, name, data, latency)
     entry = {"at": utcnow().isoformat(), "measured": len(rows), "base_version": row.version, **cv}
@@ -159,8 +167,15 @@ def run_fit(session: Session, settings: CoreSettings, device_id: int) -> dict[st
         save_checkpoint(adapted, resolve(settings.data_dir, artifact))
     cal = (device.profile or {}).get("calibration", {})
     done = len(rows) >= int(cal.get("k", settings.calibration_k))
-    _set_state(device, state="calibrated" if done else "measuring", measured=len(rows), artifact=artifact,
-               predictor_device=name, base_version=row.version, history=[*cal.get("history", []), entry])
+    _set_state(
+        device,
+        state="calibrated" if done else "measuring",
+        measured=len(rows),
+        artifact=artifact,
+        predictor_device=name,
+        base_version=row.version,
+        history=[*cal.get("history", []), entry],
+    )
     session.flush()
     return {"device_id": device_id, **entry}
 
@@ -171,6 +186,8 @@ def _best_fit(predictor, name: str, data: list, latency: np.ndarray) -> tuple[di
     methods = {"embedding": adaptation.fit}
     if len(data) >= HEAD_MIN_MEASUREMENTS:
         methods["embedding+head"] = adaptation.fit_head
-    scores = {m: adaptation.cross_validate(predictor, name, data, latency, fitter=f) for m, f in methods.items()}
+    scores = {
+        m: adaptation.cross_validate(predictor, name, data, latency, fitter=f) for m, f in methods.items()
+    }
     best = min(scores, key=lambda m: scores[m]["mape"] if scores[m]["mape"] is not None else float("inf"))
     return {**scores[best], "method": best}, methods[best]

@@ -29,7 +29,11 @@ def accuracy(pred: np.ndarray, y: np.ndarray) -> dict[str, Any]:
         return {"mape": None, "spearman": None, "n": 0}
     mape = float(np.mean(np.abs(pred - y) / y) * 100)
     rho = float(spearmanr(pred, y).statistic) if len(y) > 2 else float("nan")
-    return {"mape": round(mape, 4), "spearman": round(rho, 4) if math.isfinite(rho) else None, "n": int(len(y))}
+    return {
+        "mape": round(mape, 4),
+        "spearman": round(rho, 4) if math.isfinite(rho) else None,
+        "n": int(len(y)),
+    }
 
 
 def compare(new: Predictor, current: Predictor | None, held: Table) -> dict[str, Any]:

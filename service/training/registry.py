@@ -74,12 +74,16 @@ class ActivePredictors:
                 return None
             cached = self._loaded.get(name)
             if cached is None or cached.id != row.id:
-                cached = Loaded(row.id, row.version, load_checkpoint(resolve(self.data_dir, row.artifact_path)))
+                cached = Loaded(
+                    row.id, row.version, load_checkpoint(resolve(self.data_dir, row.artifact_path))
+                )
                 self._loaded[name] = cached
                 log.info("predictor.reloaded", extra={"predictor": name, "version": row.version})
             return cached
 
-    def for_device(self, session: Session, device: str, name: str = DEFAULT_NAME) -> tuple[Predictor, str] | None:
+    def for_device(
+        self, session: Session, device: str, name: str = DEFAULT_NAME
+    ) -> tuple[Predictor, str] | None:
         """The model that serves ``device`` and its version: the active version when it was
         trained on the device, else the device's calibration of that version (if any)."""
         loaded = self.get(session, name)

@@ -57,7 +57,10 @@ def run_training(session: Session, data_dir: Path, payload: dict[str, Any], job_
     if len({r.key for r in train_recs}) < MIN_TRAIN_GRAPHS or not held_recs:
         raise ServiceError(
             f"not enough data: {len({r.key for r in train_recs})} training graphs (need {MIN_TRAIN_GRAPHS}) "
-            f"and {len({r.key for r in held_recs})} held-out graphs (need 1)", 422, "not_enough_data")
+            f"and {len({r.key for r in held_recs})} held-out graphs (need 1)",
+            422,
+            "not_enough_data",
+        )
     table = build_table(train_recs)
     held = build_table(held_recs, devices=table.devices, targets=table.targets)
     version = f"{utcnow():%Y%m%d%H%M%S}-j{job_id}"
@@ -68,16 +71,26 @@ def run_training(session: Session, data_dir: Path, payload: dict[str, Any], job_
     new.meta["metrics"] = {**new.meta.get("metrics", {}), "holdout": verdict["holdout"]}
     rel = artifact_relpath(name, version)
     save_checkpoint(new, resolve(data_dir, rel))
-    row = PredictorRow(name=name, version=version, devices=new.devices, artifact_path=rel,
-                       metrics=_metrics(new, verdict, len(table.keys), len(held.keys)),
-                       status="active" if verdict["promote"] else "rejected")
+    row = PredictorRow(
+        name=name,
+        version=version,
+        devices=new.devices,
+        artifact_path=rel,
+        metrics=_metrics(new, verdict, len(table.keys), len(held.keys)),
+        status="active" if verdict["promote"] else "rejected",
+    )
     session.add(row)
     session.flush()
     if verdict["promote"]:
         repository.archive_active(session, name, row.id)
     log.info("training.finished", extra={"version": version, "promoted": verdict["promote"]})
-    return {"name": name, "version": version, "promoted": verdict["promote"], "reason": verdict["reason"],
-            "holdout": verdict["holdout"]}
+    return {
+        "name": name,
+        "version": version,
+        "promoted": verdict["promote"],
+        "reason": verdict["reason"],
+        "holdout": verdict["holdout"],
+    }
 
 
 def _load_current(data_dir: Path, row: PredictorRow | None) -> Predictor | None:

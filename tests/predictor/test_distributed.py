@@ -27,13 +27,39 @@ def test_torchrun_two_processes_train_one_model(tmp_path: Path):
             g = load_model(conv_net(*shape))
             for dev, (a, b) in {"a": (40.0, 0.01), "b": (15.0, 0.03)}.items():
                 lat = analytic_latency(g.summary(), a, b)
-                f.write(json.dumps({"key": f"g{i}", "device": dev, "targets": {"latency": lat}, "ir": g.to_dict()}) + "\n")
+                f.write(
+                    json.dumps(
+                        {"key": f"g{i}", "device": dev, "targets": {"latency": lat}, "ir": g.to_dict()}
+                    )
+                    + "\n"
+                )
     out = tmp_path / "ddp.pt"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
-           f"--master_port={_free_port()}", "-m", "predictor.distributed", "--records", str(records),
-           "--out", str(out), "--epochs", "4", "--ensemble", "1", "--hidden-channels", "8", "--batch-size", "8"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "--master_addr=127.0.0.1",
+        f"--master_port={_free_port()}",
+        "-m",
+        "predictor.distributed",
+        "--records",
+        str(records),
+        "--out",
+        str(out),
+        "--epochs",
+        "4",
+        "--ensemble",
+        "1",
+        "--hidden-channels",
+        "8",
+        "--batch-size",
+        "8",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo"}
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=Path(__file__).parents[2])
+    done = subprocess.run(
+        cmd, env=env, capture_output=True, text=True, timeout=300, cwd=Path(__file__).parents[2]
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     sums = [json.loads(Path(f"{out}.rank{r}.json").read_text()) for r in (0, 1)]
     assert sums[0]["checksum"] == sums[1]["checksum"]  # gradients were averaged: identical weights

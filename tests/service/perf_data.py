@@ -26,11 +26,18 @@ def conv_net(depth: int, channels: int, size: int = 32) -> bytes:
         nodes.append(helper.make_node("Relu", [f"c{i}"], [f"r{i}"]))
         prev, cin = f"r{i}", channels
     inits.append(numpy_helper.from_array(rng.normal(0, 0.1, (10, channels)).astype(np.float32), "fc"))
-    nodes += [helper.make_node("GlobalAveragePool", [prev], ["p"]), helper.make_node("Flatten", ["p"], ["f"]),
-              helper.make_node("Gemm", ["f", "fc"], ["y"], transB=1)]
-    graph = helper.make_graph(nodes, f"conv{depth}x{channels}", [
-        helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, size, size])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 10])], inits)
+    nodes += [
+        helper.make_node("GlobalAveragePool", [prev], ["p"]),
+        helper.make_node("Flatten", ["p"], ["f"]),
+        helper.make_node("Gemm", ["f", "fc"], ["y"], transB=1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        f"conv{depth}x{channels}",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, size, size])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 10])],
+        inits,
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     onnx.checker.check_model(model)
@@ -53,10 +60,14 @@ async def register(client, name: str, calibrate: bool = False) -> dict:
     return resp.json()
 
 
-async def post_latencies(client, device: dict, graph_ids: list[int], latencies: list[float], tag: str = "") -> None:
+async def post_latencies(
+    client, device: dict, graph_ids: list[int], latencies: list[float], tag: str = ""
+) -> None:
     now = datetime.now(UTC).isoformat()
-    items = [{"client_id": f"{tag}{g}", "graph_id": g, "median_ms": lat, "measured_at": now}
-             for g, lat in zip(graph_ids, latencies, strict=True)]
+    items = [
+        {"client_id": f"{tag}{g}", "graph_id": g, "median_ms": lat, "measured_at": now}
+        for g, lat in zip(graph_ids, latencies, strict=True)
+    ]
     resp = await client.post("/v1/measurements", json={"items": items}, headers=bearer(device["token"]))
     assert resp.status_code == 200, resp.text
 

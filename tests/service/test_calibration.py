@@ -26,7 +26,10 @@ pytestmark = pytest.mark.anyio
 
 
 def _candidates() -> list[selection.Candidate]:
-    return [selection.Candidate(f"c{i}", "conv", {}, load_model(conv_net(*s)).to_dict()) for i, s in enumerate(SHAPES)]
+    return [
+        selection.Candidate(f"c{i}", "conv", {}, load_model(conv_net(*s)).to_dict())
+        for i, s in enumerate(SHAPES)
+    ]
 
 
 def _min_pairwise(x: np.ndarray, idx) -> float:
@@ -48,16 +51,22 @@ def test_selection_is_distinct_and_diverse():
 
 
 def _work(app, settings, kinds) -> int:
-    return Worker(app.state.sessionmaker, settings, load_handlers(kinds), "w").run(threading.Event(), once=True)
+    return Worker(app.state.sessionmaker, settings, load_handlers(kinds), "w").run(
+        threading.Event(), once=True
+    )
 
 
 async def test_select_job_queues_measurements_for_the_agent(client, app, settings):
     device = await register(client, "new-board")
     with app.state.sessionmaker() as s:  # registration queued a selection with the default K
         assert s.get(Device, device["id"]).profile["calibration"]["k"] == settings.calibration_k
-    resp = await client.post(f"/v1/devices/{device['id']}/calibration", json={"k": 3, "pool": 4}, headers=ADMIN)
+    resp = await client.post(
+        f"/v1/devices/{device['id']}/calibration", json={"k": 3, "pool": 4}, headers=ADMIN
+    )
     assert resp.status_code == 202 and resp.json()["k"] == 3  # replaces the queued default request
-    assert (await client.post(f"/v1/devices/{device['id']}/calibration", json={"k": 99}, headers=ADMIN)).status_code == 422
+    assert (
+        await client.post(f"/v1/devices/{device['id']}/calibration", json={"k": 99}, headers=ADMIN)
+    ).status_code == 422
     assert _work(app, settings, ["calibration.select"]) == 1
     state = (await client.get(f"/v1/devices/{device['id']}/calibration")).json()
     assert state["state"] == "measuring" and state["k"] == 3 and len(set(state["graph_ids"])) == 3
@@ -79,8 +88,10 @@ def _measure(datas: list[bytes]) -> list[float]:
 
 async def _post(client, device, graphs, latencies, tag):
     now = datetime.now(UTC).isoformat()
-    items = [{"client_id": f"{tag}{g['id']}", "graph_id": g["id"], "median_ms": y, "measured_at": now}
-             for g, y in zip(graphs, latencies, strict=True)]
+    items = [
+        {"client_id": f"{tag}{g['id']}", "graph_id": g["id"], "median_ms": y, "measured_at": now}
+        for g, y in zip(graphs, latencies, strict=True)
+    ]
     resp = await client.post("/v1/measurements", json={"items": items}, headers=bearer(device["token"]))
     assert resp.status_code == 200, resp.text
 
@@ -135,8 +146,12 @@ async def test_drift_is_recorded_and_queues_retraining(client, app, settings):
         from service.measurement import service as ingestion
         from service.measurement.schemas import MeasurementIn
 
-        items = [MeasurementIn(client_id=f"d{g['id']}", graph_id=g["id"], median_ms=1e4,
-                               measured_at=datetime.now(UTC)) for g in graphs]
+        items = [
+            MeasurementIn(
+                client_id=f"d{g['id']}", graph_id=g["id"], median_ms=1e4, measured_at=datetime.now(UTC)
+            )
+            for g in graphs
+        ]
         ingestion.ingest(s, board.id, items)
     assert _work(app, strict, ["device.drift"]) >= 1
     with app.state.sessionmaker() as s:

@@ -19,8 +19,13 @@ JOBS = 40
 
 def _start(env: dict[str, str], log: Path) -> subprocess.Popen:
     edgeperf = str(Path(sys.executable).parent / "edgeperf")
-    return subprocess.Popen([edgeperf, "worker", "--kinds", "device.drift", "--poll", "0.1"], env=env,
-                            stdout=subprocess.PIPE, stderr=log.open("w"), text=True)
+    return subprocess.Popen(
+        [edgeperf, "worker", "--kinds", "device.drift", "--poll", "0.1"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=log.open("w"),
+        text=True,
+    )
 
 
 def _wait(predicate, timeout: float) -> bool:
@@ -37,12 +42,16 @@ def test_two_worker_processes_never_share_a_job(db_sessions, database_url, tmp_p
     logs = [tmp_path / "w0.log", tmp_path / "w1.log"]
     procs = [_start(env, log) for log in logs]
     try:
-        assert _wait(lambda: all("worker.started" in p.read_text() for p in logs), 120), [p.read_text() for p in logs]
+        assert _wait(lambda: all("worker.started" in p.read_text() for p in logs), 120), [
+            p.read_text() for p in logs
+        ]
         with db_sessions.begin() as s:  # drift checks of no device: cheap jobs
             ids = [jobqueue.enqueue(s, "device.drift").id for _ in range(JOBS)]
+
         def all_done() -> bool:
             with db_sessions() as s:
                 return s.query(Job).filter(Job.id.in_(ids), Job.status == "done").count() == JOBS
+
         assert _wait(all_done, 120)
     finally:
         for p in procs:
