@@ -18,6 +18,9 @@ class TrainRequest(BaseModel):
     max_minutes: float | None = Field(None, gt=0, le=24 * 60)
     seed: int | None = Field(None, ge=0)
     holdout_fraction: float | None = Field(None, gt=0, lt=0.9)
+    ddp: int | None = Field(
+        None, ge=2, le=64, description="train data-parallel with torchrun, this many processes"
+    )
 
 
 class TrainQueued(BaseModel):

@@ -18,7 +18,7 @@ from service.db import utcnow
 from service.errors import NotFound, ServiceError
 from service.models import Job
 from service.models import Predictor as PredictorRow
-from service.training import data, repository
+from service.training import data, ddp, repository
 from service.training.evaluation import compare
 from service.training.registry import DEFAULT_NAME, artifact_relpath, resolve
 
@@ -39,7 +39,7 @@ def request_training(session: Session, params: dict[str, Any], reason: str = "ad
 
 
 def train_config(payload: dict[str, Any]) -> TrainConfig:
-    unknown = set(payload) - TRAIN_KEYS - {"name", "holdout_fraction", "reason"}
+    unknown = set(payload) - TRAIN_KEYS - {"name", "holdout_fraction", "reason", "ddp"}
     if unknown:
         raise ServiceError(f"unknown training parameter(s) {sorted(unknown)}", 422, "validation_error")
     cfg = TrainConfig(**{k: v for k, v in payload.items() if k in TRAIN_KEYS})
@@ -64,7 +64,10 @@ def run_training(session: Session, data_dir: Path, payload: dict[str, Any], job_
     table = build_table(train_recs)
     held = build_table(held_recs, devices=table.devices, targets=table.targets)
     version = f"{utcnow():%Y%m%d%H%M%S}-j{job_id}"
-    new = train_predictor(table, cfg, name=name, description={"source": "database", "job_id": job_id})
+    if payload.get("ddp"):
+        new = ddp.train(train_recs, cfg, name, int(payload["ddp"]), data_dir / "tmp" / f"train-{job_id}")
+    else:
+        new = train_predictor(table, cfg, name=name, description={"source": "database", "job_id": job_id})
     current_row = repository.lock_active(session, name)
     current = _load_current(data_dir, current_row)
     verdict = compare(new, current, held)

@@ -95,3 +95,16 @@ async def test_train_without_data_fails_clearly(client, app, settings):
     with app.state.sessionmaker() as s:
         job = s.get(Job, resp.json()["job_id"])
         assert job.status == "failed" and "not enough data" in job.error
+
+
+async def test_train_job_data_parallel_with_torchrun(client, app, settings):
+    await _dataset(client)
+    result = await _train(client, app, settings, ddp=2, epochs=8, ensemble=1, hidden_channels=16)
+    assert result["promoted"] and result["holdout"]["n"] > 0
+    versions = (await client.get("/v1/predictors")).json()
+    assert [v["status"] for v in versions] == ["active"]
+    from predictor.artifacts import load_checkpoint
+
+    ckpt = load_checkpoint(settings.data_dir / "predictors" / "perfsage" / f"{result['version']}.pt")
+    assert ckpt.meta["training_data"]["ddp_world_size"] == 2
+    assert not (settings.data_dir / "tmp").exists() or not any((settings.data_dir / "tmp").iterdir())
