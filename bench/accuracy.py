@@ -31,7 +31,7 @@ from predictor.train import TrainConfig, build_table  # noqa: E402
 
 #: HELP devices held out of training for the new-device scenario: one per kind
 #: (phone, server CPU, GPU at batch 1 and at a large batch), the rest train.
-DEFAULT_HELD_OUT = ("pixel3", "samsung_a50", "silver_4114", "titan_rtx_1", "1080ti_32")
+DEFAULT_HELD_OUT = ("help-pixel3", "help-samsung_a50", "help-silver_4114", "help-titan_rtx_1", "help-1080ti_32")
 COLS = ("n", "mape", "rmspe", "acc5", "acc10", "rho", "cov90")
 
 
