@@ -123,6 +123,9 @@ def _cmd_import_help(args: argparse.Namespace) -> int:
         for sp in names:
             n = help_mod.build_ir(sp, args.source, args.root / corpus.HELP_DIR_NAME, limit=args.limit)
             print(f"{sp}: {n} new IR documents")
+    except corpus.RunStopped as exc:
+        print(str(exc), file=sys.stderr)
+        return 130
     except (help_mod.HelpImportError, corpus.CorpusError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -127,6 +127,10 @@ def run_lock(path: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+class RunStopped(Exception):
+    """A run ended early on SIGTERM/SIGINT after sealing what it had."""
+
+
 class StopFlag:
     """Turns SIGTERM/SIGINT into a flag so the run ends after the current group."""
 

@@ -109,6 +109,8 @@ def _build_ir_locked(space: str, source: Path, help_dir: Path, limit: int | None
     finally:
         stop.restore()
         writer.close()
+    if stop.requested:
+        raise corpus.RunStopped(f"stopped after {new} new {space} IR documents")
     return new
 
 
