@@ -134,10 +134,10 @@ def _tensor_stats(t: TensorInfo | None, nhwc: bool) -> tuple[float, float, float
         return 0.0, 0.0, 0.0, 0.0
     shape = [max(d, 0) for d in t.shape]
     rank = len(shape)
-    numel = float(np.prod(shape)) if shape else 1.0
+    numel = float(math.prod(shape)) if shape else 1.0
     if rank >= 3:
         channels = shape[-1] if nhwc else shape[1]
-        spatial = float(np.prod(shape[1:-1] if nhwc else shape[2:]))
+        spatial = float(math.prod(shape[1:-1] if nhwc else shape[2:]))
     else:
         channels, spatial = (shape[-1] if rank else 1), 1.0
     return _log(numel), rank / 4.0, _log(channels), _log(spatial)

@@ -45,7 +45,16 @@ def json_safe(value: Any, depth: int = 0) -> Any:
     scalars and arrays made plain, non-finite floats as None, nesting bounded."""
     if depth > 16:
         return None
-    if value is None or isinstance(value, bool | int | str):
+    kind = type(value)  # fast path for the exact JSON types (what IR documents hold)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is float:
+        return value if math.isfinite(value) else None
+    if kind is list:
+        return [json_safe(v, depth + 1) for v in value]
+    if kind is dict:
+        return {str(k): json_safe(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else None

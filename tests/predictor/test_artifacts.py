@@ -99,3 +99,18 @@ def test_shipped_checkpoints_load():
         [res] = p.predict([chain_graph(6, 16)], p.devices[:1])
         lat = res["predictions"][p.devices[0]]["latency"]
         assert lat["value"] > 0, name
+
+
+def test_collate_matches_pyg_batch():
+    from torch_geometric.data import Batch
+
+    from predictor.artifacts import collate
+    from predictor.features import featurize
+
+    data = [featurize(chain_graph(n, 4 + n)) for n in (1, 5, 3, 8)]
+    x, edge_index, batch, graph_attr = collate(data)
+    ref = Batch.from_data_list(data, exclude_keys=["node_names"])
+    assert torch.equal(x, ref.x)
+    assert torch.equal(edge_index, ref.edge_index)
+    assert torch.equal(batch, ref.batch)
+    assert torch.equal(graph_attr, ref.graph_attr)

@@ -120,3 +120,21 @@ def test_limits() -> None:
     assert err.value.code == "timeout"
     default = Limits()
     assert default.max_file_bytes == 512 * 1024 * 1024 and default.max_nodes == 200_000
+
+
+def test_json_safe_fast_path_matches_generic_rules() -> None:
+    import math
+
+    from predictor.graph.ir import json_safe
+
+    class Sub(int):
+        pass
+
+    value = {"a": [1, 2.5, math.nan, True, None, "s", {"b": (3, b"x\x00y")}], 4: Sub(7), "inf": [math.inf]}
+    assert json_safe(value) == {"a": [1, 2.5, None, True, None, "s", {"b": [3, "xy"]}], "4": 7, "inf": [None]}
+    deep: list = []
+    cur = deep
+    for _ in range(20):
+        cur.append([])
+        cur = cur[0]
+    assert "None" in repr(json_safe(deep))  # nesting is still bounded
