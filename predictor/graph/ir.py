@@ -10,8 +10,12 @@ The IR is plain data: it serialises to a JSON-able dict (``to_dict``) and back
 
 from __future__ import annotations
 
+import gc
 import math
+import threading
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +44,37 @@ DTYPE_BYTES: dict[str, int] = {
 }
 
 
+_GC_LOCK = threading.Lock()
+_gc_pausers = 0
+_gc_was_enabled = False
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while many graphs are built at once.
+
+    Hundreds of parsed graphs are millions of live objects; each automatic collection
+    walks all of them, which made batch parsing ~4x slower. IR objects hold no cycles,
+    so reference counting frees them anyway. Nested and concurrent users are counted:
+    the collector is re-enabled (if it was on) when the last one leaves."""
+    global _gc_pausers, _gc_was_enabled
+    with _GC_LOCK:
+        if _gc_pausers == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pausers += 1
+    try:
+        yield
+    finally:
+        with _GC_LOCK:
+            _gc_pausers -= 1
+            if _gc_pausers == 0 and _gc_was_enabled:
+                gc.enable()
+
+
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
 def json_safe(value: Any, depth: int = 0) -> Any:
     """A JSON- and PostgreSQL-safe copy of an attribute value: bytes decoded, numpy
     scalars and arrays made plain, non-finite floats as None, nesting bounded."""
@@ -51,8 +86,12 @@ def json_safe(value: Any, depth: int = 0) -> Any:
     if kind is float:
         return value if math.isfinite(value) else None
     if kind is list:
+        if depth < 16:  # plain scalars inside are kept as they are, without a call each
+            return [v if type(v) in _PLAIN else json_safe(v, depth + 1) for v in value]
         return [json_safe(v, depth + 1) for v in value]
     if kind is dict:
+        if depth < 16:
+            return {str(k): v if type(v) in _PLAIN else json_safe(v, depth + 1) for k, v in value.items()}
         return {str(k): json_safe(v, depth + 1) for k, v in value.items()}
     if isinstance(value, bool | int | str):
         return value

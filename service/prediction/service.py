@@ -13,7 +13,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from predictor.artifacts import TARGET_UNITS, Predictor
-from predictor.graph.ir import IRError
+from predictor.graph.ir import IRError, gc_paused
 from service.errors import NotFound, ServiceError
 from service.prediction import repository
 from service.prediction.prepare import Prepared, distance_warning, from_graph_id, from_graph_ids, from_ir
@@ -230,12 +230,13 @@ def predict_batch(
     )
     results: list[dict[str, Any]] = []
     good: list[tuple[int, Prepared]] = []
-    for i, it in enumerate(body.items):
-        try:
-            good.append((i, _batch_item(stored, it.graph_id, it.ir, max_nodes)))
-        except (IRError, ServiceError) as exc:
-            results.append(_item_error(i, it.graph_id, exc))
-    preds = run([p for _, p in good], devices, body.targets) if good else []
+    with gc_paused():  # many graphs' objects at once: see predictor.graph.ir.gc_paused
+        for i, it in enumerate(body.items):
+            try:
+                good.append((i, _batch_item(stored, it.graph_id, it.ir, max_nodes)))
+            except (IRError, ServiceError) as exc:
+                results.append(_item_error(i, it.graph_id, exc))
+        preds = run([p for _, p in good], devices, body.targets) if good else []
     for (i, item), pred in zip(good, preds, strict=True):
         results.append(
             {

@@ -138,3 +138,27 @@ def test_json_safe_fast_path_matches_generic_rules() -> None:
         cur.append([])
         cur = cur[0]
     assert "None" in repr(json_safe(deep))  # nesting is still bounded
+
+
+def test_gc_paused_nests_and_restores_the_collector() -> None:
+    import gc
+
+    from predictor.graph.ir import gc_paused
+
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+        with gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), gc_paused():
+        raise RuntimeError("boom")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()  # left off when it was off before
+    finally:
+        gc.enable()
