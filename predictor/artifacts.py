@@ -122,7 +122,7 @@ class Predictor:
         devices: Sequence[str],
         targets: Sequence[str] | None = None,
         breakdown: bool = False,
-        batch_size: int = 1024,
+        batch_size: int = 256,
     ) -> list[dict[str, Any]]:
         """Predict ``targets`` of every graph on every device.
 
