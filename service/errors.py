@@ -116,5 +116,5 @@ def install_error_handlers(app: FastAPI) -> None:
 
 #: For ``responses=`` in route declarations so OpenAPI documents the error shape.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 413, 415, 422, 429)
+    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 415, 422, 429)
 }

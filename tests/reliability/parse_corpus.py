@@ -13,6 +13,14 @@ import time
 from pathlib import Path
 
 
+def peak_rss_mb() -> float:
+    """VmHWM of this process image (``ru_maxrss`` would carry the parent's peak across exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def main() -> None:
     src, out, max_seconds, max_as = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
     resource.setrlimit(resource.RLIMIT_AS, (max_as, max_as))
@@ -35,7 +43,7 @@ def main() -> None:
             outcome.update(
                 file=path.name,
                 seconds=time.perf_counter() - started,
-                maxrss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                maxrss_mb=peak_rss_mb(),
             )
             fh.write(json.dumps(outcome) + "\n")
             fh.flush()
