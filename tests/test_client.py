@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,9 +13,9 @@ import pytest
 
 from edgeperf.client import EdgePerfClient, EdgePerfError, to_ir_document
 from edgeperf.client_cli import parse_input_shapes
+from tests.live_server import EDGEPERF, free_port, live_server
 from tests.service.checkpoints import build_checkpoint, nb201_graphs
 from tests.service.model_files import onnx_bytes
-from tests.test_e2e_server import EDGEPERF, _free_port, _wait_ready
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -27,34 +26,8 @@ ADMIN_KEY = "client-admin-key-0123456789abcdef"
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("client")
     build_checkpoint(root / "checkpoints")
-    env = {
-        **os.environ,
-        "EDGEPERF_DATA_DIR": str(root / "data"),
-        "EDGEPERF_ADMIN_KEY": ADMIN_KEY,
-        "EDGEPERF_PREDICTOR_DIR": str(root / "checkpoints"),
-    }
-    for key in ("EDGEPERF_DEV_MODE", "EDGEPERF_DATABASE_URL"):
-        env.pop(key, None)
-    port = _free_port()
-    log = root / "server.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [EDGEPERF, "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ready(proc, base, log)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with live_server(root, None, ADMIN_KEY, EDGEPERF_PREDICTOR_DIR=str(root / "checkpoints")) as srv:
+        yield srv.url
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +82,7 @@ def test_errors_are_typed_with_the_server_body(server, model_file):
         with pytest.raises(EdgePerfError) as info:
             api.predict({"nodes": []}, device="dev-a")
         assert (info.value.status, info.value.error) == (422, "invalid_ir")
-    with EdgePerfClient(f"http://127.0.0.1:{_free_port()}") as dead, pytest.raises(EdgePerfError) as info:
+    with EdgePerfClient(f"http://127.0.0.1:{free_port()}") as dead, pytest.raises(EdgePerfError) as info:
         dead.devices()
     assert info.value.status == 0 and info.value.error == "connection_error"
     with pytest.raises(ValueError):

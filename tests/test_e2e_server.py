@@ -3,77 +3,29 @@ Docker image runs) on a free loopback port, talked to over real HTTP."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.live_server import live_server
 from tests.service import databases
 from tests.service.model_files import onnx_bytes, tflite_bytes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 ADMIN_KEY = "e2e-admin-key-0123456789abcdef"
-EDGEPERF = str(Path(sys.executable).parent / "edgeperf")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_ready(proc: subprocess.Popen, base: str, log: Path, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    pytest.fail(f"server not ready after {timeout} s:\n{log.read_text()[-4000:]}")
 
 
 @pytest.fixture(params=databases.backends())
 def server(request, tmp_path) -> Iterator[str]:
-    env = {**os.environ, "EDGEPERF_DATA_DIR": str(tmp_path / "data"), "EDGEPERF_ADMIN_KEY": ADMIN_KEY}
-    env.pop("EDGEPERF_DEV_MODE", None)
-    pg_url = None
-    if request.param == "postgresql":
-        pg_url = env["EDGEPERF_DATABASE_URL"] = databases.create_pg_database("edgeperf_e2e")
-        done = subprocess.run([EDGEPERF, "migrate"], env=env, capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, done.stderr
-    else:
-        env.pop("EDGEPERF_DATABASE_URL", None)  # default: SQLite under the data dir, migrated by serve
-    port = _free_port()
-    log = tmp_path / "server.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [EDGEPERF, "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
+    """``edgeperf migrate`` then ``edgeperf serve`` on PostgreSQL; on SQLite ``serve`` alone
+    (the default database under the data dir, migrated by serve itself)."""
+    pg_url = databases.create_pg_database("edgeperf_e2e") if request.param == "postgresql" else None
     try:
-        _wait_ready(proc, base, log)
-        yield base
+        with live_server(tmp_path, pg_url, ADMIN_KEY) as srv:
+            yield srv.url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
         if pg_url:
             databases.drop_pg_database(pg_url)
 

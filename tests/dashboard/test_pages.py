@@ -7,13 +7,8 @@ saves screenshots under test-output/screenshots/."""
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -21,36 +16,16 @@ import pytest
 from service.dashboard import vendor
 from tests.dashboard import browser, realdata
 from tests.dashboard.populate import EMPTY_DEVICE, HOSTILE_SOC, Populated, ok, populate
+from tests.live_server import EDGEPERF, live_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 ADMIN_KEY = "dash-admin-key-0123456789abcdef"
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
-EDGEPERF = str(Path(sys.executable).parent / "edgeperf")
 
 _skip = browser.unavailable()
 if _skip:
     pytestmark.append(pytest.mark.skip(reason=_skip))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_ready(proc: subprocess.Popen, base: str, log: Path, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    pytest.fail(f"server not ready after {timeout} s:\n{log.read_text()[-4000:]}")
 
 
 @pytest.fixture(scope="module")
@@ -59,34 +34,8 @@ def server(tmp_path_factory, predictor_dir) -> Iterator[tuple[str, dict[str, str
         "Chart.js is not installed: run `python -m service.dashboard.vendor` (needs npm)"
     )
     tmp = tmp_path_factory.mktemp("dash-server")
-    env = {
-        **os.environ,
-        "EDGEPERF_DATA_DIR": str(tmp / "data"),
-        "EDGEPERF_ADMIN_KEY": ADMIN_KEY,
-        "EDGEPERF_PREDICTOR_DIR": str(predictor_dir),
-    }
-    for key in ("EDGEPERF_DEV_MODE", "EDGEPERF_DATABASE_URL"):
-        env.pop(key, None)
-    port = _free_port()
-    log = tmp / "server.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [EDGEPERF, "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ready(proc, base, log)
-        yield base, env
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with live_server(tmp, None, ADMIN_KEY, EDGEPERF_PREDICTOR_DIR=str(predictor_dir)) as srv:
+        yield srv.url, srv.env
 
 
 @pytest.fixture(scope="module")
