@@ -96,6 +96,7 @@ def _parse(
 
             g = parse_tflite(data, input_shapes=input_shapes, limits=limits, name=name)
         g.check_acyclic()
+        g.make_text_safe()
     except IRError:
         raise
     except RecursionError as exc:

@@ -270,6 +270,22 @@ class Graph:
                     edges.add((i, j))
         self.edges = sorted(edges)
 
+    def make_text_safe(self) -> None:
+        """Names, op types and metadata as str: a corrupted file can carry invalid UTF-8,
+        which protobuf hands back as bytes and no JSON column can store."""
+
+        def text(value: Any) -> str:
+            return value if isinstance(value, str) else str(json_safe(value))
+
+        self.name = text(self.name)
+        self.meta = json_safe(self.meta)
+        for n in self.nodes:
+            n.name, n.op, n.source_op, n.subgraph = text(n.name), text(n.op), text(n.source_op), text(n.subgraph)
+            for t in (*n.inputs, *n.weights, *n.outputs):
+                t.name, t.dtype = text(t.name), text(t.dtype)
+        for t in (*self.inputs, *self.outputs):
+            t.name, t.dtype = text(t.name), text(t.dtype)
+
     def check_acyclic(self) -> None:
         """Raise ``IRError("cycle")`` when the data-flow edges form a cycle (Kahn's algorithm)."""
         indegree = [0] * len(self.nodes)

@@ -162,3 +162,19 @@ def test_gc_paused_nests_and_restores_the_collector() -> None:
         assert not gc.isenabled()  # left off when it was off before
     finally:
         gc.enable()
+
+
+def test_invalid_utf8_names_become_text():
+    import json
+
+    from predictor.graph.ir import Graph, Node, TensorInfo
+
+    g = Graph(
+        nodes=[Node(name=b"conv\xee1", op="conv", source_op=b"Co\xffnv", outputs=[TensorInfo(b"y\xee")])],
+        meta={"producer_version": b"\xee\x00"},
+    )
+    g.make_text_safe()
+    doc = json.loads(json.dumps(g.to_dict()))
+    assert doc["nodes"][0]["name"].startswith("conv") and isinstance(doc["nodes"][0]["source_op"], str)
+    assert isinstance(doc["nodes"][0]["outputs"][0]["name"], str)
+    assert isinstance(doc["meta"]["producer_version"], str)
