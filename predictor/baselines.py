@@ -15,6 +15,7 @@ Interface: ``fit(data, y)`` with ``y [G, D, T]`` (NaN = not measured) and
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
 import numpy as np
@@ -41,7 +42,7 @@ def graph_level(data: Sequence[Data]) -> np.ndarray:
     return np.asarray(rows, dtype=np.float64)
 
 
-class _PerCell:
+class _PerCell(ABC):
     """Fits one regressor per (device, target) cell with measured values."""
 
     name = "baseline"
@@ -64,14 +65,17 @@ class _PerCell:
             out[:, d, t] = self._predict_cell(model, feats)
         return out
 
+    @abstractmethod
     def _features(self, data: Sequence[Data]) -> np.ndarray:
-        raise NotImplementedError
+        """Each baseline defines it."""
 
+    @abstractmethod
     def _fit_cell(self, f: np.ndarray, y: np.ndarray) -> object:
-        raise NotImplementedError
+        """Each baseline defines it."""
 
+    @abstractmethod
     def _predict_cell(self, model: object, f: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """Each baseline defines it."""
 
 
 class MacsRegression(_PerCell):
