@@ -5,6 +5,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from service.device.schemas import DeviceFields
+
 
 class ErrorSummary(BaseModel):
     pairs: int = Field(description="graphs with both a logged prediction and a measurement")
@@ -22,16 +24,7 @@ class Calibration(BaseModel):
     detail: dict[str, Any] = Field(description="the device profile's calibration entry, if any")
 
 
-class DeviceRow(BaseModel):
-    id: int
-    name: str
-    hardware: dict[str, Any]
-    runtime: str
-    runtime_version: str
-    precision: str
-    threads: int
-    sensors: list[str]
-    profile: dict[str, Any]
+class DeviceRow(DeviceFields):
     measurements: int
     graphs_measured: int
     last_measured_at: datetime | None

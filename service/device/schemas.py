@@ -31,8 +31,8 @@ class DeviceCreate(InputModel):
     profile: dict[str, Any] = Field(default_factory=dict, description="free-form description")
 
 
-class DeviceRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+class DeviceFields(BaseModel):
+    """What every view of a registered device shows (the API's and the dashboard's)."""
 
     id: int
     name: str
@@ -43,6 +43,11 @@ class DeviceRead(BaseModel):
     threads: int
     sensors: list[str]
     profile: dict[str, Any]
+
+
+class DeviceRead(DeviceFields):
+    model_config = ConfigDict(from_attributes=True)
+
     created_at: datetime
 
 

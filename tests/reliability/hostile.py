@@ -129,15 +129,7 @@ def onnx_bad_opset() -> list[tuple[str, bytes]]:
 def protobuf_bombs() -> list[tuple[str, bytes]]:
     out = []
     # field 7 (graph), length-delimited, declared length 2**40 with nothing behind it
-    varint = bytearray()
-    n = 2**40
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        varint.append(byte | (0x80 if n else 0))
-        if not n:
-            break
-    out.append(("pb-declared-huge-length", b"\x08\x07" + b"\x3a" + bytes(varint) + b"\x00" * 16))
+    out.append(("pb-declared-huge-length", b"\x08\x07\x3a" + _varint(2**40) + b"\x00" * 16))
     # deep nesting of length-delimited fields (recursion bomb)
     payload = b""
     for _ in range(3000):
