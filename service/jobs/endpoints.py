@@ -17,6 +17,8 @@ from service.jobs.schemas import (
     EnvironmentStored,
     FailIn,
     FailOut,
+    HeartbeatIn,
+    HeartbeatOut,
     JobRead,
     JobsCreate,
     JobsCreated,
@@ -70,6 +72,12 @@ def get_model(graph_id: int, request: Request, device: DeviceDep, session: Sessi
 def complete_job(job_id: int, body: CompleteIn, device: DeviceDep, session: SessionDep) -> CompleteOut:
     """Store the job's measurement (the ingestion path: idempotent by client id) and finish the job."""
     return service.complete(session, device, job_id, body)
+
+
+@router.post("/v1/agent/jobs/{job_id}/heartbeat")
+def heartbeat_job(job_id: int, body: HeartbeatIn, device: DeviceDep, session: SessionDep) -> HeartbeatOut:
+    """Extend the lease of a job the agent is still measuring (409 ``lease_lost`` when it no longer holds it)."""
+    return service.heartbeat(session, device, job_id, body)
 
 
 @router.post("/v1/agent/jobs/{job_id}/fail")

@@ -97,6 +97,19 @@ class FailIn(BaseModel):
     retry: bool = Field(True, description="false: the failure is permanent, do not queue again")
 
 
+class HeartbeatIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    agent_id: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$")
+    lease_seconds: float | None = Field(None, ge=1.0, le=86400.0,
+                                        description="extend by this much (default: the job's lease_seconds)")
+
+
+class HeartbeatOut(BaseModel):
+    job_id: int
+    lease_expires_at: datetime
+
+
 class FailOut(BaseModel):
     job_status: str
     attempts: int

@@ -15,7 +15,15 @@ from service.device import service as devices
 from service.errors import NotFound, ServiceError
 from service.graph import repository as graphs
 from service.jobs import repository
-from service.jobs.schemas import CompleteIn, CompleteOut, FailIn, FailOut, JobsCreate
+from service.jobs.schemas import (
+    CompleteIn,
+    CompleteOut,
+    FailIn,
+    FailOut,
+    HeartbeatIn,
+    HeartbeatOut,
+    JobsCreate,
+)
 from service.measurement import service as measurements
 from service.models import Device, Graph, Job
 
@@ -49,13 +57,26 @@ def queue(session: Session, device_id: int, body: JobsCreate) -> list[Job]:
     return jobs
 
 
+def _lease_seconds(job: Job) -> float:
+    return float((job.payload or {}).get("lease_seconds") or 300.0)
+
+
 def lease(session: Session, device: Device, agent_id: str) -> Job | None:
     job = jobqueue.lease(session, worker_id(device, agent_id), kinds=[repository.KIND], device_id=device.id)
     if job is not None:
-        seconds = float((job.payload or {}).get("lease_seconds") or 300.0)
-        job.lease_expires_at = utcnow() + timedelta(seconds=seconds)
+        job.lease_expires_at = utcnow() + timedelta(seconds=_lease_seconds(job))
         session.flush()
     return job
+
+
+def heartbeat(session: Session, device: Device, job_id: int, body: HeartbeatIn) -> HeartbeatOut:
+    """Extend the lease of a job this agent holds (a long measurement): 409 ``lease_lost``
+    once the job was leased by another agent, completed or failed."""
+    job = own_job(session, device, job_id)
+    seconds = body.lease_seconds or _lease_seconds(job)
+    job = jobqueue.heartbeat(session, job_id, worker_id(device, body.agent_id), seconds)
+    assert job.lease_expires_at is not None
+    return HeartbeatOut(job_id=job.id, lease_expires_at=job.lease_expires_at)
 
 
 def own_job(session: Session, device: Device, job_id: int) -> Job:

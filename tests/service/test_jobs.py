@@ -127,3 +127,39 @@ async def test_environment_is_stored_in_profile(client, setup):
     assert resp.json() == {"device_id": device["id"], "device_key": env["device_key"]}
     stored = (await client.get(f"/v1/devices/{device['id']}")).json()
     assert stored["profile"]["environment"] == env
+
+
+async def test_heartbeat_extends_the_lease_of_the_holder_only(client, setup):
+    device, other, onnx, _ = setup
+    await queue(client, device["id"], [onnx["id"]], lease_seconds=1)
+    job = await lease(client, device["token"], "a1")
+    url = f"/v1/agent/jobs/{job['id']}/heartbeat"
+    for _ in range(3):  # 1.5 s in all: past the 1 s lease, kept alive by heartbeats
+        await asyncio.sleep(0.5)
+        resp = await client.post(url, json={"agent_id": "a1"}, headers=bearer(device["token"]))
+        assert resp.status_code == 200, resp.text
+        assert resp.json()["job_id"] == job["id"]
+    assert await lease(client, device["token"], "a2") is None
+    longer = await client.post(url, json={"agent_id": "a1", "lease_seconds": 60}, headers=bearer(device["token"]))
+    assert longer.json()["lease_expires_at"] > resp.json()["lease_expires_at"]
+    assert (await client.post(url, json={"agent_id": "a2"}, headers=bearer(device["token"]))).status_code == 409
+    assert (await client.post(url, json={"agent_id": "a1"}, headers=bearer(other["token"]))).status_code == 404
+    bad = await client.post(url, json={"agent_id": "a1", "lease_seconds": 0}, headers=bearer(device["token"]))
+    assert bad.status_code == 422
+    body = {"agent_id": "a1", "measurement": measurement("hb", onnx["id"])}
+    await client.post(f"/v1/agent/jobs/{job['id']}/complete", json=body, headers=bearer(device["token"]))
+    done = await client.post(url, json={"agent_id": "a1"}, headers=bearer(device["token"]))
+    assert done.status_code == 409 and done.json()["error"] == "lease_lost"
+    assert (await client.post("/v1/agent/jobs/999999/heartbeat", json={"agent_id": "a1"},
+                              headers=bearer(device["token"]))).status_code == 404
+
+
+async def test_expired_lease_taken_by_another_agent_is_not_revived_by_heartbeat(client, setup):
+    device, _, onnx, _ = setup
+    await queue(client, device["id"], [onnx["id"]], lease_seconds=1)
+    first = await lease(client, device["token"], "slow")
+    await asyncio.sleep(1.2)
+    assert (await lease(client, device["token"], "a2"))["id"] == first["id"]
+    resp = await client.post(f"/v1/agent/jobs/{first['id']}/heartbeat", json={"agent_id": "slow"},
+                             headers=bearer(device["token"]))
+    assert resp.status_code == 409 and resp.json()["error"] == "lease_lost"
