@@ -71,6 +71,13 @@ class AgentClient:
         body = {"agent_id": agent_id, "measurement": measurement}
         return self.request("POST", f"/v1/agent/jobs/{job_id}/complete", json=body).json()
 
+    def heartbeat(self, job_id: int, agent_id: str, lease_seconds: float | None = None) -> dict[str, Any]:
+        """Extend the job's lease (by the job's own ``lease_seconds`` unless given)."""
+        body: dict[str, Any] = {"agent_id": agent_id}
+        if lease_seconds is not None:
+            body["lease_seconds"] = lease_seconds
+        return self.request("POST", f"/v1/agent/jobs/{job_id}/heartbeat", json=body).json()
+
     def fail(self, job_id: int, agent_id: str, error: str) -> dict[str, Any]:
         body = {"agent_id": agent_id, "error": error}
         return self.request("POST", f"/v1/agent/jobs/{job_id}/fail", json=body).json()

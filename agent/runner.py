@@ -4,6 +4,10 @@ Every result is written to the :class:`~agent.outbox.Outbox` before it is sent a
 only once the server acknowledged it, so a result measured while the server is down (or
 the agent is killed right after measuring) is sent later, never lost.
 
+While a job is measured, a background thread extends its lease (``heartbeat``) every third
+of the job's ``lease_seconds`` (at most every ``heartbeat_s``), so a long model is not
+leased again by another agent meanwhile; it stops once the server says the lease is lost.
+
 A model is first run in the dedicated peak-memory child (:mod:`agent.memory`): a runtime
 that rejects or even crashes on the model fails the job there with the runtime's message,
 and the agent process itself keeps working.
@@ -50,6 +54,7 @@ class AgentConfig:
     poll_s: float = 5.0
     max_jobs: int | None = None
     cpu: int | None = None
+    heartbeat_s: float = 60.0
     protocol: ProtocolConfig = field(default_factory=ProtocolConfig)
 
 
@@ -67,6 +72,39 @@ def to_measurement(result: dict[str, Any], graph_id: int, job_id: int | None, de
     extra.update(job_id=job_id, device_key=device_key)
     item["extra"] = extra
     return item
+
+
+class Heartbeat:
+    """Extends a job's lease from a background thread every ``interval_s`` while in use."""
+
+    def __init__(self, client: AgentClient, job_id: int, agent_id: str, interval_s: float) -> None:
+        self.client, self.job_id, self.agent_id, self.interval_s = client, job_id, agent_id, interval_s
+        self.beats, self.lost = 0, False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"heartbeat-{job_id}", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.client.heartbeat(self.job_id, self.agent_id)
+            except ApiError as exc:
+                if exc.status in (404, 409):  # another agent has it, or it is gone: stop trying
+                    log.warning("agent.lease_lost", extra={"job_id": self.job_id, "error": str(exc)})
+                    self.lost = True
+                    return
+                log.warning("agent.heartbeat_refused", extra={"job_id": self.job_id, "error": str(exc)})
+            except Unreachable as exc:
+                log.warning("agent.heartbeat_unreachable", extra={"job_id": self.job_id, "error": str(exc)})
+            else:
+                self.beats += 1
 
 
 class Agent:
@@ -118,8 +156,10 @@ class Agent:
         with tempfile.TemporaryDirectory(prefix="edgeperf-agent-") as tmp:
             path = Path(tmp) / f"graph-{graph_id}.{fmt}"
             path.write_bytes(data)
+            lease_s = float(payload.get("lease_seconds") or 300.0)
             try:
-                result = self._measure(str(path), runtime, threads, payload.get("input_shapes"))
+                with Heartbeat(self.client, job_id, self.agent_id, min(self.cfg.heartbeat_s, lease_s / 3)):
+                    result = self._measure(str(path), runtime, threads, payload.get("input_shapes"))
             except MeasureError as exc:
                 self._queue_failure(job_id, f"{exc.code}: {exc.message}")
                 return
