@@ -187,15 +187,19 @@ def test_heartbeat_keeps_a_long_measurement_leased(pg_server, http, model_dir, t
     body = {"graph_ids": [graph], "lease_seconds": 2, "max_attempts": 3}
     assert http.post(f"/v1/devices/{device['id']}/jobs", headers=ADMIN, json=body).status_code == 201
     slow = _agent(base, device["token"], tmp_path / "outbox", "--max-jobs", "1", "--warmup-s", "8")
-    deadline = time.monotonic() + 60
-    while _jobs(http, device["id"])[0]["status"] != "leased":
-        assert time.monotonic() < deadline and slow.poll() is None
-        time.sleep(0.05)
-    time.sleep(4.0)  # twice the lease: only the heartbeats keep it
-    assert slow.poll() is None, "the measurement should still be running"
-    rival = AgentClient(base, device["token"])
-    assert rival.lease("rival") is None
-    out, _ = slow.communicate(timeout=120)
+    try:
+        deadline = time.monotonic() + 60
+        while _jobs(http, device["id"])[0]["status"] != "leased":
+            assert time.monotonic() < deadline and slow.poll() is None
+            time.sleep(0.05)
+        time.sleep(4.0)  # twice the lease: only the heartbeats keep it
+        assert slow.poll() is None, "the measurement should still be running"
+        assert AgentClient(base, device["token"]).lease("rival") is None
+        out, _ = slow.communicate(timeout=120)
+    finally:
+        if slow.poll() is None:
+            slow.kill()
+            slow.wait()
     assert slow.returncode == 0, out[-3000:]
     job = _jobs(http, device["id"])[0]
     assert job["status"] == "done" and job["attempts"] == 1
