@@ -30,6 +30,7 @@ from service.prediction.endpoints import router as predictions_router
 from service.prediction.registry import PredictorRegistry
 from service.ratelimit import AuthFailureLimiter
 from service.training.endpoints import router as predictors_router
+from service.training.registry import ActivePredictors
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.graph_store = GraphStore(settings.graphs_dir)
     app.state.parse_executor = ThreadPoolExecutor(settings.parse_workers, thread_name_prefix="parse")
-    app.state.predictors = PredictorRegistry.load(settings.predictor_dir, settings.feature_cache_size)
+    app.state.predictors = PredictorRegistry.load(
+        settings.predictor_dir,
+        settings.feature_cache_size,
+        ActivePredictors(settings.data_dir, settings.predictor_reload_s),
+    )
     log.info("service.started", extra={"database": engine.url.render_as_string(hide_password=True)})
     try:
         yield

@@ -33,7 +33,7 @@ def get_graph_view(graph_id: int, session: SessionDep, request: Request) -> Grap
     with ``breakdown: true``."""
     registry = getattr(request.app.state, "predictors", None)
     return service.graph_view(
-        session, graph_id, lambda name: registry is not None and registry.for_device(name) is not None
+        session, graph_id, lambda name: registry is not None and bool(registry.serving(session, [name]))
     )
 
 

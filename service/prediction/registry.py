@@ -1,8 +1,11 @@
-"""The predictors the service answers with, loaded once in the lifespan.
+"""The predictors the service answers with.
 
-A :class:`PredictorRegistry` maps each device name to the checkpoint that covers it
-(the first by file name when several do) and keeps a small LRU cache of featurised
-stored graphs, keyed by the graph's content hash."""
+A :class:`PredictorRegistry` resolves each device name to the model that serves it, in
+this order: the active trained version when it knows the device, the device's calibrated
+checkpoint (both from the database, followed by
+:class:`service.training.registry.ActivePredictors`), then the shipped checkpoints loaded
+once in the lifespan (the first by file name when several cover the device). It also keeps
+a small LRU cache of featurised stored graphs, keyed by the graph's content hash."""
 
 from __future__ import annotations
 
@@ -12,9 +15,11 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy.orm import Session
 from torch_geometric.data import Data
 
 from predictor.artifacts import CHECKPOINT_DIR, Predictor, load_default_predictors
+from service.training.registry import ActivePredictors, Served
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +53,7 @@ class FeatureCache:
 class PredictorRegistry:
     predictors: dict[str, Predictor] = field(default_factory=dict)
     cache: FeatureCache = field(default_factory=lambda: FeatureCache(0))
+    active: ActivePredictors | None = None
 
     def __post_init__(self) -> None:
         self.by_device: dict[str, Predictor] = {}
@@ -56,13 +62,16 @@ class PredictorRegistry:
                 self.by_device.setdefault(device, self.predictors[name])
 
     @classmethod
-    def load(cls, directory: Path | None, cache_size: int = 0) -> PredictorRegistry:
-        """Every loadable checkpoint under ``directory`` (default: the shipped ones)."""
+    def load(
+        cls, directory: Path | None, cache_size: int = 0, active: ActivePredictors | None = None
+    ) -> PredictorRegistry:
+        """Every loadable checkpoint under ``directory`` (default: the shipped ones), served
+        after the database's versions when ``active`` is given."""
         directory = directory or CHECKPOINT_DIR
         predictors = load_default_predictors(directory) if directory.is_dir() else {}
         if not predictors:
             log.warning("predictions.no_predictors", extra={"directory": str(directory)})
-        registry = cls(predictors, FeatureCache(cache_size))
+        registry = cls(predictors, FeatureCache(cache_size), active)
         log.info(
             "predictions.loaded",
             extra={"checkpoints": sorted(predictors), "devices": len(registry.by_device)},
@@ -70,4 +79,14 @@ class PredictorRegistry:
         return registry
 
     def for_device(self, device: str) -> Predictor | None:
+        """The shipped checkpoint that covers ``device`` (None if none does)."""
         return self.by_device.get(device)
+
+    def serving(self, session: Session, devices: list[str]) -> dict[str, Served]:
+        """``device -> (model, version)`` for every device among ``devices`` that has one."""
+        found = self.active.for_devices(session, devices) if self.active is not None else {}
+        for device in devices:
+            shipped = self.by_device.get(device)
+            if device not in found and shipped is not None:
+                found[device] = (shipped, shipped.version)
+        return found

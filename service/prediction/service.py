@@ -25,29 +25,28 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Target:
-    """A resolved device: its name, its row id (None when only a checkpoint knows it), its predictor."""
+    """A resolved device: its name, its row id (None when only a checkpoint knows it), the model
+    that serves it and the version reported for it."""
 
     name: str
     device_id: int | None
     predictor: Predictor
+    version: str
 
 
 def resolve_devices(session: Session, registry: PredictorRegistry, wanted: list[str] | str) -> list[Target]:
     """``"all"`` -> registered devices with a predictor; names -> 404 when neither registered nor
-    known to a checkpoint, 409 when registered but without a predictor yet (the device's
+    known to a predictor, 409 when registered but without a predictor yet (the device's
     state, not a server fault: a client should calibrate the device, not retry)."""
     if wanted == "all":
-        rows = repository.all_devices(session)
-        out = [Target(n, i, p) for n, i in sorted(rows.items()) if (p := registry.for_device(n)) is not None]
-        if not out:
-            raise ServiceError("no registered device has a predictor yet", 409, "no_predictor")
-        return out
+        return _all_devices(session, registry)
     names = list(wanted)
     ids = repository.device_ids(session, names)
-    unknown = [n for n in names if n not in ids and registry.for_device(n) is None]
+    served = registry.serving(session, names)
+    unknown = [n for n in names if n not in ids and n not in served]
     if unknown:
         raise ServiceError(f"unknown device(s): {', '.join(unknown)}", 404, "unknown_device")
-    missing = [n for n in names if registry.for_device(n) is None]
+    missing = [n for n in names if n not in served]
     if missing:
         raise ServiceError(
             f"no predictor for device(s): {', '.join(missing)}; measure the device and "
@@ -55,7 +54,16 @@ def resolve_devices(session: Session, registry: PredictorRegistry, wanted: list[
             409,
             "no_predictor",
         )
-    return [Target(n, ids.get(n), registry.by_device[n]) for n in names]
+    return [Target(n, ids.get(n), *served[n]) for n in names]
+
+
+def _all_devices(session: Session, registry: PredictorRegistry) -> list[Target]:
+    rows = repository.all_devices(session)
+    served = registry.serving(session, sorted(rows))
+    out = [Target(n, i, *served[n]) for n, i in sorted(rows.items()) if n in served]
+    if not out:
+        raise ServiceError("no registered device has a predictor yet", 409, "no_predictor")
+    return out
 
 
 def run(prepared: Sequence[Prepared], devices: list[Target], targets: Sequence[str]) -> list[dict[str, Any]]:
@@ -144,7 +152,7 @@ def _layers(item: Prepared, col: np.ndarray, value: float) -> list[dict[str, Any
 
 
 def versions(devices: list[Target]) -> tuple[dict[str, str], str]:
-    per = {d.name: d.predictor.version for d in devices}
+    per = {d.name: d.version for d in devices}
     return per, ",".join(dict.fromkeys(per.values()))
 
 
