@@ -38,11 +38,19 @@ class CoreSettings(BaseSettings):
     max_graph_nodes: int = Field(100_000, gt=0)
     max_tensor_elements: int = Field(2**31, gt=0)
     log_level: str = Field("INFO")
-    predictor_dir: Path | None = Field(None, description="checkpoints (*.pt) to serve; empty = predictor/checkpoints")
-    predictor_reload_s: float = Field(5.0, ge=0, description="how often the API checks the active predictor version")
-    calibration_k: int = Field(25, ge=1, le=50, description="architectures measured to calibrate a new device")
+    predictor_dir: Path | None = Field(
+        None, description="checkpoints (*.pt) to serve; empty = predictor/checkpoints"
+    )
+    predictor_reload_s: float = Field(
+        5.0, ge=0, description="how often the API checks the active predictor version"
+    )
+    calibration_k: int = Field(
+        25, ge=1, le=50, description="architectures measured to calibrate a new device"
+    )
     calibration_on_register: bool = Field(True, description="registering a device queues its calibration")
-    drift_retrain_threshold: int = Field(50, ge=1, description="out-of-interval measurements that queue a train job")
+    drift_retrain_threshold: int = Field(
+        50, ge=1, description="out-of-interval measurements that queue a train job"
+    )
 
     @model_validator(mode="after")
     def _check_url(self) -> CoreSettings:
@@ -83,8 +91,13 @@ class Settings(CoreSettings):
     dev_mode: bool = Field(False, description="allow a generated admin key (kept in data_dir/admin_key)")
     max_batch_size: int = Field(1000, ge=1, le=100_000, description="graphs per POST /v1/predictions/batch")
     feature_cache_size: int = Field(4096, ge=0, description="featurised stored graphs kept in memory")
-    auth_failure_limit: int = Field(20, ge=1, description="failed authentications per address and window before 429")
+    auth_failure_limit: int = Field(
+        20, ge=1, description="failed authentications per address and window before 429"
+    )
     auth_failure_window_s: float = Field(60.0, gt=0, description="window of the authentication-failure limit")
+    seed_reference_devices: bool = Field(
+        True, description="start-up lists the shipped checkpoints' devices in the registry (kind reference)"
+    )
 
     @model_validator(mode="after")
     def _check_admin_key(self) -> Settings:

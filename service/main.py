@@ -2,7 +2,9 @@
 
 Heavy things (engine, session factory, parse pool) are built in the lifespan and kept
 on ``app.state``: ``settings``, ``engine``, ``sessionmaker``, ``graph_store``,
-``parse_executor``, ``metrics``."""
+``parse_executor``, ``metrics``, ``predictors`` (the shipped checkpoints, after the
+database's active version). Start-up also lists the shipped checkpoints' devices in the
+device registry as reference devices (``EDGEPERF_SEED_REFERENCE_DEVICES``)."""
 
 from __future__ import annotations
 
@@ -12,12 +14,14 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy.exc import SQLAlchemyError
 
 from service.body_limit import BodySizeLimitMiddleware
 from service.calibration.endpoints import router as calibration_router
 from service.config import Settings, load_settings
 from service.dashboard.endpoints import router as dashboard_router
 from service.db import make_engine, make_sessionmaker
+from service.device import service as device_service
 from service.device.endpoints import router as devices_router
 from service.errors import install_error_handlers
 from service.graph.endpoints import router as graphs_router
@@ -54,6 +58,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.feature_cache_size,
         ActivePredictors(settings.data_dir, settings.predictor_reload_s),
     )
+    if settings.seed_reference_devices:
+        _seed_reference_devices(app)
     log.info("service.started", extra={"database": engine.url.render_as_string(hide_password=True)})
     try:
         yield
@@ -61,6 +67,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.parse_executor.shutdown(wait=False, cancel_futures=True)
         engine.dispose()
         log.info("service.stopped")
+
+
+def _seed_reference_devices(app: FastAPI) -> None:
+    """List the shipped checkpoints' devices in the registry (idempotent; every replica may
+    do it). A database that is not reachable yet does not stop the start: the next one seeds."""
+    try:
+        with app.state.sessionmaker.begin() as session:
+            device_service.seed_reference(session, app.state.predictors.predictors)
+    except SQLAlchemyError:
+        log.exception("devices.reference_seed_failed")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

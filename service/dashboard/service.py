@@ -96,6 +96,8 @@ def _device_row(
         threads=device.threads,
         sensors=device.sensors or [],
         profile=device.profile or {},
+        kind=device.kind,
+        description=device.description,
         measurements=n,
         graphs_measured=graphs,
         last_measured_at=last,

@@ -29,6 +29,7 @@ class DeviceCreate(InputModel):
     threads: int = Field(1, ge=1, le=1024)
     sensors: list[str] = Field(default_factory=list, max_length=32, description="e.g. ['power']")
     profile: dict[str, Any] = Field(default_factory=dict, description="free-form description")
+    description: str = Field("", max_length=1000, description="what the device is, for people")
 
 
 class DeviceFields(BaseModel):
@@ -43,6 +44,11 @@ class DeviceFields(BaseModel):
     threads: int
     sensors: list[str]
     profile: dict[str, Any]
+    kind: str = Field(
+        description="'registered' (by an admin; has an agent token) or 'reference' (seeded from a "
+        "shipped checkpoint: predictions only, no token until an admin registers the name)"
+    )
+    description: str
 
 
 class DeviceRead(DeviceFields):

@@ -75,7 +75,14 @@ def db_sessions(clean_db: Engine) -> sessionmaker[Session]:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path) -> Settings:
-    return Settings(database_url=database_url, data_dir=tmp_path / "data", admin_key=ADMIN_KEY)
+    """Without the shipped checkpoints' reference devices: tests start from an empty registry
+    (``test_reference_devices.py`` turns the seeding on)."""
+    return Settings(
+        database_url=database_url,
+        data_dir=tmp_path / "data",
+        admin_key=ADMIN_KEY,
+        seed_reference_devices=False,
+    )
 
 
 @pytest.fixture

@@ -36,6 +36,7 @@ def settings(database_url: str, tmp_path, checkpoint_dir: Path) -> Settings:
         admin_key=ADMIN_KEY,
         predictor_dir=checkpoint_dir,
         max_batch_size=20,
+        seed_reference_devices=False,
     )
 
 
