@@ -59,14 +59,15 @@ def test_upload_batch_and_devices(server, model_file):
     )
     assert created.status_code == 201, created.text
     with EdgePerfClient(server) as api:
-        assert [d["name"] for d in api.devices()] == ["dev-a"]
+        # dev-b: listed at start-up as a reference device of the served checkpoint; dev-a taken over
+        assert {d["name"]: d["kind"] for d in api.devices()} == {"dev-a": "registered", "dev-b": "reference"}
         graph = api.upload_graph(model_file, input_shapes={"x": [1, 3, 32, 32]})
         batch = api.predict_batch(
             [graph["id"], model_file, *nb201_graphs()[:3], {"nodes": "x"}, 10**9], devices="all"
         )
         by_id = api.predict(graph["id"], device="dev-a")
     assert (batch["succeeded"], batch["failed"]) == (5, 2)
-    assert list(batch["results"][0]["predictions"]) == ["dev-a"]
+    assert list(batch["results"][0]["predictions"]) == ["dev-a", "dev-b"]
     assert [r["error"]["error"] for r in batch["results"][5:]] == ["invalid_ir", "not_found"]
     assert by_id["graph_id"] == graph["id"]
 
