@@ -156,17 +156,20 @@ def _time_once(session: Session) -> float:
     return (time.perf_counter_ns() - t0) / 1e6
 
 
-def _time_flagged(session: Session) -> tuple[float, float, bool]:
-    """One timed run: wall ms, this thread's CPU ms, and whether the thread was involuntarily
+def _time_flagged(session: Session) -> tuple[float, float, bool, bool]:
+    """One timed run: wall ms, this thread's CPU ms, whether the thread was involuntarily
     switched out meanwhile (another process took the core: the wall time holds time that
-    was not inference)."""
-    before = resource.getrusage(_RUSAGE).ru_nivcsw
+    was not inference) and whether it waited (a voluntary switch: the CPU time is not the
+    whole inference)."""
+    before = resource.getrusage(_RUSAGE)
     c0 = time.thread_time_ns()
     t0 = time.perf_counter_ns()
     session.run()
     t1 = time.perf_counter_ns()
     c1 = time.thread_time_ns()
-    return (t1 - t0) / 1e6, (c1 - c0) / 1e6, resource.getrusage(_RUSAGE).ru_nivcsw != before
+    after = resource.getrusage(_RUSAGE)
+    return ((t1 - t0) / 1e6, (c1 - c0) / 1e6, after.ru_nivcsw != before.ru_nivcsw,
+            after.ru_nvcsw != before.ru_nvcsw)
 
 
 def _warm(session: Session, cfg: ProtocolConfig) -> int:
@@ -205,7 +208,8 @@ def _round(sessions: list[Session], cfg: ProtocolConfig, meter: Any, threads: in
             elapsed = time.perf_counter() - start
             if elapsed >= max_s or (rnd.usable(index) >= want and elapsed >= min_s):
                 break
-            rnd.add(*_time_flagged(session), session=index)
+            wall, cpu, preempted, blocked = _time_flagged(session)
+            rnd.add(wall, cpu, preempted, session=index, blocked=blocked)
             runs += 1
     energy = meter.stop() if meter is not None else None
     return rnd, (energy / len(rnd.wall_ms) if energy is not None else None)

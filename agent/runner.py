@@ -69,6 +69,7 @@ def to_measurement(result: dict[str, Any], graph_id: int, job_id: int | None, de
                 agent_version=AGENT_VERSION, measured_at=datetime.now(UTC).isoformat())
     extra = {k: result.get(k) for k in _EXTRA_KEYS}
     extra["preempted_runs"] = [i for i, p in enumerate(result.get("preempted", [])) if p]
+    extra["blocked_runs"] = [i for i, b in enumerate(result.get("blocked") or []) if b]
     extra.update(job_id=job_id, device_key=device_key)
     item["extra"] = extra
     return item

@@ -8,9 +8,11 @@ samples are:
 * single-threaded runtimes (the inference runs on the measuring thread): the wall time of
   runs that were not preempted, and the thread's CPU time for runs that were (for a
   thread that never waits, that is the wall time the run would have taken on its own).
-  This holds only while the thread's CPU time tracks the wall time of unpreempted runs
-  (:func:`cpu_tracks_wall`); a runtime that waits for an accelerator or for other threads
-  falls back to the multi-threaded rule;
+  This holds only while the thread's CPU time is the whole inference (:func:`cpu_tracks_wall`:
+  it tracks the wall time of unpreempted runs or, when too few runs escaped preemption to
+  tell (a long model on a busy core), the thread never waited: no voluntary context
+  switch); a runtime that waits for an accelerator or for other threads falls back to the
+  multi-threaded rule;
 * multi-threaded runtimes (worker threads' CPU time is not the caller's): the wall times of
   the runs that were not preempted when there are at least three, else all of them.
 
@@ -38,11 +40,13 @@ class Round:
     cpu_ms: list[float] | None = None  # set when the inference runs on the measuring thread
     preempted: list[bool] = field(default_factory=list)
     session: list[int] = field(default_factory=list)
+    blocked: list[bool] = field(default_factory=list)  # the thread waited (voluntary switch); [] = unknown
 
-    def add(self, wall: float, cpu: float, preempted: bool, session: int = 0) -> None:
+    def add(self, wall: float, cpu: float, preempted: bool, session: int = 0, blocked: bool = False) -> None:
         self.wall_ms.append(wall)
         self.preempted.append(preempted)
         self.session.append(session)
+        self.blocked.append(blocked)
         if self.cpu_ms is not None:
             self.cpu_ms.append(cpu)
 
@@ -71,12 +75,20 @@ class Round:
 Groups = dict[int, list[float]]
 
 
-def cpu_tracks_wall(rounds: Sequence[Round], min_ratio: float = 0.9) -> bool:
-    """Whether the measuring thread's CPU time is (nearly) the whole wall time of runs that
-    were not preempted: the inference really runs on this thread and does not wait."""
+def cpu_tracks_wall(rounds: Sequence[Round], min_ratio: float = 0.9, max_blocked: float = 0.1) -> bool:
+    """Whether the measuring thread's CPU time is the whole inference: (nearly) the whole
+    wall time of runs that were not preempted, or, with fewer than three such runs (every
+    run of a long model preempted on a busy core), whether the thread hardly ever waited
+    (at most ``max_blocked`` of the runs had a voluntary context switch)."""
+    if any(r.cpu_ms is None for r in rounds):
+        return False
     ratios = [c / w for r in rounds if r.cpu_ms is not None
               for w, c, p in zip(r.wall_ms, r.cpu_ms, r.preempted, strict=True) if not p and w > 0]
-    return len(ratios) >= 3 and float(np.median(ratios)) >= min_ratio
+    if len(ratios) >= 3:
+        return float(np.median(ratios)) >= min_ratio
+    blocked = [b for r in rounds for b in r.blocked]
+    known = bool(rounds) and all(len(r.blocked) == len(r.wall_ms) for r in rounds)
+    return known and len(blocked) >= 3 and blocked.count(True) <= max_blocked * len(blocked)
 
 
 def corrected_rounds(rounds: Sequence[Round]) -> list[Groups]:
@@ -142,13 +154,14 @@ def low_quantile(rounds: Sequence[Round], q: float) -> float:
 def rounds_from_result(result: dict) -> list[Round]:
     """Rebuild the rounds of a protocol result from its raw arrays (for re-analysis)."""
     out, start = [], 0
-    cpu = result.get("cpu_ms")
+    cpu, blocked = result.get("cpu_ms"), result.get("blocked")
     for size in result["round_sizes"]:
         end = start + size
         out.append(Round(wall_ms=list(result["samples_ms"][start:end]),
                          cpu_ms=None if cpu is None else list(cpu[start:end]),
                          preempted=list(result["preempted"][start:end]),
-                         session=list(result["sessions_of_samples"][start:end])))
+                         session=list(result["sessions_of_samples"][start:end]),
+                         blocked=[] if blocked is None else list(blocked[start:end])))
         start = end
     return out
 
@@ -176,6 +189,7 @@ def summarize(rounds: Sequence[Round], accept_tolerance: float) -> dict[str, obj
             "samples_ms": flat,
             "cpu_ms": [c for r in rounds for c in (r.cpu_ms or [])] or None,
             "preempted": preempted,
+            "blocked": [b for r in rounds for b in r.blocked],
             "preempted_fraction": sum(preempted) / max(1, len(flat)),
             "cpu_corrected": cpu_tracks_wall(rounds),
             "round_sizes": [len(r.wall_ms) for r in rounds],

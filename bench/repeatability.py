@@ -16,6 +16,7 @@ figure for other estimators computed from the protocol's raw samples.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -112,6 +113,10 @@ def estimators(result: dict) -> dict[str, float]:
         "p10 of all samples": float(np.percentile(samples, 10)),
         "min of round medians": meds[0],
         "mean of 2 fastest round medians": float(np.mean(meds[:2])),
+        "median of thread CPU time (all runs)": float(np.median(result["cpu_ms"])) if result.get("cpu_ms") else float("nan"),
+        "p25 of thread CPU time (all runs)": float(np.percentile(result["cpu_ms"], 25)) if result.get("cpu_ms") else float("nan"),
+        "min of thread CPU time": float(np.min(result["cpu_ms"])) if result.get("cpu_ms") else float("nan"),
+        "min of wall time": float(np.min(samples)),
     }
 
 
@@ -138,6 +143,7 @@ def main() -> int:
     parser.add_argument("--verbose", action="store_true", help="print one row per model")
     parser.add_argument("--realtime", action="store_true", help="protocol rounds under SCHED_FIFO (root)")
     parser.add_argument("--sessions", default="2", help="comma-separated session counts to compare, e.g. 1,2")
+    parser.add_argument("--save", type=Path, default=None, help="write every pass's raw results to this JSON file")
     args = parser.parse_args()
     counts = [int(c) for c in args.sessions.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
@@ -153,6 +159,9 @@ def main() -> int:
                 proto[count].append(measure_many(paths, args.runtime, args.threads, config=cfg, memory=False,
                                                   group_size=args.group_size))
                 times[count].append(time.perf_counter() - t0)
+    if args.save is not None:
+        args.save.write_text(json.dumps({"paths": [p.name for p in paths], "plain": plain,
+                                         "protocol": {str(c): proto[c] for c in counts}}))
     lat = proto[counts[0]][0]
     print(f"models: {len(paths)}  runtime: {args.runtime}  threads: {args.threads}  "
           f"realtime: {lat[0].get('realtime')}  load average now: {os.getloadavg()[0]:.1f}")

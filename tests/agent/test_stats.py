@@ -5,9 +5,10 @@ import pytest
 from agent import stats
 
 
-def _round(wall, preempted, cpu=None, session=None) -> stats.Round:
+def _round(wall, preempted, cpu=None, session=None, blocked=None) -> stats.Round:
     return stats.Round(wall_ms=list(wall), cpu_ms=None if cpu is None else list(cpu), preempted=list(preempted),
-                       session=list(session) if session is not None else [0] * len(wall))
+                       session=list(session) if session is not None else [0] * len(wall),
+                       blocked=list(blocked) if blocked is not None else [False] * len(wall))
 
 
 def test_quantiles_of_known_samples():
@@ -28,6 +29,16 @@ def test_single_thread_rounds_use_cpu_time_of_preempted_runs():
     waits = _round([1.0, 1.0, 1.0, 5.0], [False, False, False, True], cpu=[0.1, 0.1, 0.1, 0.1])
     assert not stats.cpu_tracks_wall([waits])  # e.g. an accelerator: the thread waits
     assert stats.corrected_rounds([waits]) == [{0: [1.0, 1.0, 1.0]}]
+
+
+def test_every_run_preempted_still_uses_cpu_time_when_the_thread_never_waited():
+    # a long model on a core shared with another busy process: no run escapes preemption
+    busy = _round([8.0, 8.2, 7.9, 8.1], [True] * 4, cpu=[4.0, 4.1, 3.9, 4.0])
+    assert stats.cpu_tracks_wall([busy]) and stats.corrected_rounds([busy]) == [{0: [4.0, 4.1, 3.9, 4.0]}]
+    waited = _round([8.0, 8.2, 7.9, 8.1], [True] * 4, cpu=[4.0, 4.1, 3.9, 4.0], blocked=[True] * 4)
+    assert not stats.cpu_tracks_wall([waited])
+    unknown = stats.Round(wall_ms=[8.0] * 4, cpu_ms=[4.0] * 4, preempted=[True] * 4, session=[0] * 4)
+    assert not stats.cpu_tracks_wall([unknown])  # older results without the flags: wall times
 
 
 def test_sessions_count_equally():
