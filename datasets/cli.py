@@ -1,4 +1,4 @@
-"""``edgeperf dataset build|measure|stats|import-help``."""
+"""``edgeperf dataset build|measure|measure-zoo|stats|import-help``."""
 
 from __future__ import annotations
 
@@ -45,6 +45,19 @@ def register(subparsers: Any, name: str) -> None:
     m.add_argument("--keep-models", action="store_true")
     m.add_argument("--root", type=Path, default=corpus.CORPUS_DIR)
     m.set_defaults(func=_cmd_measure)
+
+    z = sub.add_parser("measure-zoo", help="measure the real architectures of datasets/zoo.py (space zoo)")
+    z.add_argument("--runtime", choices=["onnxruntime", "litert"], default="onnxruntime",
+                   help="onnxruntime only for now (the zoo has no faithful TFLite export)")
+    z.add_argument("--threads", type=int, default=1)
+    z.add_argument("--names", nargs="+", default=None, metavar="NAME[@RES]",
+                   help="zoo names (every listed resolution) or name@resolution; default: all entries")
+    z.add_argument("--limit", type=int, default=None, help="stop after this many new measurements")
+    z.add_argument("--group-size", type=int, default=8, help="models whose rounds are interleaved")
+    z.add_argument("--no-memory", action="store_true", help="skip the peak-memory child process")
+    z.add_argument("--keep-models", action="store_true")
+    z.add_argument("--root", type=Path, default=corpus.CORPUS_DIR)
+    z.set_defaults(func=_cmd_measure_zoo)
 
     s = sub.add_parser("stats", help="counts per space and runtime, latency and MACs ranges")
     s.add_argument("--json", action="store_true")
@@ -96,6 +109,21 @@ def _cmd_measure(args: argparse.Namespace) -> int:
         out = measure.run(args.runtime, args.threads, args.space, args.seed, args.count, args.limit, variants,
                           args.group_size, not args.no_memory, args.root, keep_models=args.keep_models)
     except (measure.MeasureRunError, corpus.CorpusError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(out))
+    return 0
+
+
+def _cmd_measure_zoo(args: argparse.Namespace) -> int:
+    from datasets import zoo_measure
+
+    _logging()
+    names = [n.strip() for v in args.names for n in v.split(",") if n.strip()] if args.names else None
+    try:
+        out = zoo_measure.run(args.runtime, args.threads, names, args.group_size, not args.no_memory, args.root,
+                              keep_models=args.keep_models, limit=args.limit)
+    except (zoo_measure.ZooRunError, corpus.CorpusError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(out))

@@ -1,0 +1,204 @@
+"""Export the zoo's real architectures (:mod:`datasets.zoo`), measure them with the agent
+protocol and write corpus records of space ``"zoo"`` (resumable).
+
+Records go to ``<root>/<device_key>/zoo/`` through the same journal + shard writer as the
+sampled spaces, in the same format: ``arch_id`` = ``zoo-<name>-<resolution>``, ``spec`` =
+``{"space": "zoo", "name", "resolution"}``, ``index`` = the entry's position in
+``zoo.ENTRIES``. They are the test set of the "real architectures" accuracy scenario
+(``bench/accuracy.py --scenarios zoo``) and never part of a search space.
+
+Only ONNX (onnxruntime) is built: the zoo is written in torch, and a TFLite file of it would
+need a Keras port of every family (``datasets/build_keras.py`` builds the search spaces only).
+The run takes its own lock (``<device_key>.zoo.lock``), so it may run beside a corpus run of
+the same device.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from datasets import corpus, zoo
+from datasets.measure import _rounded
+
+log = logging.getLogger(__name__)
+
+SPACE = "zoo"
+RUNTIMES = ("onnxruntime",)
+
+
+class ZooRunError(RuntimeError):
+    """The run cannot start (unsupported runtime, unknown name)."""
+
+
+def select(names: list[str] | None) -> list[tuple[int, str, int]]:
+    """(index in ``zoo.ENTRIES``, name, resolution) of the chosen entries, in ENTRIES order.
+
+    A plain name picks every listed resolution of that model, ``name@res`` one of them."""
+    entries = list(enumerate(zoo.ENTRIES))
+    if not names:
+        return [(i, n, r) for i, (n, r) in entries]
+    chosen: set[int] = set()
+    for token in names:
+        name, _, res = token.partition("@")
+        hits = [i for i, (n, r) in entries if n == name and (not res or str(r) == res)]
+        if not hits:
+            listed = ", ".join(f"{n}@{r}" for n, r in zoo.ENTRIES if n == name)
+            hint = f"; listed: {listed}" if listed else f"; known names: {', '.join(zoo.CATALOG)}"
+            raise ZooRunError(f"no zoo entry {token!r}{hint}")
+        chosen.update(hits)
+    return [(i, n, r) for i, (n, r) in entries if i in chosen]
+
+
+def spec_of(name: str, resolution: int) -> dict[str, Any]:
+    return {"space": SPACE, "name": name, "resolution": resolution}
+
+
+def build_onnx(spec: dict[str, Any]) -> bytes:
+    """ONNX bytes of a zoo spec (TorchScript exporter, opset 17, batch 1), as the corpus builds."""
+    res = int(spec["resolution"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return zoo.export_onnx(spec["name"], (1, 3, res, res))
+
+
+@dataclass
+class Prepared:
+    index: int
+    spec: dict[str, Any]
+    path: Path
+    summary: dict[str, Any]
+    ir: dict[str, Any]
+
+    @property
+    def arch_id(self) -> str:
+        return zoo.arch_id(self.spec["name"], self.spec["resolution"])
+
+
+def prepare(index: int, name: str, resolution: int, model_dir: Path) -> Prepared:
+    from predictor.frontends import load_model
+
+    spec = spec_of(name, resolution)
+    data = build_onnx(spec)
+    path = model_dir / SPACE / f"{zoo.arch_id(name, resolution)}.fp32.onnx"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    graph = load_model(data, filename=path.name)
+    return Prepared(index, spec, path, graph.summary(), corpus.compact_ir(graph.to_dict()))
+
+
+def make_record(p: Prepared, device_key: str, result: dict[str, Any]) -> dict[str, Any]:
+    measurement = {k: _rounded(v) for k, v in result.items() if k not in ("path", "protocol")}
+    return {"arch_id": p.arch_id, "space": SPACE, "seed": 0, "index": p.index, "variant": "fp32",
+            "format": "onnx", "device_key": device_key, "spec": p.spec, "summary": p.summary, "ir": p.ir,
+            "measurement": measurement}
+
+
+def row(record: dict[str, Any]) -> str:
+    """One progress / table line of a record: name, resolution, MMACs, params, latency, memory."""
+    s, m = record["summary"], record["measurement"]
+    mem = m.get("peak_memory_mb")
+    return (f"{record['spec']['name']:<20} {record['spec']['resolution']:>4} {s['macs'] / 1e6:>9.1f} "
+            f"{s['params'] / 1e6:>7.2f} {m['median_ms']:>10.2f} {'-' if mem is None else f'{mem:.1f}':>8}")
+
+
+HEADER = f"{'name':<20} {'res':>4} {'MMACs':>9} {'Mparams':>7} {'latency_ms':>10} {'peak_MB':>8}"
+
+
+def run(
+    runtime: str = "onnxruntime",
+    threads: int = 1,
+    names: list[str] | None = None,
+    group_size: int = 8,
+    memory: bool = True,
+    root: Path = corpus.CORPUS_DIR,
+    cache: Path = corpus.CACHE_DIR,
+    keep_models: bool = False,
+    limit: int | None = None,
+    config: Any = None,
+    progress_stream: Any = sys.stderr,
+) -> dict[str, Any]:
+    """Measure the chosen zoo entries not yet in the corpus of this device (``limit`` new ones
+    at most); ``config`` is an ``agent.protocol.ProtocolConfig`` (default: the protocol's)."""
+    from agent import environment
+
+    if runtime not in RUNTIMES:
+        raise ZooRunError(f"the zoo is built for onnxruntime only (no faithful TFLite export of the torch "
+                          f"zoo); got runtime {runtime!r}")
+    entries = select(names)
+    device = environment.describe(runtime, threads)
+    key = device["device_key"]
+    with corpus.run_lock(cache / "pending" / f"{key}.{SPACE}.lock"):
+        corpus.write_device(root, device)
+        writer = corpus.ShardWriter(root / key / SPACE, cache / "pending" / key / f"{SPACE}.jsonl")
+        try:
+            return _run_locked(entries, writer, key, runtime, threads, group_size, memory, root, cache,
+                               keep_models, limit, config, progress_stream)
+        finally:
+            writer.close()
+
+
+def _run_locked(entries, writer, key, runtime, threads, group_size, memory, root, cache, keep_models, limit,
+                config, out) -> dict[str, Any]:
+    done = corpus.done_keys(corpus.iter_records(key, SPACE, root=root, include_help=False))
+    done |= corpus.done_keys(writer.buffer)
+    todo = [e for e in entries if (zoo.arch_id(e[1], e[2]), "fp32") not in done]
+    stats = {"device_key": key, "selected": len(entries), "already": len(entries) - len(todo), "new": 0,
+             "failed": 0}
+    if limit is not None:
+        todo = todo[:limit]
+    if out is not None:
+        print(f"[zoo] {key}: {len(entries)} entries, {stats['already']} already measured, {len(todo)} to go",
+              file=out, flush=True)
+        print(f"[zoo] {HEADER}", file=out, flush=True)
+    stop, started = corpus.StopFlag(), time.monotonic()
+    try:
+        for start in range(0, len(todo), group_size):
+            if stop.requested:
+                break
+            for rec in _measure_group(todo[start:start + group_size], key, runtime, threads, memory,
+                                      cache / "models", keep_models, config, stats):
+                writer.add(rec)
+                stats["new"] += 1
+                if out is not None:
+                    print(f"[zoo] {row(rec)}", file=out, flush=True)
+            if out is not None:
+                left = len(todo) - start - group_size
+                print(f"[zoo] {stats['new']}/{len(todo)} new, {stats['failed']} failed, "
+                      f"{max(left, 0)} left, {time.monotonic() - started:.0f}s", file=out, flush=True)
+    finally:
+        stop.restore()
+    stats["stopped"] = stop.requested
+    return stats
+
+
+def _measure_group(group, key, runtime, threads, memory, model_dir, keep, config, stats) -> list[dict[str, Any]]:
+    from agent import protocol
+
+    prepared: list[Prepared] = []
+    for index, name, res in group:
+        try:
+            prepared.append(prepare(index, name, res, model_dir))
+        except Exception as exc:  # noqa: BLE001 - any export/parse failure is logged with its entry and counted
+            stats["failed"] += 1
+            log.error("zoo.prepare_failed %s@%d: %s", name, res, f"{type(exc).__name__}: {exc}"[:500],
+                      extra={"name": name, "resolution": res})
+    if not prepared:
+        return []
+    results = protocol.measure_many([str(p.path) for p in prepared], runtime, threads, config=config,
+                                    memory=memory, group_size=len(prepared))
+    records = []
+    for p, res in zip(prepared, results, strict=True):
+        if not keep:
+            p.path.unlink(missing_ok=True)
+        if "error" in res:
+            stats["failed"] += 1
+            log.error("zoo.run_failed %s: %s", p.arch_id, str(res["error"])[:500], extra={"arch_id": p.arch_id})
+            continue
+        records.append(make_record(p, key, res))
+    return records
