@@ -1,7 +1,12 @@
 import { getJSON } from "../api.js";
 import { badge, cards, el, link, pct, share, table, when } from "../dom.js";
 
-function hardware(h) {
+function hardware(d) {
+  if (d.kind === "reference") {
+    const ckpt = (d.profile.reference || {}).checkpoint;
+    return ckpt ? `reference device of ${ckpt}.pt (no agent)` : "reference device (no agent)";
+  }
+  const h = d.hardware;
   const parts = [h.soc, h.cpu_model, h.accelerator, h.cores ? `${h.cores} cores` : null,
     h.memory_mb ? `${h.memory_mb} MB` : null].filter(Boolean);
   return parts.join(" · ") || "—";
@@ -21,7 +26,7 @@ export async function render(app) {
   }
   app.append(table([
     { label: "Device", value: (d) => link(`/dashboard/devices/${d.id}`, d.name) },
-    { label: "Hardware", value: (d) => hardware(d.hardware) },
+    { label: "Hardware", value: (d) => hardware(d) },
     { label: "Runtime", value: (d) => [d.runtime, d.runtime_version].filter(Boolean).join(" ") },
     { label: "Precision", value: (d) => d.precision },
     { label: "Threads", value: (d) => d.threads, num: true },
