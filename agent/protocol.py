@@ -13,8 +13,14 @@ kept. Statistics come from the rounds whose median is close to the fastest round
 (see :mod:`agent.stats`): contention only ever adds time.
 
 Each model is loaded ``sessions`` times (default 2) and every round times a block of runs
-on each session: separately loaded sessions of one model differ by a few percent (memory
-layout), so one session alone makes a pass-to-pass difference no amount of runs removes.
+on each session: separately loaded sessions of one model differ (memory placement: a few
+percent for compute-bound models; for memory-bound ones, whose weights do not fit the
+caches, one session in several can be tens of percent off), so one session alone makes a
+pass-to-pass difference no amount of runs removes. When the rounds are done and the
+sessions do not agree (:func:`agent.stats.sessions_agree` with ``session_tolerance``),
+one more session is loaded and ``session_rounds`` more rounds are measured on all of
+them, up to ``max_sessions``; the latency is the median over sessions, so an outlier
+session no longer moves it. Only models whose sessions disagree pay for this.
 
 ``latency_ms`` (= ``median_ms``) is the headline estimate, the label to learn.
 ``low_quantile_ms`` (the ``latency_quantile``, default 0.25, of the corrected samples per
@@ -67,13 +73,18 @@ class ProtocolConfig:
     memory_runs: int = 3
     realtime: bool = False
     sessions: int = 2
+    max_sessions: int = 5
+    session_tolerance: float = 0.015
+    session_rounds: int = 2
     latency_quantile: float = 0.25
 
     def __post_init__(self) -> None:
         if self.min_rounds < 2 or self.max_rounds < self.min_rounds or self.runs_per_round < 1:
             raise ValueError("need 2 <= min_rounds <= max_rounds and runs_per_round >= 1")
-        if self.sessions < 1:
-            raise ValueError("sessions must be >= 1")
+        if self.sessions < 1 or self.max_sessions < self.sessions:
+            raise ValueError("need 1 <= sessions <= max_sessions")
+        if self.session_rounds < 1:
+            raise ValueError("session_rounds must be >= 1")
         if not 0.0 < self.latency_quantile <= 0.5:
             raise ValueError("latency_quantile must be in (0, 0.5]")
 
@@ -96,6 +107,8 @@ class _Item:
     result: dict[str, Any] = field(default_factory=dict)
     remeasured: int = 0
     budget: int = 0
+    min_rounds: int = 0
+    added_sessions: int = 0
     done: bool = False
     error: BackendError | None = None
 
@@ -189,13 +202,25 @@ def _load(item: _Item, backend: Any, threads: int, cfg: ProtocolConfig) -> None:
     item.sessions = [first] + [backend.load(item.path, threads=threads, input_shapes=item.input_shapes)
                                for _ in range(cfg.sessions - 1)]
     item.result["warmup_runs"] = sum(_warm(s, cfg) for s in item.sessions)
-    item.budget = cfg.max_rounds
+    item.budget, item.min_rounds = cfg.max_rounds, cfg.min_rounds
+
+
+def _add_session(item: _Item, backend: Any, threads: int, cfg: ProtocolConfig) -> None:
+    """The sessions disagree: load one more, warm it, and measure ``session_rounds`` more rounds."""
+    session = backend.load(item.path, threads=threads, input_shapes=item.input_shapes)
+    item.result["warmup_runs"] += _warm(session, cfg)
+    item.sessions.append(session)
+    item.added_sessions += 1
+    item.min_rounds = len(item.rounds) + cfg.session_rounds
+    item.budget = max(item.budget, item.min_rounds)
+    log.info("measure.add_session", extra={"path": item.path, "sessions": len(item.sessions)})
 
 
 def _round(sessions: list[Session], cfg: ProtocolConfig, meter: Any, threads: int) -> tuple[stats.Round, float | None]:
     """One round: a block of timed runs on each session in turn (each block starts with a
-    few untimed runs), the round's budget of runs and time shared among the sessions."""
-    k = len(sessions)
+    few untimed runs). Each session gets its share of the round's budget for ``sessions``
+    sessions (so a round with added sessions takes longer, not fewer runs per session)."""
+    k = cfg.sessions
     want, min_s, max_s = -(-cfg.runs_per_round // k), cfg.min_round_s / k, cfg.max_round_s / k
     rnd = stats.Round(cpu_ms=[] if threads == 1 else None)
     if meter is not None:
@@ -219,18 +244,29 @@ def _settled(item: _Item, cfg: ProtocolConfig) -> bool:
     return stats.settled(stats.corrected_rounds(item.rounds), cfg.settle_tolerance, cfg.max_spread)
 
 
-def _advance(item: _Item, cfg: ProtocolConfig) -> None:
-    """After a round: stop when settled, extend with a re-measurement batch, or give up."""
+def _sessions_agree(item: _Item, cfg: ProtocolConfig) -> bool:
+    values, _, _ = stats.session_values(stats.corrected_rounds(item.rounds), cfg.accept_tolerance)
+    return stats.sessions_agree(list(values.values()), cfg.session_tolerance)
+
+
+def _advance(item: _Item, cfg: ProtocolConfig, backend: Any, threads: int) -> None:
+    """After a round: go on, extend with a re-measurement batch, add a session when the
+    sessions disagree, or stop."""
     n = len(item.rounds)
-    if n >= cfg.min_rounds and _settled(item, cfg):
-        item.done = True
-    elif n >= item.budget:
+    if n < item.min_rounds:
+        return
+    if not _settled(item, cfg):
+        if n < item.budget:
+            return
         if item.remeasured < cfg.max_remeasure:
             item.remeasured += 1
             item.budget += cfg.remeasure_rounds
             log.info("measure.remeasure", extra={"path": item.path, "rounds": n})
-        else:
-            item.done = True
+            return
+    if len(item.sessions) < cfg.max_sessions and not _sessions_agree(item, cfg):
+        _add_session(item, backend, threads, cfg)
+        return
+    item.done = True
 
 
 def _finish(item: _Item, base: dict[str, Any], cfg: ProtocolConfig) -> dict[str, Any]:
@@ -243,6 +279,8 @@ def _finish(item: _Item, base: dict[str, Any], cfg: ProtocolConfig) -> dict[str,
     out["low_quantile_ms"] = stats.low_quantile(item.rounds, cfg.latency_quantile)
     out["rounds"] = len(item.rounds)
     out["remeasured"] = item.remeasured
+    out["sessions"] = cfg.sessions + item.added_sessions
+    out["sessions_agree"] = stats.sessions_agree(out["session_medians_ms"], cfg.session_tolerance)
     out["contended"] = not _settled(item, cfg)
     energies = sorted(item.energy_mj)
     out["energy_mj"] = energies[len(energies) // 2] if energies else None
@@ -269,7 +307,10 @@ def _measure_group(items: list[_Item], backend: Any, threads: int, cfg: Protocol
                 item.rounds.append(rnd)
                 if energy is not None:
                     item.energy_mj.append(energy)
-                _advance(item, cfg)
+                try:
+                    _advance(item, cfg, backend, threads)
+                except BackendError as exc:
+                    item.error, item.done = exc, True
     for item in items:
         item.sessions = []
     gc.collect()

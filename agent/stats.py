@@ -16,12 +16,22 @@ samples are:
 * multi-threaded runtimes (worker threads' CPU time is not the caller's): the wall times of
   the runs that were not preempted when there are at least three, else all of them.
 
-Other processes only ever *add* time, so the estimate comes from the fastest rounds:
-rounds whose corrected median lies within ``accept_tolerance`` of the fastest round's are
-"accepted", and p10/p90/MAD are computed over their corrected samples. With several
-sessions of one model (they differ by a few percent: memory layout), a round's value and
-the reported median are the mean over sessions of each session's median. Every raw
-wall sample is kept and returned (``samples_ms``); ``median_all_ms`` is their plain median.
+Other processes only ever *add* time, so the estimate comes from the fastest rounds. A
+model is measured on several separately loaded sessions, and each session's rounds are
+judged on their own: a session's rounds whose corrected median lies within
+``accept_tolerance`` of that session's fastest round are "accepted", and the session's
+value is the median of its accepted samples. Sessions of one model differ (memory
+placement: a few percent for compute-bound models, tens of percent for memory-bound ones
+where one session out of several can be an outlier), so the reported median is the
+*median* over sessions of the session values (the mean for two sessions); p10/p90/MAD
+are computed over all accepted samples. Whether the sessions agree well enough that more
+need not be loaded is :func:`sessions_agree`. Every raw wall sample is kept and returned
+(``samples_ms``); ``median_all_ms`` is their plain median.
+
+The contention check (:func:`settled`) compares rounds by their *slow-down factor*: per
+round, the median over its sessions of the session's median in that round divided by the
+session's fastest round median; that stays comparable when sessions are added between
+rounds.
 """
 
 from __future__ import annotations
@@ -96,10 +106,38 @@ def corrected_rounds(rounds: Sequence[Round]) -> list[Groups]:
     return [r.corrected(use_cpu) for r in rounds]
 
 
+def combine(values: Sequence[float]) -> float:
+    """The median over sessions (the mean of two): robust to one outlier session of three or more."""
+    return float(np.median(values))
+
+
 def value(groups: Groups) -> float:
-    """The mean over sessions of each session's median: sessions of one model can differ by
-    a few percent (memory layout), so each counts equally rather than by its run count."""
-    return float(np.mean([np.median(v) for v in groups.values()]))
+    """A round's value: the median over sessions of each session's median (each session
+    counts equally, whatever its run count)."""
+    return combine([float(np.median(v)) for v in groups.values()])
+
+
+def session_round_medians(rounds: Sequence[Groups]) -> dict[int, dict[int, float]]:
+    """session -> {round index: the session's median in that round}."""
+    out: dict[int, dict[int, float]] = {}
+    for i, groups in enumerate(rounds):
+        for sess, samples in groups.items():
+            out.setdefault(sess, {})[i] = float(np.median(samples))
+    return out
+
+
+def round_factors(rounds: Sequence[Groups]) -> list[float]:
+    """Per round, how much slower it ran than the sessions' fastest rounds: the median over
+    the round's sessions of (median in the round / the session's fastest round median).
+    Sessions seen in a single round only (just added) count only where no other is there."""
+    meds = session_round_medians(rounds)
+    best = {s: min(m.values()) for s, m in meds.items()}
+    out = []
+    for i, groups in enumerate(rounds):
+        ratios = {s: meds[s][i] / best[s] for s in groups if best[s] > 0}
+        seasoned = [r for s, r in ratios.items() if len(meds[s]) > 1] or list(ratios.values())
+        out.append(float(np.median(seasoned)) if seasoned else float("inf"))
+    return out
 
 
 def quantiles(samples: Sequence[float]) -> dict[str, float]:
@@ -128,27 +166,60 @@ def accepted_rounds(values: Sequence[float], accept_tolerance: float) -> list[in
 
 
 def settled(rounds: Sequence[Groups], settle_tolerance: float, max_spread: float) -> bool:
-    """Contention check: the two fastest rounds agree within ``settle_tolerance`` and the
-    fastest round's own spread (mean over its sessions) is below ``max_spread``."""
+    """Contention check: the two fastest rounds (by :func:`round_factors`) agree within
+    ``settle_tolerance`` and the fastest round's own spread (mean over its sessions) is
+    below ``max_spread``."""
     if len(rounds) < 2:
         return False
-    values = [value(g) for g in rounds]
-    order = np.argsort(values)
-    first, second = values[order[0]], values[order[1]]
+    factors = round_factors(rounds)
+    order = np.argsort(factors)
+    first, second = factors[order[0]], factors[order[1]]
     agree = (second - first) <= settle_tolerance * first
     width = float(np.mean([spread(v) for v in rounds[order[0]].values()]))
     return bool(agree and width <= max_spread)
 
 
+def session_values(rounds: Sequence[Groups], accept_tolerance: float) -> tuple[dict[int, float], Groups, list[int]]:
+    """Per session: its value (median of the samples of its accepted rounds) and those
+    samples; plus the rounds accepted for any session."""
+    meds = session_round_medians(rounds)
+    kept: Groups = {}
+    accepted: set[int] = set()
+    for sess in sorted(meds):
+        best = min(meds[sess].values())
+        mine = [i for i, m in meds[sess].items() if m <= best * (1.0 + accept_tolerance)]
+        accepted.update(mine)
+        kept[sess] = [x for i in sorted(mine) for x in rounds[i][sess]]
+    values = {sess: float(np.median(samples)) for sess, samples in kept.items()}
+    return values, kept, sorted(accepted)
+
+
+def sessions_agree(values: Sequence[float], tolerance: float) -> bool:
+    """Whether the median over sessions is backed by a strict majority of them: at least
+    ``n // 2 + 1`` session values lie within ``tolerance`` (relative) of the median (two
+    sessions: both; three: two of them; five: three)."""
+    if len(values) < 2:
+        return True
+    mid = combine(values)
+    close = sum(abs(v - mid) <= tolerance * mid for v in values)
+    return close >= len(values) // 2 + 1
+
+
+def session_spread(values: Sequence[float]) -> float:
+    """(max - min) / median of the session values."""
+    mid = combine(values)
+    return (max(values) - min(values)) / mid if mid > 0 else 0.0
+
+
 def low_quantile(rounds: Sequence[Round], q: float) -> float:
-    """Mean over sessions of the ``q``-quantile of each session's corrected samples (all
+    """Median over sessions of the ``q``-quantile of each session's corrected samples (all
     rounds). Contention only adds time, so a low quantile is the most stable estimate
     on a busy machine; on an idle one it sits within about a percent of the median."""
     pooled: Groups = {}
     for groups in corrected_rounds(rounds):
         for sess, samples in groups.items():
             pooled.setdefault(sess, []).extend(samples)
-    return float(np.mean([np.quantile(v, q) for v in pooled.values()]))
+    return combine([float(np.quantile(v, q)) for v in pooled.values()])
 
 
 def rounds_from_result(result: dict) -> list[Round]:
@@ -170,17 +241,14 @@ def summarize(rounds: Sequence[Round], accept_tolerance: float) -> dict[str, obj
     """Statistics of a measurement: accepted-round quantiles plus the raw material."""
     corrected = corrected_rounds(rounds)
     values = [value(g) for g in corrected]
-    keep = accepted_rounds(values, accept_tolerance)
-    per_session: Groups = {}
-    for i in keep:
-        for sess, samples in corrected[i].items():
-            per_session.setdefault(sess, []).extend(samples)
+    sessions, per_session, keep = session_values(corrected, accept_tolerance)
     kept = [s for samples in per_session.values() for s in samples]
     flat = [s for r in rounds for s in r.wall_ms]
     preempted = [p for r in rounds for p in r.preempted]
     out: dict[str, object] = dict(quantiles(kept))
-    out["median_ms"] = value(per_session)
-    out["session_medians_ms"] = [float(np.median(per_session[k])) for k in sorted(per_session)]
+    out["median_ms"] = combine(list(sessions.values()))
+    out["session_medians_ms"] = [sessions[k] for k in sorted(sessions)]
+    out["session_spread"] = session_spread(list(sessions.values()))
     out.update(
         {
             "median_all_ms": float(np.median(flat)),
@@ -194,6 +262,7 @@ def summarize(rounds: Sequence[Round], accept_tolerance: float) -> dict[str, obj
             "cpu_corrected": cpu_tracks_wall(rounds),
             "round_sizes": [len(r.wall_ms) for r in rounds],
             "round_medians_ms": values,
+            "round_factors": round_factors(corrected),
             "sessions_of_samples": [s for r in rounds for s in r.session],
             "accepted_rounds": keep,
             "runs": len(flat),

@@ -86,3 +86,18 @@ def test_config_validation():
         ProtocolConfig(min_rounds=1)
     with pytest.raises(ValueError):
         ProtocolConfig(min_rounds=4, max_rounds=3)
+    with pytest.raises(ValueError):
+        ProtocolConfig(sessions=3, max_sessions=2)
+
+
+def test_sessions_that_disagree_get_more_sessions_up_to_the_maximum(model_dir):
+    path = onnx_mlp(model_dir / "mlp256.onnx", 256)
+    never = ProtocolConfig(**{**QUICK.__dict__, "session_tolerance": -1.0, "max_sessions": 4, "session_rounds": 1})
+    r = measure(path, config=never, memory=False)
+    assert r["sessions"] == 4 and not r["sessions_agree"] and len(r["session_medians_ms"]) == 4
+    assert set(r["sessions_of_samples"]) == {0, 1, 2, 3} and r["rounds"] >= QUICK.min_rounds + 2
+    middle = sorted(r["session_medians_ms"])[1:3]
+    assert r["median_ms"] == pytest.approx(sum(middle) / 2)  # the median over sessions
+    always = ProtocolConfig(**{**QUICK.__dict__, "session_tolerance": 10.0})
+    r = measure(path, config=always, memory=False)
+    assert r["sessions"] == 2 and r["sessions_agree"] and set(r["sessions_of_samples"]) == {0, 1}

@@ -73,3 +73,35 @@ def test_low_quantile_per_session_and_rebuilding_rounds():
     rebuilt = stats.rounds_from_result(result)
     assert [r.wall_ms for r in rebuilt] == [rnd.wall_ms, rnd.wall_ms]
     assert [r.session for r in rebuilt] == [rnd.session, rnd.session]
+
+
+def test_sessions_agree_needs_a_strict_majority_near_the_median():
+    assert stats.sessions_agree([1.0], 0.015)
+    assert stats.sessions_agree([1.0, 1.02], 0.015) and not stats.sessions_agree([1.0, 1.04], 0.015)
+    assert stats.sessions_agree([1.0, 1.01, 1.3], 0.015)  # one outlier session of three
+    assert not stats.sessions_agree([1.0, 1.1, 1.2], 0.015)
+    assert stats.sessions_agree([0.8, 1.0, 1.01, 1.005, 1.4], 0.015)
+    assert not stats.sessions_agree([0.8, 1.0, 1.05, 1.2, 1.4], 0.015)
+
+
+def test_median_over_sessions_ignores_an_outlier_session():
+    rnd = _round([1.0] * 3 + [1.02] * 3 + [1.5] * 3, [False] * 9, session=[0] * 3 + [1] * 3 + [2] * 3)
+    summary = stats.summarize([rnd, rnd], 0.03)
+    assert summary["median_ms"] == pytest.approx(1.02) and summary["session_medians_ms"] == [1.0, 1.02, 1.5]
+    assert summary["session_spread"] == pytest.approx(0.5 / 1.02)
+
+
+def test_each_session_keeps_its_own_fastest_rounds():
+    # session 0 ran uncontended in round 0, session 1 in round 1
+    r0 = _round([1.0, 1.0, 2.6, 2.6], [False] * 4, session=[0, 0, 1, 1])
+    r1 = _round([1.5, 1.5, 2.0, 2.0], [False] * 4, session=[0, 0, 1, 1])
+    values, kept, accepted = stats.session_values(stats.corrected_rounds([r0, r1]), 0.03)
+    assert values == {0: 1.0, 1: 2.0} and accepted == [0, 1] and kept == {0: [1.0, 1.0], 1: [2.0, 2.0]}
+
+
+def test_round_factors_stay_comparable_when_a_session_is_added():
+    two = [{0: [1.0], 1: [2.0]}, {0: [1.1], 1: [2.2]}]
+    three = two + [{0: [1.0], 1: [2.0], 2: [5.0]}, {0: [1.2], 1: [2.4], 2: [6.0]}]
+    assert stats.round_factors(two) == pytest.approx([1.0, 1.1])
+    assert stats.round_factors(three) == pytest.approx([1.0, 1.1, 1.0, 1.2])
+    assert stats.settled(three, 0.02, 0.25) and not stats.settled(three[1::2], 0.02, 0.25)
