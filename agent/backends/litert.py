@@ -25,6 +25,9 @@ class LiteRTSession:
         return {d["name"]: [int(x) for x in d["shape"]] for d in self._interp.get_input_details()}
 
     def runtime_memory(self) -> dict[str, Any]:
+        """LiteRT's Python interpreter exposes no arena or allocation statistics (the C++
+        ``Interpreter`` keeps them; the Python binding does not pass them on), so there is no
+        runtime figure to report: the peak RSS of the memory child is the figure."""
         return {}
 
 

@@ -67,3 +67,16 @@ def test_not_a_model_file(tmp_path):
     for runtime in ("onnxruntime", "litert"):
         with pytest.raises(BackendError):
             get_backend(runtime).load(str(junk), threads=1, input_shapes=None)
+
+
+def test_runtime_memory_figures(model_dir, tflite_model):
+    from tests.agent.models import onnx_mlp
+
+    backend = get_backend("onnxruntime")
+    small = backend.load(str(onnx_mlp(model_dir / "mlp64.onnx", 64)), threads=1, input_shapes=None).runtime_memory()
+    big = backend.load(str(onnx_mlp(model_dir / "mlp1024.onnx", 1024)), threads=1, input_shapes=None).runtime_memory()
+    assert small["source"].startswith("onnxruntime profiler")
+    # two 1024x1024 float32 layers (8 MB) are pre-packed into the arena
+    assert big["arena_peak_in_use_mb"] - small["arena_peak_in_use_mb"] > 7
+    assert big["arena_held_mb"] >= big["arena_peak_in_use_mb"]
+    assert get_backend("litert").load(str(tflite_model), threads=1, input_shapes=None).runtime_memory() == {}

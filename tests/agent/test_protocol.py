@@ -24,6 +24,7 @@ def test_measure_onnx(onnx_model):
     _check_result(r)
     assert r["runtime"] == "onnxruntime" and r["threads"] == 1 and r["input_shapes"] == {"x": [1, 3, 32, 32]}
     assert r["peak_memory_mb"] > 0 and r["memory"]["method"] in ("vmhwm_reset", "peak_since_start")
+    assert r["memory"]["runtime_memory"]["arena_peak_in_use_mb"] > 0  # onnxruntime's own figure
     assert len(r["session_medians_ms"]) == QUICK.sessions == 2 and set(r["sessions_of_samples"]) == {0, 1}
     assert r["cpu_corrected"] in (True, False) and len(r["cpu_ms"]) == r["runs"]
 
