@@ -46,8 +46,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent import hugepages, stats
 from agent import memory as memory_mod
-from agent import stats
 from agent.backends import BackendError, Session, get_backend
 from agent.energy import find_meter
 
@@ -76,6 +76,7 @@ class ProtocolConfig:
     max_sessions: int = 5
     session_tolerance: float = 0.015
     session_rounds: int = 2
+    huge_pages: bool = False
     latency_quantile: float = 0.25
 
     def __post_init__(self) -> None:
@@ -211,6 +212,8 @@ def _add_session(item: _Item, backend: Any, threads: int, cfg: ProtocolConfig) -
     item.result["warmup_runs"] += _warm(session, cfg)
     item.sessions.append(session)
     item.added_sessions += 1
+    if cfg.huge_pages:
+        hugepages.collapse()
     item.min_rounds = len(item.rounds) + cfg.session_rounds
     item.budget = max(item.budget, item.min_rounds)
     log.info("measure.add_session", extra={"path": item.path, "sessions": len(item.sessions)})
@@ -294,9 +297,11 @@ def _measure_group(items: list[_Item], backend: Any, threads: int, cfg: Protocol
             _load(item, backend, threads, cfg)
         except BackendError as exc:
             item.error, item.done, item.sessions = exc, True, []
+    pages = hugepages.collapse() if cfg.huge_pages else None
     with _no_gc(), _realtime(cfg.realtime) as realtime:
         for item in items:
             item.result["realtime"] = realtime
+            item.result["huge_pages"] = pages
         while not all(i.done for i in items):
             for item in (i for i in items if not i.done):
                 try:

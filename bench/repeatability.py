@@ -121,12 +121,14 @@ def estimators(result: dict) -> dict[str, float]:
 
 
 def print_models(paths: list[Path], plain: list[list[float]], proto: list[list[dict]]) -> None:
-    print(f"{'model':16s} {'plain1':>8s} {'plain2':>8s} {'proto1':>8s} {'proto2':>8s} {'diff%':>6s}  rounds/remeasured")
+    print(f"{'model':16s} {'plain1':>8s} {'plain2':>8s} {'proto1':>8s} {'proto2':>8s} {'diff%':>6s}  "
+          "rounds/remeasured/sessions")
     for i, path in enumerate(paths):
         a, b = proto[0][i], proto[1][i]
         diff = 100 * abs(a["median_ms"] - b["median_ms"]) / a["median_ms"]
+        runs = " ".join(f"{r['rounds']}/{r['remeasured']}/{r.get('sessions', '-')}" for r in (a, b))
         print(f"{path.stem:16s} {plain[0][i]:8.3f} {plain[1][i]:8.3f} {a['median_ms']:8.3f} {b['median_ms']:8.3f} "
-              f"{diff:6.2f}  {a['rounds']}/{a['remeasured']} {b['rounds']}/{b['remeasured']}")
+              f"{diff:6.2f}  {runs}")
     print()
 
 
@@ -143,9 +145,11 @@ def main() -> int:
     parser.add_argument("--verbose", action="store_true", help="print one row per model")
     parser.add_argument("--realtime", action="store_true", help="protocol rounds under SCHED_FIFO (root)")
     parser.add_argument("--sessions", default="2", help="comma-separated session counts to compare, e.g. 1,2")
+    parser.add_argument("--huge-pages", action="store_true", help="ProtocolConfig(huge_pages=True)")
     parser.add_argument("--save", type=Path, default=None, help="write every pass's raw results to this JSON file")
     args = parser.parse_args()
     counts = [int(c) for c in args.sessions.split(",")]
+    load_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         paths = make_models(args.models, Path(tmp))
         plain: list[list[float]] = []
@@ -154,7 +158,7 @@ def main() -> int:
         for _ in range(2):
             plain.append(plain_pass(paths, args.runtime, args.threads))
             for count in counts:
-                cfg = ProtocolConfig(realtime=args.realtime, sessions=count)
+                cfg = ProtocolConfig(realtime=args.realtime, sessions=count, huge_pages=args.huge_pages)
                 t0 = time.perf_counter()
                 proto[count].append(measure_many(paths, args.runtime, args.threads, config=cfg, memory=False,
                                                   group_size=args.group_size))
@@ -164,7 +168,8 @@ def main() -> int:
                                          "protocol": {str(c): proto[c] for c in counts}}))
     lat = proto[counts[0]][0]
     print(f"models: {len(paths)}  runtime: {args.runtime}  threads: {args.threads}  "
-          f"realtime: {lat[0].get('realtime')}  load average now: {os.getloadavg()[0]:.1f}")
+          f"realtime: {lat[0].get('realtime')}  huge pages: {args.huge_pages}  "
+          f"load average (1 min) at start {load_start:.1f}, now {os.getloadavg()[0]:.1f}")
     print(f"latency range (protocol median): {min(r['median_ms'] for r in lat):.3f} .. "
           f"{max(r['median_ms'] for r in lat):.3f} ms")
     print()

@@ -22,10 +22,15 @@ def test_multithreaded_rounds_drop_preempted_runs_when_enough_remain():
     assert _round([1.0, 9.0, 9.5], [False, True, True]).corrected() == {0: [1.0, 9.0, 9.5]}
 
 
-def test_single_thread_rounds_use_cpu_time_of_preempted_runs():
+def test_single_thread_rounds_use_cpu_time_of_preempted_runs_only_when_too_few_escaped():
     rnd = _round([1.0, 9.0, 1.1, 1.0], [False, True, False, False], cpu=[0.99, 1.05, 1.09, 0.98])
-    assert rnd.corrected() == {0: [1.0, 1.05, 1.1, 1.0]} and rnd.usable() == 4
+    assert rnd.corrected() == {0: [1.0, 1.1, 1.0]} and rnd.usable() == 4  # three clean runs: those
     assert stats.cpu_tracks_wall([rnd])
+    few = _round([1.0, 9.0, 8.0, 1.0], [False, True, True, False], cpu=[0.99, 1.05, 1.09, 0.98])
+    assert few.corrected() == {0: [1.0, 1.05, 1.09, 1.0]}
+    per_session = _round([1.0, 9.0, 1.1, 1.0, 2.0, 2.1], [False, True, False, False, True, False],
+                         cpu=[0.99, 1.05, 1.09, 0.98, 1.9, 2.1], session=[0, 0, 0, 0, 1, 1])
+    assert per_session.corrected() == {0: [1.0, 1.1, 1.0], 1: [1.9, 2.1]}
     waits = _round([1.0, 1.0, 1.0, 5.0], [False, False, False, True], cpu=[0.1, 0.1, 0.1, 0.1])
     assert not stats.cpu_tracks_wall([waits])  # e.g. an accelerator: the thread waits
     assert stats.corrected_rounds([waits]) == [{0: [1.0, 1.0, 1.0]}]
