@@ -170,11 +170,14 @@ def _time_once(session: Session) -> float:
     return (time.perf_counter_ns() - t0) / 1e6
 
 
-def _time_flagged(session: Session) -> tuple[float, float, bool, bool]:
-    """One timed run: wall ms, this thread's CPU ms, whether the thread was involuntarily
-    switched out meanwhile (another process took the core: the wall time holds time that
-    was not inference) and whether it waited (a voluntary switch: the CPU time is not the
-    whole inference)."""
+def _switches() -> int:
+    return resource.getrusage(_RUSAGE).ru_nivcsw
+
+
+def _time_flagged(session: Session) -> tuple[float, float, int, int, bool]:
+    """One timed run: wall ms, this thread's CPU ms, its count of involuntary context
+    switches before and after (another process took the core) and whether it waited (a
+    voluntary switch: the CPU time is not the whole inference)."""
     before = resource.getrusage(_RUSAGE)
     c0 = time.thread_time_ns()
     t0 = time.perf_counter_ns()
@@ -182,7 +185,7 @@ def _time_flagged(session: Session) -> tuple[float, float, bool, bool]:
     t1 = time.perf_counter_ns()
     c1 = time.thread_time_ns()
     after = resource.getrusage(_RUSAGE)
-    return ((t1 - t0) / 1e6, (c1 - c0) / 1e6, after.ru_nivcsw != before.ru_nivcsw,
+    return ((t1 - t0) / 1e6, (c1 - c0) / 1e6, before.ru_nivcsw, after.ru_nivcsw,
             after.ru_nvcsw != before.ru_nvcsw)
 
 
@@ -229,6 +232,7 @@ def _round(sessions: list[Session], cfg: ProtocolConfig, meter: Any, threads: in
     if meter is not None:
         meter.start()
     for index, session in enumerate(sessions):
+        mark, preempted = _switches(), False
         for _ in range(cfg.round_warmup_runs):
             session.run()
         start, runs = time.perf_counter(), 0
@@ -236,8 +240,11 @@ def _round(sessions: list[Session], cfg: ProtocolConfig, meter: Any, threads: in
             elapsed = time.perf_counter() - start
             if elapsed >= max_s or (rnd.usable(index) >= want and elapsed >= min_s):
                 break
-            wall, cpu, preempted, blocked = _time_flagged(session)
-            rnd.add(wall, cpu, preempted, session=index, blocked=blocked)
+            wall, cpu, before, after, blocked = _time_flagged(session)
+            # cold: another process had the core since the previous run began (its data evicted)
+            cold = preempted or before != mark
+            preempted, mark = after != before, after
+            rnd.add(wall, cpu, preempted, session=index, blocked=blocked, cold=cold)
             runs += 1
     energy = meter.stop() if meter is not None else None
     return rnd, (energy / len(rnd.wall_ms) if energy is not None else None)

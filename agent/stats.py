@@ -1,20 +1,21 @@
 """Robust statistics over timed rounds.
 
-Each timed run records its wall time, the measuring thread's CPU time and whether the
-thread was involuntarily switched out meanwhile (another process took the core). A
-preempted run's wall time holds time that was not inference, so a round's *corrected*
-samples are:
+Each timed run records its wall time, the measuring thread's CPU time, whether the thread
+was involuntarily switched out meanwhile (*preempted*: another process took the core, so
+the wall time holds time that was not inference), whether it started *cold* (another
+process had the core since the previous run began: it evicted the model's data from the
+core's caches) and whether it *blocked* (a voluntary switch: it waited). A round's
+*corrected* samples per session come from the best tier with at least three runs
+(:meth:`Round.corrected`): warm runs (neither preempted nor cold), then unpreempted runs,
+then every run with preempted ones counted by their CPU time. On an idle core every run
+is warm; on a core shared with a busy process, the tiers keep the rounds from mixing
+runs that paid for evicted caches with runs that did not.
 
-* single-threaded runtimes (the inference runs on the measuring thread): the wall time of
-  runs that were not preempted, and the thread's CPU time for runs that were (for a
-  thread that never waits, that is the wall time the run would have taken on its own).
-  This holds only while the thread's CPU time is the whole inference (:func:`cpu_tracks_wall`:
-  it tracks the wall time of unpreempted runs or, when too few runs escaped preemption to
-  tell (a long model on a busy core), the thread never waited: no voluntary context
-  switch); a runtime that waits for an accelerator or for other threads falls back to the
-  multi-threaded rule;
-* multi-threaded runtimes (worker threads' CPU time is not the caller's): the wall times of
-  the runs that were not preempted when there are at least three, else all of them.
+The CPU time stands in for the wall time only while it is the whole inference
+(:func:`cpu_tracks_wall`: single-threaded runtimes whose CPU time tracks the wall time
+of unpreempted runs or, when too few runs escaped preemption to tell (a long model on a
+busy core), that never waited); a runtime that waits for an accelerator or for worker
+threads (whose CPU time is not the caller's) counts preempted runs by their wall time.
 
 Other processes only ever *add* time, so the estimate comes from the fastest rounds. A
 model is measured on several separately loaded sessions, and each session's rounds are
@@ -51,12 +52,15 @@ class Round:
     preempted: list[bool] = field(default_factory=list)
     session: list[int] = field(default_factory=list)
     blocked: list[bool] = field(default_factory=list)  # the thread waited (voluntary switch); [] = unknown
+    cold: list[bool] = field(default_factory=list)  # started after another process had the core; [] = unknown
 
-    def add(self, wall: float, cpu: float, preempted: bool, session: int = 0, blocked: bool = False) -> None:
+    def add(self, wall: float, cpu: float, preempted: bool, session: int = 0, blocked: bool = False,
+            cold: bool = False) -> None:
         self.wall_ms.append(wall)
         self.preempted.append(preempted)
         self.session.append(session)
         self.blocked.append(blocked)
+        self.cold.append(cold)
         if self.cpu_ms is not None:
             self.cpu_ms.append(cpu)
 
@@ -66,16 +70,24 @@ class Round:
         return len(mine) if self.cpu_ms is not None else mine.count(False)
 
     def corrected(self, use_cpu: bool = True) -> dict[int, list[float]]:
-        """Corrected samples per session: the wall times of the session's runs that were not
-        preempted when there are at least three (a preempted run, even counted by its CPU
-        time, pays for caches the other process evicted: 5-10% more on a shared core);
-        otherwise every run, preempted ones by their CPU time when ``use_cpu`` applies."""
+        """Corrected samples per session, from the best tier with at least three runs:
+
+        1. *warm* runs: neither preempted nor started right after another process had the
+           core (it evicted the model's data: the next run is 5-15% slower);
+        2. runs that were not preempted;
+        3. every run, preempted ones by their CPU time when ``use_cpu`` applies (it still
+           pays for the evicted caches), else by their wall time.
+        """
         cpu = self.cpu_ms if self.cpu_ms is not None and use_cpu else None
+        cold = self.cold if len(self.cold) == len(self.wall_ms) else [False] * len(self.wall_ms)
         out: dict[int, list[float]] = {}
         for sess in dict.fromkeys(self.session):
             mine = [i for i, s in enumerate(self.session) if s == sess]
+            warm = [self.wall_ms[i] for i in mine if not self.preempted[i] and not cold[i]]
             clean = [self.wall_ms[i] for i in mine if not self.preempted[i]]
-            if len(clean) >= 3:
+            if len(warm) >= 3:
+                out[sess] = warm
+            elif len(clean) >= 3:
                 out[sess] = clean
             elif cpu is not None:
                 out[sess] = [cpu[i] if self.preempted[i] else self.wall_ms[i] for i in mine]
@@ -227,14 +239,15 @@ def low_quantile(rounds: Sequence[Round], q: float) -> float:
 def rounds_from_result(result: dict) -> list[Round]:
     """Rebuild the rounds of a protocol result from its raw arrays (for re-analysis)."""
     out, start = [], 0
-    cpu, blocked = result.get("cpu_ms"), result.get("blocked")
+    cpu, blocked, cold = result.get("cpu_ms"), result.get("blocked"), result.get("cold")
     for size in result["round_sizes"]:
         end = start + size
         out.append(Round(wall_ms=list(result["samples_ms"][start:end]),
                          cpu_ms=None if cpu is None else list(cpu[start:end]),
                          preempted=list(result["preempted"][start:end]),
                          session=list(result["sessions_of_samples"][start:end]),
-                         blocked=[] if blocked is None else list(blocked[start:end])))
+                         blocked=[] if blocked is None else list(blocked[start:end]),
+                         cold=[] if cold is None else list(cold[start:end])))
         start = end
     return out
 
@@ -260,6 +273,7 @@ def summarize(rounds: Sequence[Round], accept_tolerance: float) -> dict[str, obj
             "cpu_ms": [c for r in rounds for c in (r.cpu_ms or [])] or None,
             "preempted": preempted,
             "blocked": [b for r in rounds for b in r.blocked],
+            "cold": [c for r in rounds for c in r.cold],
             "preempted_fraction": sum(preempted) / max(1, len(flat)),
             "cpu_corrected": cpu_tracks_wall(rounds),
             "round_sizes": [len(r.wall_ms) for r in rounds],

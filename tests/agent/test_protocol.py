@@ -47,7 +47,7 @@ def test_bigger_model_needs_more_memory(model_dir):
 
 def test_unsettled_measurement_is_remeasured_then_flagged(onnx_model):
     never = ProtocolConfig(warmup_s=0.01, runs_per_round=3, min_round_s=0.0, min_rounds=2, max_rounds=2,
-                           settle_tolerance=-1.0, max_remeasure=2, remeasure_rounds=1)
+                           settle_tolerance=-1.0, max_remeasure=2, remeasure_rounds=1, max_sessions=2)
     r = measure(onnx_model, config=never, memory=False)
     assert r["remeasured"] == 2 and r["rounds"] == 4 and r["contended"]
 

@@ -110,3 +110,14 @@ def test_round_factors_stay_comparable_when_a_session_is_added():
     assert stats.round_factors(two) == pytest.approx([1.0, 1.1])
     assert stats.round_factors(three) == pytest.approx([1.0, 1.1, 1.0, 1.2])
     assert stats.settled(three, 0.02, 0.25) and not stats.settled(three[1::2], 0.02, 0.25)
+
+
+def test_warm_runs_are_preferred_to_runs_that_started_after_a_preemption():
+    rnd = stats.Round(wall_ms=[1.0, 1.3, 1.1, 1.0, 1.0, 1.01], cpu_ms=[1.0, 1.2, 1.1, 1.0, 1.0, 1.01],
+                      preempted=[False, True, False, False, False, False], session=[0] * 6,
+                      blocked=[False] * 6, cold=[False, False, True, False, False, False])
+    assert rnd.corrected() == {0: [1.0, 1.0, 1.0, 1.01]}
+    rnd.cold = [True, False, True, True, False, False]  # two warm runs only: unpreempted ones instead
+    assert rnd.corrected() == {0: [1.0, 1.1, 1.0, 1.0, 1.01]}
+    result = stats.summarize([rnd], 0.03)
+    assert result["cold"] == rnd.cold and stats.rounds_from_result(result)[0].cold == rnd.cold
