@@ -54,6 +54,7 @@ def register(subparsers: Any, name: str) -> None:
                    help="zoo names (every listed resolution) or name@resolution; default: all entries")
     z.add_argument("--limit", type=int, default=None, help="stop after this many new measurements")
     z.add_argument("--group-size", type=int, default=8, help="models whose rounds are interleaved")
+    z.add_argument("--passes", type=int, default=3, help="measure each group this often, keep the fastest pass")
     z.add_argument("--no-memory", action="store_true", help="skip the peak-memory child process")
     z.add_argument("--keep-models", action="store_true")
     z.add_argument("--root", type=Path, default=corpus.CORPUS_DIR)
@@ -122,7 +123,7 @@ def _cmd_measure_zoo(args: argparse.Namespace) -> int:
     names = [n.strip() for v in args.names for n in v.split(",") if n.strip()] if args.names else None
     try:
         out = zoo_measure.run(args.runtime, args.threads, names, args.group_size, not args.no_memory, args.root,
-                              keep_models=args.keep_models, limit=args.limit)
+                              keep_models=args.keep_models, limit=args.limit, passes=args.passes)
     except (zoo_measure.ZooRunError, corpus.CorpusError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -95,7 +95,7 @@ def test_select_names_and_resolutions() -> None:
 def test_measure_zoo_writes_corpus_records_and_resumes(tmp_path) -> None:
     root, cache, log = tmp_path / "corpus", tmp_path / "cache", io.StringIO()
     names = ["squeezenet1_1@160", "mobilenet_v3_small@160"]
-    out = zoo_measure.run(names=names, root=root, cache=cache, config=QUICK, progress_stream=log)
+    out = zoo_measure.run(names=names, root=root, cache=cache, config=QUICK, passes=2, progress_stream=log)
     assert (out["new"], out["failed"], out["already"]) == (2, 0, 0)
     key = out["device_key"]
     recs = {r["arch_id"]: r for r in corpus.iter_records(key, "zoo", root=root, include_help=False)}
@@ -110,12 +110,24 @@ def test_measure_zoo_writes_corpus_records_and_resumes(tmp_path) -> None:
     m = r["measurement"]
     assert m["median_ms"] > 0 and m["peak_memory_mb"] > 0 and m["runtime"] == "onnxruntime" and m["threads"] == 1
     assert len(m["samples_ms"]) >= 2 and "path" not in m and "protocol" not in m
+    assert len(m["passes_median_ms"]) == 2 and m["median_ms"] == min(m["passes_median_ms"])
+    assert len(m["passes_peak_memory_mb"]) == 2
     assert not list((cache / "models").rglob("*.onnx"))  # model files deleted once measured
     assert "squeezenet1_1" in log.getvalue() and "latency_ms" in log.getvalue()
 
     again = zoo_measure.run(names=["squeezenet1_1"], root=root, cache=cache, config=QUICK, limit=0,
                             progress_stream=None)
     assert (again["selected"], again["already"], again["new"]) == (2, 1, 0)
+
+
+def test_combine_keeps_the_fastest_pass_and_the_median_peak_memory() -> None:
+    passes = [{"median_ms": 5.0, "samples_ms": [5.0], "peak_memory_mb": 40.0, "path": "a", "protocol": {}},
+              {"median_ms": 3.0, "samples_ms": [3.0], "peak_memory_mb": 60.0, "path": "a", "protocol": {}},
+              {"median_ms": 4.0, "samples_ms": [4.0], "peak_memory_mb": 50.0, "path": "a", "protocol": {}}]
+    m = zoo_measure.combine(passes)
+    assert m["median_ms"] == 3.0 and m["samples_ms"] == [3.0] and m["passes_median_ms"] == [5.0, 3.0, 4.0]
+    assert m["peak_memory_mb"] == 50.0 and "path" not in m and "protocol" not in m
+    assert zoo_measure.combine([{"median_ms": 1.0, "peak_memory_mb": None}])["peak_memory_mb"] is None
 
 
 def test_measure_zoo_cli_refuses_litert_and_unknown_names(tmp_path, capsys) -> None:
