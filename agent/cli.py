@@ -33,6 +33,8 @@ def _protocol_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runs-per-round", type=int, default=None)
     parser.add_argument("--warmup-s", type=float, default=None)
     parser.add_argument("--sessions", type=int, default=None, help="sessions per model (default 2)")
+    parser.add_argument("--max-sessions", type=int, default=None,
+                        help="load more sessions, up to this many, while they disagree (default 5)")
     parser.add_argument("--realtime", action="store_true",
                         help="timed rounds under SCHED_FIFO (needs CAP_SYS_NICE; holds a core: dedicated devices)")
 
@@ -49,6 +51,9 @@ def _config(args: argparse.Namespace) -> Any:
         overrides["warmup_s"] = args.warmup_s
     if args.sessions is not None:
         overrides["sessions"] = args.sessions
+        overrides["max_sessions"] = max(args.sessions, ProtocolConfig.max_sessions)
+    if args.max_sessions is not None:
+        overrides["max_sessions"] = args.max_sessions
     try:
         return ProtocolConfig(realtime=args.realtime, **overrides)
     except ValueError as exc:
@@ -111,6 +116,8 @@ def _print_table(r: dict[str, Any]) -> None:
         ("load", f"{r['load_ms']:.2f} ms"), ("first inference", f"{r['first_ms']:.3f} ms"),
         ("latency (median)", f"{r['median_ms']:.4f} ms"), ("p25 corrected", f"{r['low_quantile_ms']:.4f} ms"), ("p10 / p90", f"{r['p10_ms']:.4f} / {r['p90_ms']:.4f} ms"),
         ("MAD", f"{r['mad_ms']:.4f} ms"),
+        ("sessions", f"{r['sessions']} ({' '.join(f'{m:.4f}' for m in r['session_medians_ms'])} ms"
+                     f"{'' if r['sessions_agree'] else '; they disagree'})"),
         ("runs / rounds", f"{r['runs']} / {r['rounds']} (remeasured {r['remeasured']}, "
                           f"contended {r['contended']}, preempted {100 * r['preempted_fraction']:.0f}%)"),
         ("peak memory", mem), ("energy / inference", energy),

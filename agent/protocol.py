@@ -82,8 +82,10 @@ class ProtocolConfig:
     def __post_init__(self) -> None:
         if self.min_rounds < 2 or self.max_rounds < self.min_rounds or self.runs_per_round < 1:
             raise ValueError("need 2 <= min_rounds <= max_rounds and runs_per_round >= 1")
-        if self.sessions < 1 or self.max_sessions < self.sessions:
-            raise ValueError("need 1 <= sessions <= max_sessions")
+        if self.sessions < 1:
+            raise ValueError("sessions must be >= 1")
+        if self.max_sessions < self.sessions:
+            raise ValueError("max_sessions must be >= sessions")
         if self.session_rounds < 1:
             raise ValueError("session_rounds must be >= 1")
         if not 0.0 < self.latency_quantile <= 0.5:
