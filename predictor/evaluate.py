@@ -283,9 +283,10 @@ def load_help_records(cache: str, spaces: Sequence[str] = ("nb201",), devices: S
 def corpus_records(device_key: str | None = None, space: str | None = None, include_help: bool = False,
                    include_pending: bool = False, limit: int | None = None) -> list:
     """Records from the measured corpus (``datasets.corpus.iter_records``): graph key
-    = arch id + variant + format; targets latency (median ms), memory (peak MB),
+    = arch id + variant + format; targets latency (ms, :func:`datasets.corpus.latency_label_ms`),
+    memory (peak MB),
     energy (mJ) where measured."""
-    from datasets.corpus import iter_records
+    from datasets.corpus import iter_records, latency_label_ms
     from predictor.features import featurize
     from predictor.graph.ir import Graph
     from predictor.train import Record
@@ -299,7 +300,7 @@ def corpus_records(device_key: str | None = None, space: str | None = None, incl
                 continue
             cache[key] = featurize(Graph.from_dict(rec["ir"]))
         m = rec.get("measurement") or {}
-        targets = {"latency": m.get("median_ms"), "memory": m.get("peak_memory_mb"), "energy": m.get("energy_mj")}
+        targets = {"latency": latency_label_ms(m), "memory": m.get("peak_memory_mb"), "energy": m.get("energy_mj")}
         out.append(Record(key, cache[key], rec["device_key"],
                           {k: float(v) for k, v in targets.items() if v is not None}, rec.get("space", "")))
     return out

@@ -71,6 +71,7 @@ class TrainConfig:
     num_layers: int = 3
     embed_channels: int = 24
     dropout: float = 0.0
+    contribution: str = "exp"
     ensemble: int = 3
     epochs: int = 40
     min_steps: int = 1500  # small data sets get more epochs, so every model sees enough updates
@@ -163,7 +164,8 @@ def init_scales(model: PerfSAGE, table: Table, idx: np.ndarray) -> dict[str, Any
         med = np.nanmedian(table.y[idx], axis=0) if len(idx) else np.full(table.y.shape[1:], np.nan)
     med = np.where(np.isfinite(med), med, 1.0)
     with torch.no_grad():
-        model.device_log_scale.copy_(torch.as_tensor(np.log(med / (nodes * math.log(2.0))), dtype=torch.float32))
+        model.device_log_scale.copy_(torch.as_tensor(np.log(med / (nodes * model.zero_logit_value())),
+                                                      dtype=torch.float32))
     return {"median": med.tolist(), "mean_nodes": nodes}
 
 
@@ -190,7 +192,7 @@ def train_member(
     _set_determinism(seed, cfg.num_threads)
     model = PerfSAGE(
         NODE_DIM, GRAPH_DIM, cfg.hidden_channels, cfg.num_layers, len(table.devices), len(table.targets),
-        cfg.embed_channels, cfg.dropout,
+        cfg.embed_channels, cfg.dropout, cfg.contribution,
     )
     stats = init_scales(model, table, train_idx)
     epochs = max(cfg.epochs, math.ceil(cfg.min_steps / max(math.ceil(len(train_idx) / cfg.batch_size), 1)))
@@ -327,7 +329,7 @@ def _fit_new_row(model: PerfSAGE, batch: Batch, y: torch.Tensor, steps: int, lr:
     prior_vec = vec.detach().clone()
     mask = torch.isfinite(y)
     with torch.no_grad():  # start the scale at the right magnitude
-        base = _row_pred(z, batch.batch, vec, bias, torch.zeros_like(bias), y.size(0))
+        base = _row_pred(model, z, batch.batch, vec, bias, torch.zeros_like(bias), y.size(0))
         ratio = torch.where(mask, torch.log(y) - torch.log(base), torch.nan)
         init = torch.nanmedian(ratio, 0).values
         scale = torch.where(torch.isfinite(init), init, torch.zeros_like(init)).requires_grad_(True)
@@ -336,7 +338,7 @@ def _fit_new_row(model: PerfSAGE, batch: Batch, y: torch.Tensor, steps: int, lr:
 
     def closure() -> torch.Tensor:
         opt.zero_grad()
-        pred = _row_pred(z, batch.batch, vec, bias, scale, y.size(0))
+        pred = _row_pred(model, z, batch.batch, vec, bias, scale, y.size(0))
         err = torch.where(mask, torch.log(pred.clamp_min(1e-12)) - logy, 0.0)
         loss = (err**2).sum() / mask.sum().clamp_min(1) + l2 * ((vec - prior_vec) ** 2).sum()
         loss.backward()
@@ -350,8 +352,8 @@ def _fit_new_row(model: PerfSAGE, batch: Batch, y: torch.Tensor, steps: int, lr:
     return model
 
 
-def _row_pred(z, batch, vec, bias, scale, num_graphs) -> torch.Tensor:
-    contrib = torch.nn.functional.softplus(z @ vec.T + bias) * torch.exp(scale)  # [N, T]
+def _row_pred(model, z, batch, vec, bias, scale, num_graphs) -> torch.Tensor:
+    contrib = model.activate(z @ vec.T + bias, scale)  # [N, T]
     return torch.zeros(num_graphs, contrib.size(1)).index_add(0, batch, contrib)
 
 

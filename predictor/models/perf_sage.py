@@ -10,6 +10,8 @@ from torch import Tensor, nn
 from torch_geometric.nn import SAGEConv
 from torch_geometric.utils import scatter
 
+CONTRIBUTIONS = frozenset({"exp", "softplus"})
+
 
 class PerfSAGE(nn.Module):
     r"""GraphSAGE encoder + device-conditioned per-node contribution heads.
@@ -36,6 +38,10 @@ class PerfSAGE(nn.Module):
         num_targets (int): number of targets (e.g. latency, energy, memory).
         embed_channels (int): size of node embeddings / device vectors.
         dropout (float): dropout in the encoder.
+        contribution (str): how a node's logit becomes its (positive) contribution:
+            ``"exp"`` (log-linear: node costs span orders of magnitude, and
+            :math:`e^{s_{d,t}}` then scales them multiplicatively) or ``"softplus"``
+            (the first checkpoints' form; the default so that their configs load).
     """
 
     def __init__(
@@ -48,8 +54,11 @@ class PerfSAGE(nn.Module):
         num_targets: int = 1,
         embed_channels: int = 32,
         dropout: float = 0.0,
+        contribution: str = "softplus",
     ) -> None:
         super().__init__()
+        if contribution not in CONTRIBUTIONS:
+            raise ValueError(f"contribution must be one of {sorted(CONTRIBUTIONS)}, got {contribution!r}")
         self.in_channels = in_channels
         self.graph_channels = graph_channels
         self.hidden_channels = hidden_channels
@@ -58,6 +67,7 @@ class PerfSAGE(nn.Module):
         self.num_targets = num_targets
         self.embed_channels = embed_channels
         self.dropout = dropout
+        self.contribution = contribution
 
         self.lin_in = nn.Linear(in_channels, hidden_channels)
         self.lin_graph = nn.Linear(graph_channels, hidden_channels) if graph_channels > 0 else None
@@ -118,7 +128,17 @@ class PerfSAGE(nn.Module):
         dev = device_idx[batch]  # [N, K]
         vec = self.device_vec[dev]  # [N, K, T, E]
         logits = torch.einsum("ne,nkte->nkt", z, vec) + self.device_bias[dev]
-        return F.softplus(logits) * torch.exp(self.device_log_scale[dev])
+        return self.activate(logits, self.device_log_scale[dev])
+
+    def activate(self, logits: Tensor, log_scale: Tensor) -> Tensor:
+        """Contribution from a node logit and a device log-scale (always positive)."""
+        if self.contribution == "exp":
+            return torch.exp((logits + log_scale).clamp(-30.0, 30.0))
+        return F.softplus(logits) * torch.exp(log_scale)
+
+    def zero_logit_value(self) -> float:
+        """A node's contribution at logit 0 and log-scale 0 (used to initialise scales)."""
+        return 1.0 if self.contribution == "exp" else math.log(2.0)
 
     def forward(
         self,
@@ -161,11 +181,12 @@ class PerfSAGE(nn.Module):
             "num_targets": self.num_targets,
             "embed_channels": self.embed_channels,
             "dropout": self.dropout,
+            "contribution": self.contribution,
         }
 
     def __repr__(self) -> str:
         return (
             f"{self.__class__.__name__}({self.in_channels}, hidden={self.hidden_channels}, "
             f"layers={self.num_layers}, devices={self.num_devices}, targets={self.num_targets}, "
-            f"embed={self.embed_channels})"
+            f"embed={self.embed_channels}, contribution={self.contribution!r})"
         )

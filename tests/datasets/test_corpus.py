@@ -88,3 +88,15 @@ def test_a_second_run_on_the_same_journals_is_refused(tmp_path):
         with pytest.raises(corpus.CorpusError):
             measure.run("onnxruntime", 1, ["nb201"], count=1, root=tmp_path / "c", cache=cache, progress_stream=None)
     assert list((tmp_path).rglob("*.jsonl.gz")) == []
+
+
+def test_latency_label_uses_thread_cpu_time_of_single_threaded_cpu_runs():
+    # Every run preempted (wall 2-3x the CPU time): the label follows the CPU time.
+    m = {"threads": 1, "delegate": "CPUExecutionProvider", "median_ms": 15.0,
+         "samples_ms": [14.0, 18.0, 20.0, 13.0, 19.0, 22.0],
+         "cpu_ms": [6.0, 6.2, 6.1, 6.4, 6.3, 6.5], "sessions_of_samples": [0, 0, 0, 1, 1, 1]}
+    assert corpus.latency_label_ms(m) == pytest.approx((6.05 + 6.35) / 2)
+    # Several threads or no CPU times: the protocol's median stays the label.
+    assert corpus.latency_label_ms({**m, "threads": 4}) == 15.0
+    assert corpus.latency_label_ms({**m, "cpu_ms": None}) == 15.0
+    assert corpus.latency_label_ms({**m, "delegate": "CUDAExecutionProvider"}) == 15.0

@@ -67,3 +67,20 @@ def test_reset_parameters_is_seeded():
     b = _model()
     for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
         torch.testing.assert_close(pa, pb)
+
+
+def test_exp_contributions_are_log_linear_in_the_device_scale():
+    import pytest
+
+    m, b = _model(contribution="exp"), _batch()
+    dev = torch.tensor([0, 0, 0])
+    pred, contrib = m(b.x, b.edge_index, b.batch, dev, b.graph_attr)
+    assert (contrib > 0).all()
+    with torch.no_grad():
+        m.device_log_scale[0] += 1.0
+    pred2, _ = m(b.x, b.edge_index, b.batch, dev, b.graph_attr)
+    torch.testing.assert_close(pred2, pred * torch.e, rtol=1e-5, atol=0)
+    assert PerfSAGE(**m.config()).contribution == "exp"
+    assert m.zero_logit_value() == 1.0 and _model().zero_logit_value() == pytest.approx(0.6931, abs=1e-4)
+    with pytest.raises(ValueError, match="contribution"):
+        _model(contribution="relu")
