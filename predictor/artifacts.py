@@ -16,7 +16,7 @@ import hashlib
 import json
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,8 +25,8 @@ import numpy as np
 import torch
 from torch_geometric.data import Batch, Data
 
-from predictor.features import FEATURE_SCHEMA_VERSION, GRAPH_FEATURES, featurize
-from predictor.graph.ir import Graph
+from predictor.features import FEATURE_SCHEMA_VERSION, GRAPH_FEATURES, featurize_many
+from predictor.graph.ir import Graph, IRError
 from predictor.models.perf_sage import PerfSAGE
 
 log = logging.getLogger(__name__)
@@ -87,12 +87,14 @@ class Predictor:
     @torch.inference_mode()
     def predict_log(self, data: Sequence[Data], device_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Ensemble mean and spread of log predictions ``[G, K, T]`` for ``device_idx [K]``
-        applied to every graph (one concatenated batch shared by every member)."""
+        applied to every graph: one concatenated batch and one sparse adjacency
+        (:meth:`PerfSAGE.adjacency`) shared by every member."""
         x, edge_index, batch, graph_attr = collate(data)
+        adj = PerfSAGE.adjacency(edge_index, x.size(0))
         dev = torch.as_tensor(device_idx, dtype=torch.long).expand(len(data), -1)
         logs = []
         for m in self.members:
-            pred, _ = m(x, edge_index, batch, dev, graph_attr)
+            pred, _ = m(x, adj, batch, dev, graph_attr)
             logs.append(torch.log(pred.clamp_min(1e-12)))
         stack = torch.stack(logs)
         return stack.mean(0).numpy(), stack.std(0, unbiased=False).numpy()
@@ -118,13 +120,14 @@ class Predictor:
 
     def predict(
         self,
-        graphs: Sequence[Graph | Data],
+        graphs: Sequence[Graph | Mapping[str, Any] | Data],
         devices: Sequence[str],
         targets: Sequence[str] | None = None,
         breakdown: bool = False,
         batch_size: int = 256,
     ) -> list[dict[str, Any]]:
-        """Predict ``targets`` of every graph on every device.
+        """Predict ``targets`` of every graph (a ``Graph``, an IR document or featurised
+        ``Data``) on every device.
 
         Returns one dict per graph: ``{"predictions": {device: {target: {"available",
         "value", "interval90", "unit"}}}}`` plus ``"breakdown": {device: {target:
@@ -136,7 +139,7 @@ class Predictor:
         if unknown:
             raise PredictionError(f"unknown target(s) {unknown}; known: {self.targets}")
         dev_idx = self.device_indices(devices)
-        data = [g if isinstance(g, Data) else featurize(g) for g in graphs]
+        data = _featurized(graphs)
         out: list[dict[str, Any]] = []
         for start in range(0, len(data), batch_size):
             chunk = data[start : start + batch_size]
@@ -178,6 +181,17 @@ class Predictor:
                 scale = value[k, ti] / max(total[k, ti], 1e-12)
                 out[dev][t] = {n: float(c * scale) for n, c in zip(names, contrib[:, k, ti], strict=True)}
         return out
+
+
+def _featurized(graphs: Sequence[Graph | Mapping[str, Any] | Data]) -> list[Data]:
+    """``Data`` as given, the rest featurised in one batch; the first bad item's IRError raised."""
+    todo = [g for g in graphs if not isinstance(g, Data)]
+    done = iter(featurize_many(todo))
+    out = [g if isinstance(g, Data) else next(done) for g in graphs]
+    for d in out:
+        if isinstance(d, IRError):
+            raise d
+    return out  # type: ignore[return-value]
 
 
 def collate(data: Sequence[Data]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:

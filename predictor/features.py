@@ -1,39 +1,49 @@
-"""IR graph -> ``torch_geometric.data.Data``: the ONE featurisation path.
+"""IR -> ``torch_geometric.data.Data``: the ONE featurisation path.
 
-Training, evaluation, baselines and the service all call :func:`featurize`; a
-checkpoint records :data:`FEATURE_SCHEMA_VERSION` and refuses to run on features
-of another version.
+Training, evaluation, baselines and the service all call :func:`featurize` (one
+graph) or :func:`featurize_many` (a batch, errors per item). Both take a
+:class:`~predictor.graph.ir.Graph` or its IR document (the ``Graph.to_dict()``
+form that clients send and the database stores); a document is read directly,
+without building ``Graph``/``Node`` objects, and gives the same features as
+``featurize(Graph.from_dict(doc))``. A checkpoint records
+:data:`FEATURE_SCHEMA_VERSION` and refuses to run on features of another version.
 
 Node features (``x``, float32, :data:`NODE_DIM` columns):
 
 * one-hot op type over :data:`OP_VOCAB` (aliases folded), plus hashed buckets for
   op names outside the vocabulary and one bucket for ``unknown:<op>`` nodes, so
   nothing is dropped and nothing collides with a known op;
-* log-scaled FLOPs, MACs, params, bytes read / written;
-* kernel height/width, stride, groups (log), dilation, depthwise flag;
-* output / input tensor stats: log numel, rank, log channels, log spatial size;
-* dtype flags (float32, float16, int8/uint8, other) and a quantized flag;
-* log in/out degree.
+* the numeric features of :data:`NODE_FEATURES`, one row each: log-scaled FLOPs,
+  MACs, params, bytes read / written; kernel height/width, stride, groups (log),
+  dilation, depthwise flag; output / input tensor stats (log numel, rank, log
+  channels, log spatial size); dtype flags and a quantized flag; log in/out degree.
 
 Graph-level features (``graph_attr``, :data:`GRAPH_DIM` columns): log totals of
 MACs, FLOPs, params, bytes read / written, log node and edge counts.
 
-``edge_index`` follows ``Graph.edges`` (real data flow). ``node_names`` keeps the
+``edge_index`` follows the graph's edges (real data flow). ``node_names`` keeps the
 IR node names so per-node contributions can be reported as a per-layer breakdown.
+
+How it runs: one pass over each document's node dicts gathers the raw per-node
+quantities (:data:`RAW_COLUMNS`) into flat lists; everything else (tensor stats,
+the feature table, degrees, graph totals) is numpy over all nodes of all graphs of
+a batch at once. To add a feature, add a row to :data:`NODE_FEATURES` (and, if it
+needs a quantity not gathered yet, a raw column), then bump the schema version.
 """
 
 from __future__ import annotations
 
-import math
 import zlib
-from collections.abc import Sequence
+from array import array
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from itertools import chain
 from typing import Any
 
 import numpy as np
 import torch
 from torch_geometric.data import Data
 
-from predictor.graph.ir import Graph, IRError, Node, TensorInfo
+from predictor.graph.ir import Graph, IRError, TensorInfo, json_safe
 
 FEATURE_SCHEMA_VERSION = 1
 
@@ -74,23 +84,80 @@ _HASH_BASE = len(OP_VOCAB)
 _UNKNOWN_COL = _HASH_BASE + N_HASH_BUCKETS
 N_OP_COLS = _UNKNOWN_COL + 1
 
-NUMERIC_FEATURES: tuple[str, ...] = (
-    "log_flops", "log_macs", "log_params", "log_bytes_read", "log_bytes_written",
-    "kernel_h", "kernel_w", "stride", "log_groups", "dilation", "depthwise",
-    "out_log_numel", "out_rank", "out_log_channels", "out_log_spatial",
-    "in_log_numel", "in_log_channels", "n_inputs",
-    "dtype_f32", "dtype_f16", "dtype_int8", "dtype_other", "quantized",
-    "log_in_degree", "log_out_degree",
+_LOG_SCALE = 1.0 / 10.0  # log1p(1e9) ~ 20.7 -> ~2
+
+#: Attribute names read for each conv-like quantity, first found wins.
+KERNEL_KEYS = ("kernel_shape", "kernel_size", "kernel", "filter_size")
+STRIDE_KEYS = ("strides", "stride", "stride_h")
+GROUP_KEYS = ("group", "groups")
+DILATION_KEYS = ("dilations", "dilation", "dilation_h_factor")
+_CONV_KEYS = frozenset(KERNEL_KEYS + STRIDE_KEYS + GROUP_KEYS + DILATION_KEYS)
+
+#: dtype name -> flag column: 0 float32, 1 float16/bfloat16, 2 int8/uint8, 3 other.
+_DTYPE_CLASS = {"float32": 0, "float16": 1, "bfloat16": 1, "int8": 2, "uint8": 2}
+
+#: The raw per-node quantities gathered from the IR (float64 arrays, one value per node).
+#: Tensor stats (numel, rank, channels, spatial) are zero when the shape is unknown;
+#: channels are dim 1 for NCHW tensors and the last dim for NHWC (TFLite) ones.
+RAW_COLUMNS: tuple[str, ...] = (
+    "flops", "macs", "params", "bytes_read", "bytes_written",
+    "kernel_h", "kernel_w", "stride", "groups", "dilation", "dwconv",
+    "out_numel", "out_rank", "out_channels", "out_spatial",
+    "in_numel", "in_rank", "in_channels", "in_spatial", "n_inputs",
+    "dtype_class", "quantized", "in_degree", "out_degree",
 )
+Raw = Mapping[str, np.ndarray]
+
+
+def _log(v: np.ndarray) -> np.ndarray:
+    return np.log1p(np.maximum(v, 0.0)) * _LOG_SCALE
+
+
+def _depthwise(r: Raw) -> np.ndarray:
+    # schema v1: op "dwconv", or groups equal to the input channels as read back from the feature
+    in_channels = np.round(np.expm1(_log(r["in_channels"]) / _LOG_SCALE))
+    return (r["dwconv"] > 0) | ((r["groups"] > 1) & (in_channels == r["groups"]))
+
+
+#: The numeric node features, in column order after the op one-hot: name and formula
+#: over the raw columns (vectorised over all nodes of a batch).
+NODE_FEATURES: tuple[tuple[str, Callable[[Raw], np.ndarray]], ...] = (
+    ("log_flops", lambda r: _log(r["flops"])),
+    ("log_macs", lambda r: _log(r["macs"])),
+    ("log_params", lambda r: _log(r["params"])),
+    ("log_bytes_read", lambda r: _log(r["bytes_read"])),
+    ("log_bytes_written", lambda r: _log(r["bytes_written"])),
+    ("kernel_h", lambda r: r["kernel_h"] / 7.0),
+    ("kernel_w", lambda r: r["kernel_w"] / 7.0),
+    ("stride", lambda r: r["stride"] / 2.0),
+    ("log_groups", lambda r: _log(r["groups"])),
+    ("dilation", lambda r: r["dilation"] / 2.0),
+    ("depthwise", _depthwise),
+    ("out_log_numel", lambda r: _log(r["out_numel"])),
+    ("out_rank", lambda r: r["out_rank"] / 4.0),
+    ("out_log_channels", lambda r: _log(r["out_channels"])),
+    ("out_log_spatial", lambda r: _log(r["out_spatial"])),
+    ("in_log_numel", lambda r: _log(r["in_numel"])),
+    ("in_log_channels", lambda r: _log(r["in_channels"])),
+    ("n_inputs", lambda r: r["n_inputs"] / 4.0),
+    ("dtype_f32", lambda r: r["dtype_class"] == 0),
+    ("dtype_f16", lambda r: r["dtype_class"] == 1),
+    ("dtype_int8", lambda r: r["dtype_class"] == 2),
+    ("dtype_other", lambda r: r["dtype_class"] == 3),
+    ("quantized", lambda r: r["quantized"]),
+    ("log_in_degree", lambda r: _log(r["in_degree"])),
+    ("log_out_degree", lambda r: _log(r["out_degree"])),
+)
+NUMERIC_FEATURES: tuple[str, ...] = tuple(name for name, _ in NODE_FEATURES)
 NODE_DIM = N_OP_COLS + len(NUMERIC_FEATURES)
 
+#: Graph-level features: log of a per-graph sum of a raw column (or a count).
 GRAPH_FEATURES: tuple[str, ...] = (
     "log_macs", "log_flops", "log_params", "log_bytes_read", "log_bytes_written",
     "log_nodes", "log_edges",
 )
+_GRAPH_SUMS = ("macs", "flops", "params", "bytes_read", "bytes_written")
 GRAPH_DIM = len(GRAPH_FEATURES)
-
-_LOG_SCALE = 1.0 / 10.0  # log1p(1e9) ~ 20.7 -> ~2
 
 
 def op_column(op: str) -> int:
@@ -108,125 +175,337 @@ def op_column(op: str) -> int:
     return _HASH_BASE + zlib.crc32(key.encode()) % N_HASH_BUCKETS
 
 
-def _log(v: float) -> float:
-    return math.log1p(max(float(v), 0.0)) * _LOG_SCALE
+_OP_CODES: dict[str, int] = {}  # op name -> 2 * column + (op == "dwconv"); bounded below
 
 
-def _first_int(attrs: dict[str, Any], keys: Sequence[str], default: int) -> list[int]:
+def _op_code(op: str) -> int:
+    code = 2 * op_column(op) + (op == "dwconv")
+    if len(_OP_CODES) < 4096:  # op names come from clients: keep the memo small
+        _OP_CODES[op] = code
+    return code
+
+
+# -- gathering: one pass over a document's node dicts -------------------------------------
+class _Doc:
+    """The raw lists of one IR document (before numpy), as ``Graph.from_dict`` would read them."""
+
+    __slots__ = ("n", "names", "codes", "ints", "attrs", "nhwc", "lens", "dims", "counts", "edges")
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.codes: list[int] = []  # op codes (see _op_code)
+        self.ints: list[Any] = []  # 5 cost fields per node, as stored (converted like int())
+        self.attrs: list[int] = []  # kernel_h, kernel_w, stride, groups, dilation per node
+        self.nhwc: list[bool] = []
+        self.lens: list[int] = []  # rank of inputs[0], outputs[0] per node (-1: no shape)
+        self.dims: list[Any] = []  # their dims, flat
+        self.counts: list[int] = []  # n_inputs, dtype class, quantized per node
+        self.edges = np.zeros((0, 2), dtype=np.int64)
+
+
+def _first_ints(attrs: Mapping[str, Any], keys: Sequence[str]) -> list[int] | None:
+    """The first of ``keys`` holding a number or a list with numbers, as ints; None if none does."""
     for k in keys:
         v = attrs.get(k)
         if v is None:
             continue
-        if isinstance(v, (list, tuple)):
-            vals = [int(x) for x in v if isinstance(x, (int, float))]
-            if vals:
-                return vals
-        elif isinstance(v, (int, float)) and not isinstance(v, bool):
-            return [int(v)]
-    return [default]
+        if type(v) is list:
+            vals = [x for x in v if type(x) is int]
+            if len(vals) != len(v):
+                vals = _schema_ints(v)
+        elif type(v) is int:
+            return [v]
+        else:
+            vals = _schema_ints(v)
+        if vals:
+            return vals
+    return None
 
 
-def _tensor_stats(t: TensorInfo | None, nhwc: bool) -> tuple[float, float, float, float]:
-    """(log numel, rank, log channels, log spatial) of a tensor; zeros if unknown.
-
-    Channels are dim 1 for NCHW tensors and the last dim for NHWC (TFLite) ones."""
-    if t is None or t.shape is None:
-        return 0.0, 0.0, 0.0, 0.0
-    shape = [max(d, 0) for d in t.shape]
-    rank = len(shape)
-    numel = float(math.prod(shape)) if shape else 1.0
-    if rank >= 3:
-        channels = shape[-1] if nhwc else shape[1]
-        spatial = float(math.prod(shape[1:-1] if nhwc else shape[2:]))
-    else:
-        channels, spatial = (shape[-1] if rank else 1), 1.0
-    return _log(numel), rank / 4.0, _log(channels), _log(spatial)
+def _schema_ints(value: Any) -> list[int] | None:
+    """Schema v1's reading of an attribute value as ints, the value taken as ``Graph.from_dict``
+    stores it (``json_safe``: non-finite floats absent, numpy values plain)."""
+    v = json_safe(value, 1)
+    if isinstance(v, (list, tuple)):
+        return [int(x) for x in v if isinstance(x, (int, float))]
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return [int(v)]
+    return None
 
 
-def _dtype_flags(node: Node) -> tuple[float, float, float, float, float]:
-    t = node.outputs[0] if node.outputs else (node.inputs[0] if node.inputs else None)
-    dtype = t.dtype if t is not None else "float32"
-    quant = any(x.quantized for x in (*node.inputs, *node.outputs))
+def _conv_attrs(attrs: Mapping[str, Any]) -> tuple[list[int] | None, int, int, int]:
+    """(kernel or None, stride, groups, dilation) of a node's attributes."""
+    get = attrs.get
+    kernel, strides, dilations, group = get("kernel_shape"), get("strides"), get("dilations"), get("group")
+    if group is None:
+        group = get("groups")
+    if _int_pair(kernel) and _int_pair(strides) and _int_pair(dilations) and type(group) is int:
+        return kernel, max(strides), group, max(dilations)  # the usual conv: every first key holds ints
     return (
-        float(dtype == "float32"),
-        float(dtype in ("float16", "bfloat16")),
-        float(dtype in ("int8", "uint8")),
-        float(dtype not in ("float32", "float16", "bfloat16", "int8", "uint8")),
-        float(quant),
+        _first_ints(attrs, KERNEL_KEYS),
+        max(_first_ints(attrs, STRIDE_KEYS) or (1,)),
+        (_first_ints(attrs, GROUP_KEYS) or (1,))[0],
+        max(_first_ints(attrs, DILATION_KEYS) or (1,)),
     )
 
 
-def _kernel(node: Node) -> list[int]:
-    k = _first_int(node.attrs, ("kernel_shape", "kernel_size", "kernel", "filter_size"), 0)
-    if k == [0] and node.weights and node.weights[0].shape and len(node.weights[0].shape) == 4:
-        # ONNX-style OIHW weights; fall back when the front end gave no kernel attribute.
-        k = [max(node.weights[0].shape[2], 0), max(node.weights[0].shape[3], 0)]
-    if len(k) == 1:
-        k = [k[0], k[0]]
-    return k[:2]
+def _int_pair(v: Any) -> bool:
+    return type(v) is list and len(v) == 2 and type(v[0]) is int and type(v[1]) is int
 
 
-def node_numeric(node: Node, in_deg: int, out_deg: int) -> list[float]:
-    """The numeric (non one-hot) features of one node, ordered as NUMERIC_FEATURES."""
-    a = node.attrs
-    kh, kw = _kernel(node)
-    stride = max(_first_int(a, ("strides", "stride", "stride_h"), 1))
-    groups = _first_int(a, ("group", "groups"), 1)[0]
-    dilation = max(_first_int(a, ("dilations", "dilation", "dilation_h_factor"), 1))
-    out = node.outputs[0] if node.outputs else None
-    inp = node.inputs[0] if node.inputs else None
-    nhwc = a.get("layout") == "NHWC"
-    o_numel, o_rank, o_ch, o_sp = _tensor_stats(out, nhwc)
-    i_numel, _, i_ch, _ = _tensor_stats(inp, nhwc)
-    depthwise = float(node.op == "dwconv" or (groups > 1 and round(math.expm1(i_ch / _LOG_SCALE)) == groups))
-    return [
-        _log(node.flops), _log(node.macs), _log(node.params),
-        _log(node.bytes_read), _log(node.bytes_written),
-        kh / 7.0, kw / 7.0, stride / 2.0, _log(groups), dilation / 2.0, depthwise,
-        o_numel, o_rank, o_ch, o_sp, i_numel, i_ch, len(node.inputs) / 4.0,
-        *_dtype_flags(node),
-        _log(in_deg), _log(out_deg),
-    ]
+def _gather(doc: Any, max_nodes: int | None) -> _Doc:
+    """Read one IR document's nodes and edges; raises what ``Graph.from_dict`` would raise
+    (wrapped into ``IRError`` by the caller) for what featurisation reads."""
+    if not isinstance(doc, dict):
+        raise TypeError("IR document must be a JSON object")
+    nodes = doc.get("nodes")
+    if not isinstance(nodes, list) or not nodes:
+        raise ValueError("IR document needs a non-empty 'nodes' list")
+    if max_nodes is not None and len(nodes) > max_nodes:
+        raise IRError("too_large", f"IR has {len(nodes)} nodes; the limit is {max_nodes}")
+    for t in chain(doc.get("inputs") or (), doc.get("outputs") or ()):
+        TensorInfo.from_dict(t)
+    dict(doc.get("meta") or {})
+
+    g = _Doc()
+    g.n = len(nodes)
+    names, codes, op_codes = g.names, g.codes, _OP_CODES
+    ints, attrs_out, nhwc_out = g.ints, g.attrs, g.nhwc
+    lens, dims, counts = g.lens, g.dims, g.counts
+    for nd in nodes:
+        get = nd.get
+        op = nd["op"]
+        if type(op) is not str:
+            op = str(op)
+        code = op_codes.get(op)
+        codes.append(_op_code(op) if code is None else code)
+        name = get("name", "")
+        names.append(name if type(name) is str else str(name))
+        ints += (get("flops", 0), get("macs", 0), get("params", 0), get("bytes_read", 0), get("bytes_written", 0))
+
+        kernel, stride, groups, dilation, nhwc = None, 1, 1, 1, False
+        a = get("attrs")
+        if a:
+            if type(a) is not dict:
+                a = dict(a)
+            layout = a.get("layout")
+            nhwc = (layout if type(layout) is str else json_safe(layout, 1)) == "NHWC"
+            if not _CONV_KEYS.isdisjoint(a):
+                kernel, stride, groups, dilation = _conv_attrs(a)
+        if kernel is None or kernel == [0]:
+            kernel = [0]
+            ws = get("weights")
+            if ws:  # ONNX-style OIHW weights: the kernel when no attribute names it
+                s = ws[0].get("shape")
+                if s and len(s) == 4:
+                    kernel = [max(int(s[2]), 0), max(int(s[3]), 0)]
+        if len(kernel) == 1:
+            kernel = [kernel[0], kernel[0]]
+        attrs_out += (kernel[0], kernel[1], stride, groups, dilation)
+        nhwc_out.append(nhwc)
+
+        ins = get("inputs") or ()
+        outs = get("outputs") or ()
+        for t in (ins[0] if ins else None, outs[0] if outs else None):
+            s = None if t is None else t.get("shape")
+            if s is None:
+                lens.append(-1)
+            else:
+                lens.append(len(s))
+                dims += s
+        t = outs[0] if outs else (ins[0] if ins else None)
+        dtype = "float32" if t is None else t.get("dtype", "float32")
+        quantized = False
+        for t in ins:
+            if t.get("quantized"):
+                quantized = True
+        for t in outs:
+            if t.get("quantized"):
+                quantized = True
+        counts += (len(ins), _DTYPE_CLASS.get(dtype if type(dtype) is str else str(dtype), 3), quantized)
+    g.edges = _edges(doc.get("edges") or (), g.n)
+    return g
 
 
-def graph_features(graph: Graph) -> list[float]:
-    """Graph-level features, ordered as GRAPH_FEATURES."""
-    nodes = graph.nodes
-    return [
-        _log(sum(n.macs for n in nodes)), _log(sum(n.flops for n in nodes)),
-        _log(sum(n.params for n in nodes)), _log(sum(n.bytes_read for n in nodes)),
-        _log(sum(n.bytes_written for n in nodes)), _log(len(nodes)), _log(len(graph.edges)),
-    ]
+# -- numpy ---------------------------------------------------------------------------------
+def _int_column(parts: Sequence[Sequence[Any]]) -> np.ndarray:
+    """The values of ``parts`` (one list per document) as one float64 array, each read like
+    ``int(v)`` as ``Graph.from_dict`` reads it ("3" -> 3, 2.7 -> 2, None -> TypeError)."""
+    try:
+        return _int64(parts).astype(np.float64)
+    except (TypeError, OverflowError):
+        return np.array([int(v) for v in chain.from_iterable(parts)], dtype=np.float64)
 
 
-def featurize(graph: Graph) -> Data:
-    """Turn an IR graph into a PyG ``Data`` (x, edge_index, graph_attr, node_names).
+def _edges(raw: Any, n: int) -> np.ndarray:
+    """``[E, 2]`` int64 edges of one document, read and checked like ``Graph.from_dict`` does."""
+    try:
+        if set(map(len, raw)) - {2}:
+            raise ValueError("not all pairs")
+        edges = np.frombuffer(array("q", chain.from_iterable(raw)), dtype=np.int64).reshape(-1, 2)
+    except (TypeError, ValueError, OverflowError):
+        edges = np.array([(int(e[0]), int(e[1])) for e in raw], dtype=np.int64).reshape(-1, 2)
+    bad = (edges < 0).any(1) | (edges >= n).any(1) | (edges[:, 0] == edges[:, 1])
+    if bad.any():
+        e = list(raw)[int(np.argmax(bad))]
+        raise ValueError(f"edge {e!r} does not join two distinct nodes of the graph")
+    return edges
 
-    Raises :class:`IRError` (``invalid_ir``) for a graph without nodes or with an
-    edge that points outside the node list."""
-    n = len(graph.nodes)
-    if n == 0:
-        raise IRError("invalid_ir", "cannot featurise a graph without nodes")
-    edges = np.asarray(graph.edges, dtype=np.int64).reshape(-1, 2)
-    if edges.size and (edges.min() < 0 or edges.max() >= n):
-        raise IRError("invalid_ir", "an edge refers to a node index outside the graph")
-    in_deg = np.bincount(edges[:, 1], minlength=n) if edges.size else np.zeros(n, np.int64)
-    out_deg = np.bincount(edges[:, 0], minlength=n) if edges.size else np.zeros(n, np.int64)
-    x = np.zeros((n, NODE_DIM), dtype=np.float32)
-    cols = [op_column(node.op) for node in graph.nodes]
-    x[np.arange(n), cols] = 1.0
-    x[:, N_OP_COLS:] = np.asarray(
-        [node_numeric(node, int(in_deg[i]), int(out_deg[i])) for i, node in enumerate(graph.nodes)],
-        dtype=np.float32,
+
+def _tensor_stats(lens: np.ndarray, dims: np.ndarray, nhwc: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(numel, rank, channels, spatial) of tensors given by their ranks (-1: unknown shape)
+    and their dims, flat; zeros for unknown shapes. Linear in the number of dims."""
+    known = lens >= 0
+    rank = np.maximum(lens, 0)
+    starts = np.cumsum(rank) - rank
+    has = rank > 0
+    dims = np.maximum(dims, 0.0)
+    channel_pos = (starts + np.where((rank >= 3) & ~nhwc, 1, rank - 1))[has]
+    channels, numel, spatial = np.ones(len(lens)), np.ones(len(lens)), np.ones(len(lens))
+    channels[has] = dims[channel_pos]
+    numel[has] = _segment_product(dims, starts[has])
+    wide = rank[has] >= 3  # spatial: dims[2:] (NCHW) or dims[1:-1] (NHWC)
+    inner = dims.copy()
+    inner[starts[has][wide]] = 1.0
+    inner[channel_pos[wide]] = 1.0
+    spatial[has] = np.where(wide, _segment_product(inner, starts[has]), 1.0)
+    if not (np.isfinite(numel).all() and np.isfinite(spatial).all()):
+        raise OverflowError("a tensor shape has more elements than a float can count")
+    return (
+        np.where(known, numel, 0.0),
+        rank.astype(np.float64),
+        np.where(known, channels, 0.0),
+        np.where(known, spatial, 0.0),
     )
-    data = Data(
-        x=torch.from_numpy(x),
-        edge_index=torch.from_numpy(np.ascontiguousarray(edges.T)),
-        graph_attr=torch.tensor([graph_features(graph)], dtype=torch.float32),
-        num_nodes=n,
-    )
-    data.node_names = [node.name for node in graph.nodes]
-    return data
+
+
+def _segment_product(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Products of the non-empty segments of ``values`` beginning at ``starts``; 0 for a
+    segment holding a zero (never inf * 0 = nan)."""
+    if not starts.size:
+        return np.zeros(0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        prod = np.multiply.reduceat(values, starts)
+    return np.where(np.minimum.reduceat(values, starts) == 0, 0.0, prod)
+
+
+def _int64(parts: Iterable[list[Any]]) -> np.ndarray:
+    """The Python ints (or bools) of many lists as one int64 array; TypeError for any
+    other value, OverflowError past int64."""
+    out = array("q")
+    for part in parts:
+        out.fromlist(part)
+    return np.frombuffer(out, dtype=np.int64)
+
+
+def _featurize_docs(docs: Sequence[_Doc]) -> list[Data]:
+    """Features of gathered documents, all nodes at once."""
+    sizes = np.array([g.n for g in docs], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    total = int(offsets[-1])
+    n_edges = np.array([len(g.edges) for g in docs], dtype=np.int64)
+    all_edges = np.concatenate([g.edges for g in docs]) + np.repeat(offsets[:-1], n_edges)[:, None]
+
+    codes = _int64(g.codes for g in docs)
+    ints = _int_column([g.ints for g in docs]).reshape(total, 5)
+    attrs = _int_column([g.attrs for g in docs]).reshape(total, 5)
+    counts = _int64(g.counts for g in docs).reshape(total, 3).astype(np.float64)
+    nhwc = _int64(g.nhwc for g in docs).astype(bool)
+    lens = _int64(g.lens for g in docs)
+    dims = _int_column([g.dims for g in docs])
+    i_numel, i_rank, i_ch, i_sp = _tensor_stats(lens, dims, np.repeat(nhwc, 2))
+    raw: dict[str, np.ndarray] = {
+        "flops": ints[:, 0], "macs": ints[:, 1], "params": ints[:, 2],
+        "bytes_read": ints[:, 3], "bytes_written": ints[:, 4],
+        "kernel_h": attrs[:, 0], "kernel_w": attrs[:, 1], "stride": attrs[:, 2],
+        "groups": attrs[:, 3], "dilation": attrs[:, 4], "dwconv": (codes & 1).astype(np.float64),
+        "in_numel": i_numel[0::2], "in_rank": i_rank[0::2], "in_channels": i_ch[0::2], "in_spatial": i_sp[0::2],
+        "out_numel": i_numel[1::2], "out_rank": i_rank[1::2], "out_channels": i_ch[1::2],
+        "out_spatial": i_sp[1::2],
+        "n_inputs": counts[:, 0], "dtype_class": counts[:, 1], "quantized": counts[:, 2],
+        "in_degree": np.bincount(all_edges[:, 1], minlength=total).astype(np.float64),
+        "out_degree": np.bincount(all_edges[:, 0], minlength=total).astype(np.float64),
+    }
+    x = np.zeros((total, NODE_DIM), dtype=np.float32)
+    x.reshape(-1)[np.arange(total) * NODE_DIM + (codes >> 1)] = 1.0
+    with np.errstate(over="ignore", invalid="ignore"):
+        for j, (_, formula) in enumerate(NODE_FEATURES):
+            x[:, N_OP_COLS + j] = formula(raw)
+    if not np.isfinite(x).all():
+        raise OverflowError("a node value is too large to featurise")
+
+    sums = np.add.reduceat(np.stack([raw[k] for k in _GRAPH_SUMS], 1), offsets[:-1], axis=0)
+    graph_attr = _log(np.column_stack([sums, sizes, n_edges])).astype(np.float32)
+    xt, gt, bounds = torch.from_numpy(x), torch.from_numpy(graph_attr), offsets.tolist()
+    out = []
+    for i, g in enumerate(docs):
+        data = Data(
+            x=xt[bounds[i] : bounds[i + 1]],
+            edge_index=torch.from_numpy(np.ascontiguousarray(g.edges.T)),
+            graph_attr=gt[i : i + 1],
+            num_nodes=g.n,
+        )
+        data.node_names = g.names
+        out.append(data)
+    return out
+
+
+# -- public API ----------------------------------------------------------------------------
+def _invalid(exc: Exception) -> IRError:
+    if isinstance(exc, IRError):
+        return exc
+    if isinstance(exc, OverflowError):
+        return IRError("invalid_ir", f"the IR document cannot be featurised: {exc}")
+    return IRError("invalid_ir", f"malformed IR document: {exc}")
+
+
+_DOC_ERRORS = (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError, IRError)
+
+
+def featurize_many(
+    graphs: Sequence[Graph | Mapping[str, Any]], *, max_nodes: int | None = 200_000
+) -> list[Data | IRError]:
+    """Featurise a batch: one ``Data`` per graph or IR document, or the ``IRError`` that
+    item raised (``invalid_ir`` for a malformed document or a graph without nodes,
+    ``too_large`` past ``max_nodes``); one bad item never fails the others.
+
+    A document is validated as far as featurisation reads it, with ``Graph.from_dict``'s
+    rules (node list, op, costs, attributes, first input/output/weight shapes, dtypes,
+    edges); ``max_nodes`` applies to documents only."""
+    gathered: list[_Doc | IRError] = []
+    for item in graphs:
+        try:
+            if isinstance(item, Graph):
+                gathered.append(_gather(item.to_dict(), None))
+            else:
+                gathered.append(_gather(item, max_nodes))
+        except _DOC_ERRORS as exc:
+            gathered.append(_invalid(exc))
+    good = [g for g in gathered if isinstance(g, _Doc)]
+    try:
+        feats = iter(_featurize_docs(good) if good else [])
+    except _DOC_ERRORS:  # some item is malformed in a way only numpy notices: find it alone
+        feats = iter([_featurize_one(g) for g in good])
+    return [next(feats) if isinstance(g, _Doc) else g for g in gathered]
+
+
+def _featurize_one(doc: _Doc) -> Data | IRError:
+    try:
+        return _featurize_docs([doc])[0]
+    except _DOC_ERRORS as exc:
+        return _invalid(exc)
+
+
+def featurize(graph: Graph | Mapping[str, Any], *, max_nodes: int | None = 200_000) -> Data:
+    """Turn an IR graph or IR document into a PyG ``Data`` (x, edge_index, graph_attr,
+    node_names).
+
+    Raises :class:`IRError` (``invalid_ir``) for a graph without nodes, an edge that does
+    not join two distinct nodes, or a malformed document (``too_large`` past ``max_nodes``)."""
+    [out] = featurize_many([graph], max_nodes=max_nodes)
+    if isinstance(out, IRError):
+        raise out
+    return out
 
 
 def op_histogram_vector(graph: Graph) -> np.ndarray:

@@ -114,3 +114,27 @@ def test_collate_matches_pyg_batch():
     assert torch.equal(edge_index, ref.edge_index)
     assert torch.equal(batch, ref.batch)
     assert torch.equal(graph_attr, ref.graph_attr)
+
+
+def test_predict_log_equals_each_member_forward_on_the_edge_list():
+    """The shipped checkpoints through Predictor.predict_log (shared adjacency, IR documents
+    featurised in one batch) against every member's plain forward, to 1e-5 relative."""
+    from predictor.artifacts import collate
+    from predictor.features import featurize_many
+
+    graphs = [chain_graph(n, c) for n, c in ((3, 8), (17, 32), (1, 4), (40, 16))]
+    data = featurize_many([g.to_dict() for g in graphs])
+    for p in load_default_predictors().values():
+        dev = p.device_indices(p.devices)
+        mu, sigma = p.predict_log(data, dev)
+        x, edge_index, batch, graph_attr = collate(data)
+        with torch.no_grad():
+            logs = torch.stack([
+                torch.log(m(x, edge_index, batch, torch.as_tensor(dev).expand(len(data), -1), graph_attr)[0]
+                          .clamp_min(1e-12))
+                for m in p.members
+            ])
+        np.testing.assert_allclose(mu, logs.mean(0).numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(sigma, logs.std(0, unbiased=False).numpy(), rtol=1e-5, atol=1e-6)
+        by_doc = p.predict([g.to_dict() for g in graphs], p.devices[:1])
+        assert by_doc == p.predict(graphs, p.devices[:1]) == p.predict(data, p.devices[:1])

@@ -84,3 +84,23 @@ def test_exp_contributions_are_log_linear_in_the_device_scale():
     assert m.zero_logit_value() == 1.0 and _model().zero_logit_value() == pytest.approx(0.6931, abs=1e-4)
     with pytest.raises(ValueError, match="contribution"):
         _model(contribution="relu")
+
+
+def test_prebuilt_adjacency_gives_the_edge_list_result():
+    """Duplicate edges, isolated nodes and both contribution forms: the CSR mean equals the scatter."""
+    b = _batch()
+    n = b.num_nodes
+    extra = torch.tensor([[0, 1], [2, 2]]).t()  # a duplicate of an existing edge and one more
+    edge_index = torch.cat([b.edge_index, b.edge_index[:, :1], extra], 1)
+    x = torch.cat([b.x, b.x[:2]])  # two isolated nodes in a fourth graph
+    batch = torch.cat([b.batch, torch.tensor([3, 3])])
+    graph_attr = torch.cat([b.graph_attr, b.graph_attr[:1]])
+    dev = torch.tensor([[0, 3]] * 4)
+    adj = PerfSAGE.adjacency(edge_index, n + 2)
+    for contribution in ("softplus", "exp"):
+        m = _model(contribution=contribution).eval()
+        with torch.no_grad():
+            ref = m(x, edge_index, batch, dev, graph_attr)
+            got = m(x, adj, batch, dev, graph_attr)
+        for r, g in zip(ref, got, strict=True):
+            torch.testing.assert_close(g, r, rtol=1e-5, atol=0)
