@@ -144,9 +144,41 @@ def load_latencies(help_dir: Path, space: str) -> dict[str, Any]:
         return json.load(f)
 
 
+#: A HELP value this many times off what the other devices say about the architecture is dropped.
+INCONSISTENT_FACTOR = 5.0
+
+
+def inconsistent(latency_ms: dict[str, list[float]], factor: float = INCONSISTENT_FACTOR) -> dict[str, set[int]]:
+    """Indices of each device's values that contradict every other device.
+
+    An architecture's expected log latency on device d is d's median log latency plus the
+    architecture's median offset from the median on the other devices; a value more than
+    ``factor`` times off (or not positive) is a recording error, not a measurement. HELP's
+    pixel3 table holds 464 NAS-Bench-201 values of 0.003-2.6 ms (median 0.38 ms) for networks
+    that take 6-36 ms on the Samsung A50; two A50 values (183 and 117 ms, 30 and 21 ms on the
+    S7) are dropped too, nothing else in HELP (FBNet: none)."""
+    import numpy as np
+
+    names = list(latency_ms)
+    if len(names) < 3:
+        return {d: set() for d in names}
+    raw = np.asarray([latency_ms[d] for d in names], dtype=np.float64)
+    logs = np.log(np.where(raw > 0, raw, np.nan))
+    centred = logs - np.nanmedian(logs, axis=1, keepdims=True)
+    out = {}
+    for i, d in enumerate(names):
+        with np.errstate(all="ignore"):
+            others = np.nanmedian(np.delete(centred, i, axis=0), axis=0)
+        own = np.isfinite(centred[i])
+        bad = ~own | (np.abs(centred[i] - np.nan_to_num(others)) > np.log(factor))
+        out[d] = set(np.flatnonzero(bad).tolist())
+    return out
+
+
 def iter_help_records(help_dir: Path, device_key: str | None = None, space: str | None = None
                       ) -> Iterator[dict[str, Any]]:
-    """Corpus records (one per architecture and device) of the imported HELP data."""
+    """Corpus records (one per architecture and device) of the imported HELP data, without
+    the values :func:`inconsistent` rejects."""
     for sp in SPACES:
         if space is not None and sp != space:
             continue
@@ -154,8 +186,14 @@ def iter_help_records(help_dir: Path, device_key: str | None = None, space: str 
         devices = [d for d in lat["latency_ms"] if device_key in (None, f"help-{d}")]
         if not devices:
             continue
+        dropped = inconsistent(lat["latency_ms"])
+        for d in devices:
+            if dropped[d]:
+                log.info("help.inconsistent_dropped", extra={"space": sp, "device": d, "count": len(dropped[d])})
         for rec in _iter_ir(help_dir, sp):
             for d in devices:
+                if rec["index"] in dropped[d]:
+                    continue
                 info = lat["devices"][d]
                 yield {**rec, "variant": "fp32", "device_key": info["device_key"],
                        "measurement": {"latency_ms": lat["latency_ms"][d][rec["index"]],

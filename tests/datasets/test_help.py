@@ -41,3 +41,13 @@ def test_missing_source_is_one_typed_error(tmp_path):
         help.arch_specs("nb201", tmp_path)
     with pytest.raises(help.HelpImportError):
         help.import_latencies(tmp_path, tmp_path / "out")
+
+
+def test_values_that_contradict_every_other_device_are_dropped():
+    from datasets.help import inconsistent
+
+    base = [1.0, 2.0, 4.0, 8.0, 16.0]
+    tables = {"a": base, "b": [2 * v for v in base], "c": [3 * v for v in base],
+              "d": [0.5 * v for v in base[:2]] + [0.004, 0.0, 0.5 * 8.0]}
+    bad = inconsistent(tables)
+    assert bad == {"a": set(), "b": set(), "c": set(), "d": {2, 3}}
