@@ -132,6 +132,14 @@ def print_models(paths: list[Path], plain: list[list[float]], proto: list[list[d
     print()
 
 
+def kind_of(path: Path, index: int) -> str:
+    """conv / mobile / mlp, MLPs split at width 1536 (16 MB weight matrices: memory-bound)."""
+    kind = path.stem.split("_", 1)[1]
+    if kind == "mlp":
+        return "mlp-wide" if index % 6 >= 4 else "mlp-narrow"
+    return kind
+
+
 def mape(a: list[float], b: list[float]) -> float:
     return 100.0 * float(np.mean([abs(x - y) / ((x + y) / 2) for x, y in zip(a, b, strict=True)]))
 
@@ -186,7 +194,14 @@ def main() -> int:
         print(f"  sessions={count}: time per pass {times[count][0]:.1f} s, {times[count][1]:.1f} s "
               f"({times[count][0] / len(paths):.2f} s/model); remeasured "
               f"{sum(r['remeasured'] > 0 for p in passes for r in p)}, still contended "
-              f"{sum(r['contended'] for p in passes for r in p)} of {2 * len(paths)}")
+              f"{sum(r['contended'] for p in passes for r in p)}, more than {count} sessions "
+              f"{sum(r.get('sessions', count) > count for p in passes for r in p)} of {2 * len(paths)}")
+        by_kind = {}
+        for i, path in enumerate(paths):
+            by_kind.setdefault(kind_of(path, i), []).append(i)
+        print("  latency_ms MAPE by kind: " + ", ".join(
+            f"{k} ({len(ix)}) {mape([passes[0][i]['median_ms'] for i in ix], [passes[1][i]['median_ms'] for i in ix]):.2f}"
+            for k, ix in sorted(by_kind.items())))
     return 0
 
 
