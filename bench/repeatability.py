@@ -133,7 +133,7 @@ def print_models(paths: list[Path], plain: list[list[float]], proto: list[list[d
 
 
 def kind_of(path: Path, index: int) -> str:
-    """conv / mobile / mlp, MLPs split at width 1536 (16 MB weight matrices: memory-bound)."""
+    """conv / mobile / mlp, MLPs split at width 1536 (9 MB weight matrices, 20-40 MB a model: memory-bound)."""
     kind = path.stem.split("_", 1)[1]
     if kind == "mlp":
         return "mlp-wide" if index % 6 >= 4 else "mlp-narrow"
