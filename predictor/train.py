@@ -295,11 +295,14 @@ def train_predictor(
 # -- few-shot adaptation to a new device --------------------------------------------
 def adapt_device(
     predictor: Predictor, device: str, graphs: Sequence[Data], values: np.ndarray,
-    steps: int = 200, lr: float = 1.0, l2: float = 0.1, seed: int = 0,
+    steps: int = 200, lr: float = 1.0, l2: float = 0.1, seed: int = 0, prior: str = "mixture",
 ) -> Predictor:
     """A copy of ``predictor`` that knows ``device``, fitted on K measurements
     (``values [K, T]``, NaN = unmeasured) by optimising only the new device's
-    embedding; the shared encoder stays frozen."""
+    embedding; the shared encoder stays frozen. ``prior``: ``"mixture"`` starts the new row at
+    the best mixture of the known devices' rows, ``"mean"`` at their mean (the first method)."""
+    if prior not in ("mixture", "mean"):
+        raise ValueError(f"prior must be 'mixture' or 'mean', got {prior!r}")
     if device in predictor.devices:
         raise ValueError(f"device {device!r} is already known")
     values = np.asarray(values, dtype=np.float64)
@@ -312,29 +315,35 @@ def adapt_device(
     for m in predictor.members:
         m = copy.deepcopy(m)
         m.add_devices(1)
-        members.append(_fit_new_row(m, batch, y, steps, lr, l2))
+        members.append(_fit_new_row(m, batch, y, steps, lr, l2, predictor.available if prior == "mixture" else False))
     avail = np.concatenate([predictor.available, np.isfinite(values).any(0)[None]])
     q = np.concatenate([predictor.q, np.nanmedian(predictor.q, axis=0, keepdims=True)])
     meta = dict(predictor.meta, adapted={device: {"samples": len(graphs)}})
     return Predictor(members, [*predictor.devices, device], predictor.targets, avail, q, meta, predictor.name)
 
 
-def _fit_new_row(model: PerfSAGE, batch: Batch, y: torch.Tensor, steps: int, lr: float, l2: float) -> PerfSAGE:
+def _fit_new_row(model: PerfSAGE, batch: Batch, y: torch.Tensor, steps: int, lr: float, l2: float,
+                 available: np.ndarray | None | bool = None) -> PerfSAGE:
+    """Fit the last device row on ``y [K, T]`` in two stages: (1) the best mixture of the known
+    devices' rows (softmax weights per target over the devices that have the target, plus a
+    free log-scale offset: a handful of parameters, safe from 10 samples); (2) the row itself,
+    started at that mixture and held near it by an L2 prior."""
     model.eval()
     with torch.no_grad():
         z = model.encode(batch.x, batch.edge_index, batch.batch, batch.graph_attr)
     new = model.num_devices - 1
-    vec = model.device_vec[new].detach().clone().requires_grad_(True)
-    bias = model.device_bias[new].detach().clone().requires_grad_(True)
-    prior_vec = vec.detach().clone()
     mask = torch.isfinite(y)
-    with torch.no_grad():  # start the scale at the right magnitude
-        base = _row_pred(model, z, batch.batch, vec, bias, torch.zeros_like(bias), y.size(0))
-        ratio = torch.where(mask, torch.log(y) - torch.log(base), torch.nan)
-        init = torch.nanmedian(ratio, 0).values
-        scale = torch.where(torch.isfinite(init), init, torch.zeros_like(init)).requires_grad_(True)
-    opt = torch.optim.LBFGS([vec, bias, scale], lr=lr, max_iter=steps, line_search_fn="strong_wolfe")
     logy = torch.log(y.clamp_min(1e-12))
+    if available is False:  # the mean of the known rows, as add_devices left it
+        vec, bias = model.device_vec[new].detach(), model.device_bias[new].detach()
+        with torch.no_grad():
+            base = _row_pred(model, z, batch.batch, vec, bias, torch.zeros_like(bias), y.size(0))
+            scale = torch.nan_to_num(torch.nanmedian(torch.where(mask, logy - torch.log(base), torch.nan), 0).values)
+    else:
+        vec, bias, scale = _mixture_row(model, z, batch.batch, y, mask, logy, available, steps)
+    vec, bias, scale = (t.detach().clone().requires_grad_(True) for t in (vec, bias, scale))
+    prior_vec = vec.detach().clone()
+    opt = torch.optim.LBFGS([vec, bias, scale], lr=lr, max_iter=steps, line_search_fn="strong_wolfe")
 
     def closure() -> torch.Tensor:
         opt.zero_grad()
@@ -350,6 +359,42 @@ def _fit_new_row(model: PerfSAGE, batch: Batch, y: torch.Tensor, steps: int, lr:
         model.device_bias[new] = bias
         model.device_log_scale[new] = scale
     return model
+
+
+def _mixture_row(model: PerfSAGE, z: torch.Tensor, batch: torch.Tensor, y: torch.Tensor, mask: torch.Tensor,
+                 logy: torch.Tensor, available: np.ndarray | None, steps: int
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    known = model.num_devices - 1
+    vecs = model.device_vec[:known].detach().transpose(0, 1).contiguous()  # [T, D, E]
+    biases = model.device_bias[:known].detach().T.contiguous()  # [T, D]
+    scales = model.device_log_scale[:known].detach().T.contiguous()  # [T, D]
+    allowed = torch.ones_like(biases, dtype=torch.bool) if available is None else \
+        torch.as_tensor(np.asarray(available)[:known].T, dtype=torch.bool)
+    allowed = allowed | ~allowed.any(1, keepdim=True)  # a target no known device has: mix them all
+    logits = torch.zeros(biases.shape, requires_grad=True)
+    offset = torch.zeros(biases.size(0), requires_grad=True)
+
+    def row() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        w = torch.softmax(logits.masked_fill(~allowed, -1e9), dim=1)
+        return (torch.einsum("td,tde->te", w, vecs), (w * biases).sum(1), (w * scales).sum(1) + offset)
+
+    with torch.no_grad():  # start the offset at the right magnitude
+        v0, b0, s0 = row()
+        ratio = torch.where(mask, logy - torch.log(_row_pred(model, z, batch, v0, b0, s0, y.size(0))), torch.nan)
+        offset.copy_(torch.nan_to_num(torch.nanmedian(ratio, 0).values))
+    opt = torch.optim.LBFGS([logits, offset], lr=1.0, max_iter=steps, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        pred = _row_pred(model, z, batch, *row(), y.size(0))
+        err = torch.where(mask, torch.log(pred.clamp_min(1e-12)) - logy, 0.0)
+        loss = (err**2).sum() / mask.sum().clamp_min(1) + 1e-3 * (logits**2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    with torch.no_grad():
+        return row()
 
 
 def _row_pred(model, z, batch, vec, bias, scale, num_graphs) -> torch.Tensor:
