@@ -132,6 +132,18 @@ def print_models(paths: list[Path], plain: list[list[float]], proto: list[list[d
     print()
 
 
+def config(args: argparse.Namespace, sessions: int) -> ProtocolConfig:
+    fields: dict[str, object] = {"realtime": args.realtime, "sessions": sessions}
+    fields["max_sessions"] = max(sessions, ProtocolConfig.max_sessions)
+    if args.huge_pages is not None:
+        fields["huge_pages"] = args.huge_pages
+    for item in args.set:
+        key, _, text = item.partition("=")
+        kind = type(getattr(ProtocolConfig, key))
+        fields[key] = text.lower() in ("1", "true", "yes") if kind is bool else kind(text)
+    return ProtocolConfig(**fields)
+
+
 def kind_of(path: Path, index: int) -> str:
     """conv / mobile / mlp, MLPs split at width 1536 (9 MB weight matrices, 20-40 MB a model: memory-bound)."""
     kind = path.stem.split("_", 1)[1]
@@ -153,7 +165,10 @@ def main() -> int:
     parser.add_argument("--verbose", action="store_true", help="print one row per model")
     parser.add_argument("--realtime", action="store_true", help="protocol rounds under SCHED_FIFO (root)")
     parser.add_argument("--sessions", default="2", help="comma-separated session counts to compare, e.g. 1,2")
-    parser.add_argument("--huge-pages", action="store_true", help="ProtocolConfig(huge_pages=True)")
+    parser.add_argument("--huge-pages", action=argparse.BooleanOptionalAction, default=None,
+                        help="ProtocolConfig.huge_pages (default: the protocol's default)")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="override a ProtocolConfig field, e.g. --set max_sessions=3")
     parser.add_argument("--save", type=Path, default=None, help="write every pass's raw results to this JSON file")
     args = parser.parse_args()
     counts = [int(c) for c in args.sessions.split(",")]
@@ -166,7 +181,7 @@ def main() -> int:
         for _ in range(2):
             plain.append(plain_pass(paths, args.runtime, args.threads))
             for count in counts:
-                cfg = ProtocolConfig(realtime=args.realtime, sessions=count, huge_pages=args.huge_pages)
+                cfg = config(args, count)
                 t0 = time.perf_counter()
                 proto[count].append(measure_many(paths, args.runtime, args.threads, config=cfg, memory=False,
                                                   group_size=args.group_size))
@@ -176,7 +191,8 @@ def main() -> int:
                                          "protocol": {str(c): proto[c] for c in counts}}))
     lat = proto[counts[0]][0]
     print(f"models: {len(paths)}  runtime: {args.runtime}  threads: {args.threads}  "
-          f"realtime: {lat[0].get('realtime')}  huge pages: {args.huge_pages}  "
+          f"realtime: {lat[0].get('realtime')}  huge pages: {lat[0]['protocol']['huge_pages']}  "
+          f"overrides: {' '.join(args.set) or '-'}  "
           f"load average (1 min) at start {load_start:.1f}, now {os.getloadavg()[0]:.1f}")
     print(f"latency range (protocol median): {min(r['median_ms'] for r in lat):.3f} .. "
           f"{max(r['median_ms'] for r in lat):.3f} ms")
