@@ -379,6 +379,6 @@ class Graph:
             )
         except IRError:
             raise
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:  # a tensor that is no object
             raise IRError("invalid_ir", f"malformed IR document: {exc}") from exc
         return g

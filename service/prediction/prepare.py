@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -14,8 +15,7 @@ from sqlalchemy.orm import Session
 from torch_geometric.data import Data
 
 from predictor.artifacts import Predictor
-from predictor.features import featurize
-from predictor.graph.ir import Graph as IRGraph
+from predictor.features import featurize, featurize_many
 from predictor.graph.ir import IRError
 from service.errors import NotFound
 from service.prediction import repository
@@ -49,8 +49,25 @@ class Prepared:
 
 def from_ir(doc: dict[str, Any], max_nodes: int) -> Prepared:
     """Validate an IR document and featurise it; malformed -> ``IRError`` (4xx)."""
-    graph = IRGraph.from_dict(doc, max_nodes=max_nodes)
-    return _prepare(graph)
+    [item] = from_irs([doc], max_nodes)
+    if isinstance(item, IRError):
+        raise item
+    return item
+
+
+def from_irs(docs: list[dict[str, Any]], max_nodes: int) -> list[Prepared | IRError]:
+    """Many IR documents featurised in one batch (no Graph objects built); a malformed one
+    gives its ``IRError`` in its place."""
+    out: list[Prepared | IRError] = []
+    for doc, data in zip(docs, featurize_many(docs, max_nodes=max_nodes), strict=True):
+        if isinstance(data, IRError):
+            out.append(data)
+            continue
+        try:
+            out.append(_prepare(doc, data))
+        except IRError as exc:
+            out.append(exc)
+    return out
 
 
 def from_graph_ids(session: Session, ids: list[int], cache: FeatureCache) -> dict[int, Prepared | NotFound]:
@@ -65,7 +82,8 @@ def from_graph_ids(session: Session, ids: list[int], cache: FeatureCache) -> dic
             continue
         cached = cache.get(sha)
         if cached is None:
-            cached = _prepare(IRGraph.from_dict(repository.graph_ir(session, graph_id) or {}))
+            doc = repository.graph_ir(session, graph_id) or {}
+            cached = _prepare(doc, featurize(doc))
             cache.put(sha, cached)
         out[graph_id] = _for_id(cached, graph_id)
     return out
@@ -81,7 +99,7 @@ def from_graph_id(session: Session, graph_id: int, cache: FeatureCache) -> Prepa
 def from_stored(sha256: str, graph_id: int, ir: dict[str, Any], cache: FeatureCache) -> Prepared:
     cached = cache.get(sha256)
     if cached is None:
-        cached = _prepare(IRGraph.from_dict(ir))
+        cached = _prepare(ir, featurize(ir))
         cache.put(sha256, cached)
     return _for_id(cached, graph_id)
 
@@ -90,20 +108,17 @@ def _for_id(cached: Prepared, graph_id: int) -> Prepared:
     return Prepared(cached.data, cached.names, cached.ops, list(cached.warnings), graph_id)
 
 
-def _prepare(graph: IRGraph) -> Prepared:
-    try:
-        data = featurize(graph)
-    except IRError:
-        raise
-    except (ValueError, TypeError, OverflowError, KeyError, IndexError) as exc:
-        raise IRError("invalid_ir", f"the IR document cannot be featurised: {exc}") from exc
-    return Prepared(data, [n.name for n in graph.nodes], [n.op for n in graph.nodes], graph_warnings(graph))
+def _prepare(doc: dict[str, Any], data: Data) -> Prepared:
+    """A featurised document (its node list already validated by ``featurize``) with its warnings."""
+    nodes = doc["nodes"]
+    ops = [op if type(op) is str else str(op) for op in (n["op"] for n in nodes)]
+    return Prepared(data, data.node_names, ops, graph_warnings(nodes, ops))
 
 
-def graph_warnings(graph: IRGraph) -> list[dict[str, str]]:
-    """Unknown operators and unresolved tensor shapes, counted and named."""
+def graph_warnings(nodes: list[dict[str, Any]], ops: list[str]) -> list[dict[str, str]]:
+    """Unknown operators and unresolved tensor shapes (of an IR document's nodes), counted and named."""
     out = []
-    unknown = Counter(n.op.split(":", 1)[1] for n in graph.nodes if n.is_unknown)
+    unknown = Counter(op.split(":", 1)[1] for op in ops if op.startswith("unknown:"))
     if unknown:
         kinds = ", ".join(f"{op} x{k}" for op, k in sorted(unknown.items()))
         out.append(
@@ -113,7 +128,15 @@ def graph_warnings(graph: IRGraph) -> list[dict[str, str]]:
                 "their cost is estimated from shapes only",
             }
         )
-    unresolved = {t.name for n in graph.nodes for t in (*n.inputs, *n.outputs) if not t.resolved}
+    try:
+        unresolved = {
+            str(t.get("name", ""))
+            for n in nodes
+            for t in chain(n.get("inputs") or (), n.get("outputs") or ())
+            if not _resolved(t.get("shape"))
+        }
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise IRError("invalid_ir", f"malformed IR document: {exc}") from exc
     if unresolved:
         out.append(
             {
@@ -123,6 +146,18 @@ def graph_warnings(graph: IRGraph) -> list[dict[str, str]]:
             }
         )
     return out
+
+
+def _resolved(shape: Any) -> bool:
+    """``TensorInfo.resolved`` of a document's shape (dims read like ``int()``)."""
+    if shape is None:
+        return False
+    try:
+        if not shape or min(shape) >= 0:
+            return True
+    except TypeError:  # dims stored as text: read below as Graph.from_dict reads them
+        pass
+    return min((int(d) for d in shape), default=0) >= 0
 
 
 def distance_warning(data: Data, predictor: Predictor) -> dict[str, str] | None:

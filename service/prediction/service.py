@@ -16,9 +16,16 @@ from predictor.artifacts import TARGET_UNITS, Predictor
 from predictor.graph.ir import IRError, gc_paused
 from service.errors import NotFound, ServiceError
 from service.prediction import repository
-from service.prediction.prepare import Prepared, distance_warning, from_graph_id, from_graph_ids, from_ir
+from service.prediction.prepare import (
+    Prepared,
+    distance_warning,
+    from_graph_id,
+    from_graph_ids,
+    from_ir,
+    from_irs,
+)
 from service.prediction.registry import PredictorRegistry
-from service.prediction.schemas import BatchRequest, PredictionRequest
+from service.prediction.schemas import BatchItem, BatchRequest, PredictionRequest
 
 log = logging.getLogger(__name__)
 
@@ -239,9 +246,11 @@ def predict_batch(
     results: list[dict[str, Any]] = []
     good: list[tuple[int, Prepared]] = []
     with gc_paused():  # many graphs' objects at once: see predictor.graph.ir.gc_paused
+        docs = {i: it.ir for i, it in enumerate(body.items) if it.ir is not None and it.graph_id is None}
+        irs = dict(zip(docs, from_irs(list(docs.values()), max_nodes), strict=True))  # one featurising pass
         for i, it in enumerate(body.items):
             try:
-                good.append((i, _batch_item(stored, it.graph_id, it.ir, max_nodes)))
+                good.append((i, _batch_item(stored, it, irs.get(i))))
             except (IRError, ServiceError) as exc:
                 results.append(_item_error(i, it.graph_id, exc))
         preds = run([p for _, p in good], devices, body.targets) if good else []
@@ -289,17 +298,20 @@ def predict_batch(
 
 
 def _batch_item(
-    stored: dict[int, Prepared | NotFound], graph_id: int | None, ir: dict[str, Any] | None, max_nodes: int
+    stored: dict[int, Prepared | NotFound], item: BatchItem, from_ir: Prepared | IRError | None
 ) -> Prepared:
-    if (graph_id is None) == (ir is None):
+    """A batch item's prepared graph: stored (by id) or its IR document's (featurised with the others)."""
+    if (item.graph_id is None) == (item.ir is None):
         raise ServiceError("give exactly one of graph_id and ir", 422, "validation_error")
-    if graph_id is not None:
-        found = stored[graph_id]
+    if item.graph_id is not None:
+        found = stored[item.graph_id]
         if isinstance(found, NotFound):
             raise found
         return found
-    assert ir is not None
-    return from_ir(ir, max_nodes)
+    assert from_ir is not None
+    if isinstance(from_ir, IRError):
+        raise from_ir
+    return from_ir
 
 
 def _item_error(index: int, graph_id: int | None, exc: IRError | ServiceError) -> dict[str, Any]:

@@ -178,3 +178,9 @@ def test_invalid_utf8_names_become_text():
     assert doc["nodes"][0]["name"].startswith("conv") and isinstance(doc["nodes"][0]["source_op"], str)
     assert isinstance(doc["nodes"][0]["outputs"][0]["name"], str)
     assert isinstance(doc["meta"]["producer_version"], str)
+
+
+def test_from_dict_rejects_a_tensor_that_is_no_object() -> None:
+    with pytest.raises(IRError) as err:
+        Graph.from_dict({"nodes": [{"op": "relu", "inputs": ["x"]}]})
+    assert err.value.code == "invalid_ir"
