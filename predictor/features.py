@@ -238,9 +238,11 @@ def _conv_attrs(attrs: Mapping[str, Any]) -> tuple[list[int] | None, int, int, i
     get = attrs.get
     kernel, strides, dilations, group = get("kernel_shape"), get("strides"), get("dilations"), get("group")
     if group is None:
-        group = get("groups")
+        group = get("groups", 1)
+    if dilations is None and "dilation" not in attrs and "dilation_h_factor" not in attrs:
+        dilations = [1, 1]  # no dilation attribute at all (pools)
     if _int_pair(kernel) and _int_pair(strides) and _int_pair(dilations) and type(group) is int:
-        return kernel, max(strides), group, max(dilations)  # the usual conv: every first key holds ints
+        return kernel, max(strides), group, max(dilations)  # the usual conv or pool: plain ints, no search
     return (
         _first_ints(attrs, KERNEL_KEYS),
         max(_first_ints(attrs, STRIDE_KEYS) or (1,)),

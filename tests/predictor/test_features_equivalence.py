@@ -200,6 +200,9 @@ ATTRS = [
     {"kernel_shape": [float("nan"), 3]}, {"stride_h": 2.5, "dilation_h_factor": 3}, {"groups": 16, "layout": "NHWC"},
     [["layout", "NHWC"], ["group", 8]], {"kernel_shape": [], "kernel_size": [7]}, {"kernel_shape": "33"},
     {"filter_size": [1, 2, 3], "strides": [4, 1], "group": [2, 3], "dilations": [1, 3]},
+    {"kernel_shape": [3, 3], "strides": [2, 2]}, {"kernel_shape": [3, 3], "strides": [1, 1], "dilation": [2, 2]},
+    {"kernel_shape": [2, 2], "strides": [2, 2], "dilation_h_factor": 3, "groups": None},
+    {"kernel_shape": [3, 3], "strides": [1, 1], "dilations": None, "group": None, "groups": 8},
 ]
 
 
