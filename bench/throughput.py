@@ -9,7 +9,8 @@ architectures of the same size.
 Rows:
   in-process   ``featurize_many`` (IR documents, validated, straight to ``Data``) + ``Predictor.predict``,
                timed apart; wall time and this process's CPU time (the machine may be shared)
-  HTTP ir      ``POST /v1/predictions/batch`` with IR documents, to a real uvicorn server
+  HTTP ir      ``POST /v1/predictions/batch`` with IR documents, to a real uvicorn server (also
+               gzip-encoded, compressed by the client within the time)
   HTTP id      the same graphs uploaded first and sent by id (features cached by graph hash)
 ResNet-50: ``POST /v1/predictions/upload`` of the exported file (~100 MB with weights), cold and
 repeated, and ``EdgePerfClient.predict`` (local parse, structure sent).
@@ -24,6 +25,7 @@ graphs (weights' quality does not change the cost of a forward pass).
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import random
@@ -170,10 +172,18 @@ def start_server(root: Path, checkpoints: Path, threads: int) -> tuple[subproces
     raise RuntimeError("server not ready after 120 s")
 
 
-def http_batch(http: httpx.Client, items: list[dict], device: str, chunk: int) -> float:
+def http_batch(http: httpx.Client, items: list[dict], device: str, chunk: int, gzip_level: int = 0) -> float:
+    """Seconds to post ``items`` in requests of ``chunk``, JSON encoded by the client (gzip
+    level ``gzip_level``, 0 for none) as part of the time."""
     t0 = time.perf_counter()
     for s in range(0, len(items), chunk):
-        resp = http.post("/v1/predictions/batch", json={"items": items[s : s + chunk], "devices": device})
+        body = {"items": items[s : s + chunk], "devices": device}
+        if gzip_level:
+            data = gzip.compress(json.dumps(body).encode(), gzip_level)
+            headers = {"content-type": "application/json", "content-encoding": "gzip"}
+            resp = http.post("/v1/predictions/batch", content=data, headers=headers)
+        else:
+            resp = http.post("/v1/predictions/batch", json=body)
         resp.raise_for_status()
         assert resp.json()["failed"] == 0, resp.text[:500]
     return time.perf_counter() - t0
@@ -277,6 +287,16 @@ def http_rows(
     ):
         items = [{"ir": pool[i % len(pool)]} for i in range(n)]
         print(row(name, n, http_batch(http, items, device, args.chunk), f"{args.chunk} per request"))
+    items = [{"ir": docs[i % len(docs)]} for i in range(args.nb201)]
+    raw, packed = len(json.dumps(items[0])), len(gzip.compress(json.dumps(items[0]).encode(), 1))
+    print(
+        row(
+            "HTTP ir NB201, gzip level 1",
+            args.nb201,
+            http_batch(http, items, device, args.chunk, gzip_level=1),
+            f"{args.chunk} per request; {raw / 1000:.0f} KB -> {packed / 1000:.0f} KB per graph",
+        )
+    )
     ids = upload_ids(http, [zoo_file("mobilenet_v2")])
     http_batch(http, [{"graph_id": ids[0]}], device, 1)  # featurised once, then cached
     items = [{"graph_id": ids[0]}] * args.mobilenet

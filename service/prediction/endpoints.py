@@ -12,6 +12,7 @@ from service.db import SessionDep
 from service.errors import ERROR_RESPONSES, ServiceError
 from service.graph import service as graph_service
 from service.graph.parsing import parse_input_shapes
+from service.json_body import JSONBodyRoute
 from service.prediction import service
 from service.prediction.prepare import from_stored
 from service.prediction.registry import PredictorRegistry
@@ -25,7 +26,10 @@ from service.prediction.schemas import (
 )
 
 router = APIRouter(
-    prefix="/v1/predictions", tags=["predictions"], responses={**ERROR_RESPONSES, 409: ERROR_RESPONSES[422]}
+    prefix="/v1/predictions",
+    tags=["predictions"],
+    responses={**ERROR_RESPONSES, 409: ERROR_RESPONSES[422]},
+    route_class=JSONBodyRoute,  # gzip bodies; big IR batches parsed without the cyclic GC
 )
 
 

@@ -1,0 +1,72 @@
+"""Request bodies of the routes that take big JSON documents (predictions: IR documents,
+about 67 KB per NAS-Bench-201 graph).
+
+* ``Content-Encoding: gzip`` is accepted: the body is inflated up to ``max_upload_bytes``
+  (413 past it, 400 for a broken stream); other encodings are 415.
+* JSON is parsed with the cyclic garbage collector paused (see ``gc_paused``): a 250-graph
+  batch (17 MB) took 0.81 s with the collector walking the new objects, 0.16 s without.
+
+Use as ``APIRouter(route_class=JSONBodyRoute)``.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
+
+from predictor.graph.ir import gc_paused
+
+
+class JSONBodyRequest(Request):
+    async def body(self) -> bytes:
+        if not hasattr(self, "_inflated"):
+            raw = await super().body()
+            self._inflated = inflate(raw, self.headers.get("content-encoding"), _limit(self))
+        return self._inflated
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            body = await self.body()
+            with gc_paused():
+                self._json = json.loads(body)
+        return self._json
+
+
+class JSONBodyRoute(APIRoute):
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def with_json_body(request: Request) -> Response:
+            return await handler(JSONBodyRequest(request.scope, request.receive))
+
+        return with_json_body
+
+
+def inflate(raw: bytes, encoding: str | None, limit: int) -> bytes:
+    """``raw`` decoded per its ``Content-Encoding`` (none, identity or gzip), at most ``limit`` bytes."""
+    name = (encoding or "identity").strip().lower()
+    if name == "identity":
+        return raw
+    if name != "gzip":
+        raise HTTPException(415, f"Content-Encoding {encoding!r} is not supported; send gzip or none")
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(raw, limit + 1)
+    except zlib.error as exc:
+        raise HTTPException(400, f"the gzip body cannot be inflated: {exc}") from exc
+    if len(out) > limit:
+        raise HTTPException(413, f"the inflated request body is larger than the limit of {limit} bytes")
+    if not inflater.eof or inflater.unused_data:
+        raise HTTPException(400, "the gzip body is truncated or has data after its end")
+    return out
+
+
+def _limit(request: Request) -> int:
+    settings = getattr(request.app.state, "settings", None)
+    return int(getattr(settings, "max_upload_bytes", 64 * 1024 * 1024))
