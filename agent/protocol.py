@@ -16,11 +16,14 @@ Each model is loaded ``sessions`` times (default 2) and every round times a bloc
 on each session: separately loaded sessions of one model differ (memory placement: a few
 percent for compute-bound models; for memory-bound ones, whose weights do not fit the
 caches, one session in several can be tens of percent off), so one session alone makes a
-pass-to-pass difference no amount of runs removes. When the rounds are done and the
-sessions do not agree (:func:`agent.stats.sessions_agree` with ``session_tolerance``),
-one more session is loaded and ``session_rounds`` more rounds are measured on all of
-them, up to ``max_sessions``; the latency is the median over sessions, so an outlier
-session no longer moves it. Only models whose sessions disagree pay for this.
+pass-to-pass difference no amount of runs removes. After ``session_check_rounds`` rounds
+(default 2), if the sessions disagree (:func:`agent.stats.sessions_agree` with
+``session_tolerance``), the model gets ``max_sessions`` sessions at once and its rounds
+start again: the estimate comes from the rounds that timed every session (the earlier
+rounds stay in the raw samples; ``estimate_from_round``), so sessions are compared on the
+same stretch of time, never one measured in a quiet spell against one measured in a busy
+one. The latency is the median over sessions, so an outlier session does not move it.
+Only models whose sessions disagree pay for this.
 
 ``latency_ms`` (= ``median_ms``) is the headline estimate, the label to learn.
 ``low_quantile_ms`` (the ``latency_quantile``, default 0.25, of the corrected samples per
@@ -74,8 +77,8 @@ class ProtocolConfig:
     realtime: bool = False
     sessions: int = 2
     max_sessions: int = 5
-    session_tolerance: float = 0.015
-    session_rounds: int = 2
+    session_tolerance: float = 0.02
+    session_check_rounds: int = 2
     huge_pages: bool = False
     latency_quantile: float = 0.25
 
@@ -86,8 +89,8 @@ class ProtocolConfig:
             raise ValueError("sessions must be >= 1")
         if self.max_sessions < self.sessions:
             raise ValueError("max_sessions must be >= sessions")
-        if self.session_rounds < 1:
-            raise ValueError("session_rounds must be >= 1")
+        if self.session_check_rounds < 1:
+            raise ValueError("session_check_rounds must be >= 1")
         if not 0.0 < self.latency_quantile <= 0.5:
             raise ValueError("latency_quantile must be in (0, 0.5]")
 
@@ -111,6 +114,7 @@ class _Item:
     remeasured: int = 0
     budget: int = 0
     min_rounds: int = 0
+    start: int = 0
     added_sessions: int = 0
     done: bool = False
     error: BackendError | None = None
@@ -211,17 +215,19 @@ def _load(item: _Item, backend: Any, threads: int, cfg: ProtocolConfig) -> None:
     item.budget, item.min_rounds = cfg.max_rounds, cfg.min_rounds
 
 
-def _add_session(item: _Item, backend: Any, threads: int, cfg: ProtocolConfig) -> None:
-    """The sessions disagree: load one more, warm it, and measure ``session_rounds`` more rounds."""
-    session = backend.load(item.path, threads=threads, input_shapes=item.input_shapes)
-    item.result["warmup_runs"] += _warm(session, cfg)
-    item.sessions.append(session)
-    item.added_sessions += 1
+def _add_sessions(item: _Item, backend: Any, threads: int, cfg: ProtocolConfig) -> None:
+    """The sessions disagree: load up to ``max_sessions``, warm them, and start the rounds
+    again (the estimate uses only the rounds from here on, which time every session)."""
+    while len(item.sessions) < cfg.max_sessions:
+        session = backend.load(item.path, threads=threads, input_shapes=item.input_shapes)
+        item.result["warmup_runs"] += _warm(session, cfg)
+        item.sessions.append(session)
+        item.added_sessions += 1
     if cfg.huge_pages:
         hugepages.collapse()
-    item.min_rounds = len(item.rounds) + cfg.session_rounds
-    item.budget = max(item.budget, item.min_rounds)
-    log.info("measure.add_session", extra={"path": item.path, "sessions": len(item.sessions)})
+    item.start = n = len(item.rounds)
+    item.min_rounds, item.budget = n + cfg.min_rounds, n + cfg.max_rounds
+    log.info("measure.add_sessions", extra={"path": item.path, "sessions": len(item.sessions)})
 
 
 def _round(sessions: list[Session], cfg: ProtocolConfig, meter: Any, threads: int) -> tuple[stats.Round, float | None]:
@@ -252,19 +258,27 @@ def _round(sessions: list[Session], cfg: ProtocolConfig, meter: Any, threads: in
     return rnd, (energy / len(rnd.wall_ms) if energy is not None else None)
 
 
+def _corrected(item: _Item) -> list[stats.Groups]:
+    return stats.corrected_rounds(item.rounds)[item.start:]
+
+
 def _settled(item: _Item, cfg: ProtocolConfig) -> bool:
-    return stats.settled(stats.corrected_rounds(item.rounds), cfg.settle_tolerance, cfg.max_spread)
+    return stats.settled(_corrected(item), cfg.settle_tolerance, cfg.max_spread)
 
 
 def _sessions_agree(item: _Item, cfg: ProtocolConfig) -> bool:
-    values, _, _ = stats.session_values(stats.corrected_rounds(item.rounds), cfg.accept_tolerance)
+    values, _, _ = stats.session_values(_corrected(item), cfg.accept_tolerance)
     return stats.sessions_agree(list(values.values()), cfg.session_tolerance)
 
 
 def _advance(item: _Item, cfg: ProtocolConfig, backend: Any, threads: int) -> None:
-    """After a round: go on, extend with a re-measurement batch, add a session when the
-    sessions disagree, or stop."""
+    """After a round: load more sessions when they disagree (once, early), go on, extend
+    with a re-measurement batch, or stop."""
     n = len(item.rounds)
+    if (n == cfg.session_check_rounds and len(item.sessions) < cfg.max_sessions
+            and not _sessions_agree(item, cfg)):
+        _add_sessions(item, backend, threads, cfg)
+        return
     if n < item.min_rounds:
         return
     if not _settled(item, cfg):
@@ -275,9 +289,6 @@ def _advance(item: _Item, cfg: ProtocolConfig, backend: Any, threads: int) -> No
             item.budget += cfg.remeasure_rounds
             log.info("measure.remeasure", extra={"path": item.path, "rounds": n})
             return
-    if len(item.sessions) < cfg.max_sessions and not _sessions_agree(item, cfg):
-        _add_session(item, backend, threads, cfg)
-        return
     item.done = True
 
 
@@ -286,7 +297,7 @@ def _finish(item: _Item, base: dict[str, Any], cfg: ProtocolConfig) -> dict[str,
     if item.error is not None:
         out["error"] = item.error.to_dict()
         return out
-    out.update(stats.summarize(item.rounds, cfg.accept_tolerance))
+    out.update(stats.summarize(item.rounds, cfg.accept_tolerance, item.start))
     out["latency_ms"] = out["median_ms"]
     out["low_quantile_ms"] = stats.low_quantile(item.rounds, cfg.latency_quantile)
     out["rounds"] = len(item.rounds)

@@ -40,7 +40,7 @@ _RESULT_KEYS = ("samples_ms", "median_ms", "p10_ms", "p90_ms", "mad_ms", "load_m
 _EXTRA_KEYS = ("mean_ms", "min_ms", "median_all_ms", "spread", "spread_all", "round_sizes",
                "round_medians_ms", "accepted_rounds", "rounds", "remeasured", "contended",
                "preempted_fraction", "low_quantile_ms", "cpu_corrected", "cpu_ms", "sessions_of_samples", "session_medians_ms",
-               "sessions", "sessions_agree", "session_spread", "round_factors",
+               "sessions", "sessions_agree", "session_spread", "round_factors", "estimate_from_round",
                "loadavg", "realtime", "warmup_runs", "delegate", "energy_sensor", "cpu_affinity", "memory",
                "protocol")
 

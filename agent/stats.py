@@ -252,11 +252,13 @@ def rounds_from_result(result: dict) -> list[Round]:
     return out
 
 
-def summarize(rounds: Sequence[Round], accept_tolerance: float) -> dict[str, object]:
-    """Statistics of a measurement: accepted-round quantiles plus the raw material."""
+def summarize(rounds: Sequence[Round], accept_tolerance: float, start: int = 0) -> dict[str, object]:
+    """Statistics of a measurement: accepted-round quantiles from ``rounds[start:]`` (the
+    rounds that timed every session) plus the raw material of all rounds."""
     corrected = corrected_rounds(rounds)
     values = [value(g) for g in corrected]
-    sessions, per_session, keep = session_values(corrected, accept_tolerance)
+    sessions, per_session, keep = session_values(corrected[start:], accept_tolerance)
+    keep = [start + i for i in keep]
     kept = [s for samples in per_session.values() for s in samples]
     flat = [s for r in rounds for s in r.wall_ms]
     preempted = [p for r in rounds for p in r.preempted]
@@ -281,6 +283,7 @@ def summarize(rounds: Sequence[Round], accept_tolerance: float) -> dict[str, obj
             "round_factors": round_factors(corrected),
             "sessions_of_samples": [s for r in rounds for s in r.session],
             "accepted_rounds": keep,
+            "estimate_from_round": start,
             "runs": len(flat),
         }
     )

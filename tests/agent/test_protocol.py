@@ -91,14 +91,20 @@ def test_config_validation():
         ProtocolConfig(sessions=3, max_sessions=2)
 
 
-def test_sessions_that_disagree_get_more_sessions_up_to_the_maximum(model_dir):
+def test_sessions_that_disagree_get_more_sessions_and_the_rounds_start_again(model_dir):
     path = onnx_mlp(model_dir / "mlp256.onnx", 256)
-    never = ProtocolConfig(**{**QUICK.__dict__, "session_tolerance": -1.0, "max_sessions": 4, "session_rounds": 1})
+    never = ProtocolConfig(**{**QUICK.__dict__, "session_tolerance": -1.0, "max_sessions": 4})
     r = measure(path, config=never, memory=False)
     assert r["sessions"] == 4 and not r["sessions_agree"] and len(r["session_medians_ms"]) == 4
-    assert set(r["sessions_of_samples"]) == {0, 1, 2, 3} and r["rounds"] >= QUICK.min_rounds + 2
+    first = r["estimate_from_round"]
+    assert first == never.session_check_rounds and r["rounds"] >= first + QUICK.min_rounds
+    assert min(r["accepted_rounds"]) >= first
+    sizes, sessions = r["round_sizes"], r["sessions_of_samples"]
+    before = sum(sizes[:first])
+    assert set(sessions[:before]) == {0, 1} and set(sessions[before:]) == {0, 1, 2, 3}  # every session, same rounds
     middle = sorted(r["session_medians_ms"])[1:3]
     assert r["median_ms"] == pytest.approx(sum(middle) / 2)  # the median over sessions
     always = ProtocolConfig(**{**QUICK.__dict__, "session_tolerance": 10.0})
     r = measure(path, config=always, memory=False)
     assert r["sessions"] == 2 and r["sessions_agree"] and set(r["sessions_of_samples"]) == {0, 1}
+    assert r["estimate_from_round"] == 0
