@@ -161,7 +161,7 @@ def main() -> int:
     parser.add_argument("--models", type=int, default=36)
     parser.add_argument("--runtime", default="onnxruntime")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--group-size", type=int, default=8)
+    parser.add_argument("--group-size", type=int, default=None, help="default: measure_many's")
     parser.add_argument("--verbose", action="store_true", help="print one row per model")
     parser.add_argument("--realtime", action="store_true", help="protocol rounds under SCHED_FIFO (root)")
     parser.add_argument("--sessions", default="2", help="comma-separated session counts to compare, e.g. 1,2")
@@ -183,8 +183,9 @@ def main() -> int:
             for count in counts:
                 cfg = config(args, count)
                 t0 = time.perf_counter()
+                grouping = {"group_size": args.group_size} if args.group_size else {}
                 proto[count].append(measure_many(paths, args.runtime, args.threads, config=cfg, memory=False,
-                                                  group_size=args.group_size))
+                                                  **grouping))
                 times[count].append(time.perf_counter() - t0)
     if args.save is not None:
         args.save.write_text(json.dumps({"paths": [p.name for p in paths], "plain": plain,

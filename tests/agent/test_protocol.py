@@ -108,3 +108,15 @@ def test_sessions_that_disagree_get_more_sessions_and_the_rounds_start_again(mod
     r = measure(path, config=always, memory=False)
     assert r["sessions"] == 2 and r["sessions_agree"] and set(r["sessions_of_samples"]) == {0, 1}
     assert r["estimate_from_round"] == 0
+
+
+def test_groups_respect_count_and_file_bytes(tmp_path):
+    from agent.protocol import _groups
+
+    paths = []
+    for i, size in enumerate([10, 10, 50, 10, 10, 10, 100]):
+        paths.append(tmp_path / f"m{i}.onnx")
+        paths[-1].write_bytes(b"x" * size)
+    assert list(_groups(paths, 3, 1000)) == [(0, 3), (3, 6), (6, 7)]
+    assert list(_groups(paths, 10, 60)) == [(0, 2), (2, 4), (4, 6), (6, 7)]  # the 100-byte file alone
+    assert list(_groups([tmp_path / "missing.onnx"], 8, 1)) == [(0, 1)]
