@@ -407,8 +407,11 @@ def measure_many(
 
 
 def _groups(paths: Sequence[str | Path], size: int, max_bytes: float) -> Iterator[tuple[int, int]]:
-    """[start, stop) ranges of consecutive paths: at most ``size`` paths and ``max_bytes``
-    of files (at least one path each)."""
+    """[start, stop) ranges of consecutive paths: at most ``size`` paths (balanced: 36 paths
+    in groups of 32 make two groups of 18, not 32 + 4) and ``max_bytes`` of files (at least
+    one path each)."""
+    if paths:
+        size = -(-len(paths) // -(-len(paths) // size))
     start, total = 0, 0
     for i, path in enumerate(paths):
         try:

@@ -118,5 +118,6 @@ def test_groups_respect_count_and_file_bytes(tmp_path):
         paths.append(tmp_path / f"m{i}.onnx")
         paths[-1].write_bytes(b"x" * size)
     assert list(_groups(paths, 3, 1000)) == [(0, 3), (3, 6), (6, 7)]
+    assert list(_groups(paths, 5, 1000)) == [(0, 4), (4, 7)]  # balanced, not 5 + 2
     assert list(_groups(paths, 10, 60)) == [(0, 2), (2, 4), (4, 6), (6, 7)]  # the 100-byte file alone
     assert list(_groups([tmp_path / "missing.onnx"], 8, 1)) == [(0, 1)]
