@@ -24,9 +24,12 @@ def test_import_builds_ir_once_and_joins_latencies(tmp_path):
     assert help.build_ir("nb201", SOURCE, out, limit=2, cache=cache) == 2
     assert help.build_ir("nb201", SOURCE, out, limit=2, cache=cache) == 2  # the next two, not the same again
     assert help.build_ir("fbnet", SOURCE, out, limit=1, cache=cache) == 1
-    recs = list(help.iter_help_records(out, device_key="help-pixel3"))
+    recs = list(help.iter_help_records(out, device_key="help-samsung_s7"))
     assert sorted((r["space"], r["index"]) for r in recs) == [("fbnet", 0)] + [("nb201", i) for i in range(4)]
-    src = torch.load(SOURCE / "help/data/nasbench201/latency/pixel3.pt")
+    # pixel3's 1.06 ms for NB201 #3 (8 ms on the A50, 12 ms on the S7) contradicts every other device
+    pixel3 = list(help.iter_help_records(out, device_key="help-pixel3", space="nb201"))
+    assert sorted(r["index"] for r in pixel3) == [0, 1, 2]
+    src = torch.load(SOURCE / "help/data/nasbench201/latency/samsung_s7.pt")
     nb = [r for r in recs if r["space"] == "nb201"]
     assert all(abs(r["measurement"]["median_ms"] - src[r["index"]]) < 1e-5 for r in nb)
     assert all(Graph.from_dict(r["ir"]).summary()["macs"] == r["summary"]["macs"] > 0 for r in recs)
