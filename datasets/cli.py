@@ -40,7 +40,7 @@ def register(subparsers: Any, name: str) -> None:
     m.add_argument("--count", type=int, default=2000, help="target architectures per space")
     m.add_argument("--limit", type=int, default=None, help="stop after this many new measurements")
     m.add_argument("--variants", default=None, help="litert: fp32,int8 (default both)")
-    m.add_argument("--group-size", type=int, default=8, help="models whose rounds are interleaved")
+    m.add_argument("--group-size", type=int, default=32, help="models built, then measured with interleaved rounds")
     m.add_argument("--no-memory", action="store_true", help="skip the peak-memory child process")
     m.add_argument("--keep-models", action="store_true")
     m.add_argument("--root", type=Path, default=corpus.CORPUS_DIR)

@@ -116,7 +116,7 @@ def run(
     count: int = 2000,
     limit: int | None = None,
     variants: tuple[str, ...] | None = None,
-    group_size: int = 8,
+    group_size: int = 32,
     memory: bool = True,
     root: Path = corpus.CORPUS_DIR,
     cache: Path = corpus.CACHE_DIR,
