@@ -1,7 +1,8 @@
 """Calibrate a predictor to this machine from K measured architectures.
 
-1. A base predictor is trained on other devices only (the HELP NAS-Bench-201 latency
-   tables joined with their IR documents; this machine's data is never used).
+1. A base predictor is trained on other devices only (the HELP NAS-Bench-201 / FBNet
+   latency tables and the corpora of the other CPUs; this machine's data and the zoo are
+   never used). Latencies are the corpus label (``datasets.corpus.latency_label_ms``).
 2. This machine is the new device: active selection (ensemble uncertainty x diversity,
    ``service.calibration.selection``) picks 50 architectures from the corpus search
    spaces; they are built to ONNX and measured here with ``agent.protocol`` (onnxruntime,
@@ -13,13 +14,12 @@
    the K measurements (device embedding only) and (b) a PerfSAGE trained from scratch on
    the same K measurements.
 
-Run: ``.venv/bin/python -m bench.calibration [--pool 80] [--base-graphs 400]``
+Run: ``.venv/bin/python -m bench.calibration [--pool 80] [--base-graphs N]``
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import logging
 import tempfile
@@ -28,18 +28,18 @@ from pathlib import Path
 
 import numpy as np
 
+from agent.environment import describe
 from agent.protocol import measure_many
-from datasets import corpus, zoo
-from datasets.help import load_latencies
+from datasets import zoo
+from datasets.corpus import latency_label_ms
 from datasets.measure import build_model
 from predictor.features import featurize
 from predictor.frontends import load_model
 from predictor.graph.ir import Graph
-from predictor.train import Record, TrainConfig, build_table, train_predictor
+from predictor.train import HELD_OUT_SPACE, Record, TrainConfig, build_table, train_predictor
 from service.calibration import adaptation, selection
 
 log = logging.getLogger("bench.calibration")
-HELP_IR = Path("data/help_ir.jsonl.gz")
 ZOO = [
     (n, r)
     for n in ("resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small")
@@ -48,29 +48,18 @@ ZOO = [
 KS = (10, 25, 50)
 
 
-def help_records(limit: int) -> list[Record]:
-    """HELP nb201 latencies (other devices) joined with the IR documents built so far."""
-    lat = load_latencies(corpus.CORPUS_DIR / corpus.HELP_DIR_NAME, "nb201")
-    docs = []
-    try:
-        with gzip.open(HELP_IR, "rt") as f:
-            for line in f:
-                docs.append(json.loads(line))
-                if len(docs) >= limit:
-                    break
-    except (EOFError, OSError, json.JSONDecodeError):  # the file is still being written
-        pass
-    out = []
-    for doc in docs:
-        g = featurize(Graph.from_dict(doc["ir"]))
-        for dev, values in lat["latency_ms"].items():
-            out.append(Record(f"nb201-{doc['index']}", g, f"help-{dev}", {"latency": values[doc["index"]]}))
-    return out
+def base_records(device_key: str, limit: int | None) -> list[Record]:
+    """Every other device's measurements (the HELP tables and the other CPUs' corpora) with the
+    zoo left out; ``device_key`` (this machine) is never used."""
+    from predictor.evaluate import corpus_records
+
+    recs = corpus_records(include_help=True, include_pending=True, limit=limit)
+    return [r for r in recs if r.device != device_key and r.space != HELD_OUT_SPACE]
 
 
 def measure_paths(paths: list[Path]) -> np.ndarray:
     res = measure_many([str(p) for p in paths], "onnxruntime", 1, memory=False)
-    return np.asarray([r.get("median_ms", np.nan) for r in res], dtype=float)
+    return np.asarray([np.nan if "error" in r else latency_label_ms(r) for r in res], dtype=float)
 
 
 def mape(pred: np.ndarray, y: np.ndarray) -> float:
@@ -104,18 +93,17 @@ def measure_all(picks: list[selection.Candidate], t0: float) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--pool", type=int, default=80)
-    ap.add_argument("--base-graphs", type=int, default=400)
+    ap.add_argument("--base-graphs", type=int, default=None, help="at most this many base graphs (default all)")
     ap.add_argument("--cache", type=Path, default=None, help="JSON file keeping the measurements for re-runs")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     t0 = time.time()
-    recs = help_records(args.base_graphs)
-    base = train_predictor(
-        build_table(recs), TrainConfig(epochs=30, ensemble=3, hidden_channels=32), name="base"
-    )
+    here = describe("onnxruntime", 1)["device_key"]
+    recs = base_records(here, args.base_graphs)
+    base = train_predictor(build_table(recs, targets=["latency"]), TrainConfig(epochs=30, ensemble=3), name="base")
     print(
-        f"base predictor: {len({r.key for r in recs})} graphs x {len(base.devices)} HELP devices "
-        f"({time.time() - t0:.0f}s)"
+        f"base predictor: {len({r.key for r in recs})} graphs x {len(base.devices)} other devices, "
+        f"never {here} ({time.time() - t0:.0f}s)"
     )
     cands = selection.corpus_candidates(args.pool)
     if len(cands) < args.pool:

@@ -43,17 +43,24 @@ class Candidate:
 
 
 def corpus_candidates(limit: int, spaces: Iterable[str] | None = None) -> list[Candidate]:
-    """Records of the measured corpus with a spec and an IR document (deduplicated)."""
+    """Up to ``limit`` records of the measured corpus with a spec and an IR document
+    (deduplicated), spread evenly over the search spaces. The zoo of real architectures is
+    never a candidate: it is kept for testing."""
     from datasets import corpus
 
     wanted = set(spaces) if spaces is not None else None
-    out: dict[str, Candidate] = {}
+    per_space: dict[str, dict[str, Candidate]] = {}
     for rec in corpus.iter_records(include_help=False, include_pending=True):
-        if len(out) >= limit:
-            break
-        if rec.get("spec") and rec.get("ir") and (wanted is None or rec.get("space") in wanted):
-            out.setdefault(rec["arch_id"], Candidate(rec["arch_id"], rec["space"], rec["spec"], rec["ir"]))
-    return list(out.values())
+        space = rec.get("space")
+        if space == "zoo" or not (rec.get("spec") and rec.get("ir")) or (wanted is not None and space not in wanted):
+            continue
+        per_space.setdefault(space, {}).setdefault(rec["arch_id"], Candidate(rec["arch_id"], space, rec["spec"],
+                                                                             rec["ir"]))
+    buckets = [list(b.values()) for _, b in sorted(per_space.items())]
+    out: list[Candidate] = []
+    for i in range(max((len(b) for b in buckets), default=0)):
+        out += [b[i] for b in buckets if i < len(b)]
+    return out[:limit]
 
 
 def sampled_candidates(count: int, spaces: Iterable[str], seed: int = 7) -> list[Candidate]:

@@ -10,6 +10,8 @@ with the lifespan running."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -73,16 +75,29 @@ def db_sessions(clean_db: Engine) -> sessionmaker[Session]:
     return make_sessionmaker(clean_db)
 
 
+def make_settings(database_url: str, tmp_path: Path, **overrides: Any) -> Settings:
+    """Settings of one test: its database and data dir, the test admin key, and no seeded
+    reference devices (tests start from an empty registry) unless ``overrides`` say so."""
+    values: dict[str, Any] = {"database_url": database_url, "data_dir": tmp_path / "data",
+                              "admin_key": ADMIN_KEY, "seed_reference_devices": False}
+    return Settings(**{**values, **overrides})
+
+
 @pytest.fixture
 def settings(database_url: str, tmp_path) -> Settings:
-    """Without the shipped checkpoints' reference devices: tests start from an empty registry
-    (``test_reference_devices.py`` turns the seeding on)."""
-    return Settings(
-        database_url=database_url,
-        data_dir=tmp_path / "data",
-        admin_key=ADMIN_KEY,
-        seed_reference_devices=False,
-    )
+    """Without the shipped checkpoints' reference devices (``test_reference_devices.py`` turns
+    the seeding on)."""
+    return make_settings(database_url, tmp_path)
+
+
+@pytest.fixture(scope="session")
+def checkpoint_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory holding the tiny real test checkpoint (``tests.service.checkpoints``)."""
+    from tests.service.checkpoints import build_checkpoint
+
+    directory = tmp_path_factory.mktemp("checkpoints")
+    build_checkpoint(directory)
+    return directory
 
 
 @pytest.fixture

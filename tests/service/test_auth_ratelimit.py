@@ -8,20 +8,14 @@ import pytest
 
 from service.config import Settings
 from service.ratelimit import AuthFailureLimiter
-from tests.service.conftest import ADMIN, ADMIN_KEY, bearer, make_device
+from tests.service.conftest import ADMIN, bearer, make_device, make_settings
 
 pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
 def settings(database_url: str, tmp_path) -> Settings:
-    return Settings(
-        database_url=database_url,
-        data_dir=tmp_path / "data",
-        admin_key=ADMIN_KEY,
-        auth_failure_limit=5,
-        auth_failure_window_s=60,
-    )
+    return make_settings(database_url, tmp_path, auth_failure_limit=5, auth_failure_window_s=60)
 
 
 async def test_admin_guessing_is_rate_limited(client: httpx.AsyncClient):

@@ -11,29 +11,15 @@ import pytest
 
 from service.config import Settings
 from service.json_body import inflate
-from tests.service.checkpoints import build_checkpoint, nb201_graphs
-from tests.service.conftest import ADMIN_KEY
+from tests.service.checkpoints import nb201_graphs
+from tests.service.conftest import make_settings
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture(scope="session")
-def checkpoint_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("checkpoints")
-    build_checkpoint(directory)
-    return directory
-
-
 @pytest.fixture
 def settings(database_url: str, tmp_path, checkpoint_dir: Path) -> Settings:
-    return Settings(
-        database_url=database_url,
-        data_dir=tmp_path / "data",
-        admin_key=ADMIN_KEY,
-        predictor_dir=checkpoint_dir,
-        max_upload_bytes=200_000,
-        seed_reference_devices=False,
-    )
+    return make_settings(database_url, tmp_path, predictor_dir=checkpoint_dir, max_upload_bytes=200_000)
 
 
 def gzipped(body: dict) -> tuple[bytes, dict[str, str]]:

@@ -14,30 +14,16 @@ from sqlalchemy import func, select
 from service.config import Settings
 from service.main import create_app
 from service.models import PredictionLog
-from tests.service.checkpoints import build_checkpoint, nb201_graphs
-from tests.service.conftest import ADMIN_KEY, make_device
+from tests.service.checkpoints import nb201_graphs
+from tests.service.conftest import make_device, make_settings
 from tests.service.model_files import onnx_bytes
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture(scope="session")
-def checkpoint_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("checkpoints")
-    build_checkpoint(directory)
-    return directory
-
-
 @pytest.fixture
 def settings(database_url: str, tmp_path, checkpoint_dir: Path) -> Settings:
-    return Settings(
-        database_url=database_url,
-        data_dir=tmp_path / "data",
-        admin_key=ADMIN_KEY,
-        predictor_dir=checkpoint_dir,
-        max_batch_size=20,
-        seed_reference_devices=False,
-    )
+    return make_settings(database_url, tmp_path, predictor_dir=checkpoint_dir, max_batch_size=20)
 
 
 def ir(i: int = 0) -> dict:

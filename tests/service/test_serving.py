@@ -13,7 +13,7 @@ from predictor.graph.ir import Graph
 from service.config import Settings
 from service.main import create_app
 from service.models import Device
-from tests.service.conftest import ADMIN, ADMIN_KEY
+from tests.service.conftest import ADMIN, make_settings
 from tests.service.perf_data import analytic_latency, post_latencies, register
 from tests.service.test_training import FAST, _dataset, _train, _work
 
@@ -24,13 +24,7 @@ SHIPPED = "help-pixel3"  # a device of the shipped help.pt
 
 @pytest.fixture
 def settings(database_url: str, tmp_path) -> Settings:
-    return Settings(
-        database_url=database_url,
-        data_dir=tmp_path / "data",
-        admin_key=ADMIN_KEY,
-        predictor_reload_s=0,
-        seed_reference_devices=False,
-    )
+    return make_settings(database_url, tmp_path, predictor_reload_s=0)
 
 
 @pytest.fixture(scope="module")
