@@ -8,9 +8,12 @@ of devices held out of training).
 
 Examples::
 
-    .venv/bin/python bench/accuracy.py --source help-cache:data/help_ir.jsonl.gz:nb201 --scenarios random new-devices
-    .venv/bin/python bench/accuracy.py --source help-cache:data/help_ir.jsonl.gz:nb201,fbnet --scenarios loso
     .venv/bin/python bench/accuracy.py --source corpus --scenarios random zoo
+    .venv/bin/python bench/accuracy.py --source corpus --scenarios loso --ensemble 1
+    .venv/bin/python bench/accuracy.py --source corpus+help --devices help-pixel3 help-gold_6240 ... \
+        --scenarios new-devices random    # HELP's devices; --held-out picks the new ones
+
+The zoo (real architectures) is only ever a test set. Figures of 2026-11-27: bench/results/.
 """
 
 from __future__ import annotations
@@ -58,7 +61,7 @@ def print_table(rows: list[dict], per_device: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--source", default="help-cache:data/help_ir.jsonl.gz:nb201")
+    ap.add_argument("--source", default="corpus", help="corpus, corpus+help or help-cache:<path>[:spaces]")
     ap.add_argument("--scenarios", nargs="+", default=["random"],
                     choices=["random", "loso", "zoo", "new-devices"])
     ap.add_argument("--devices", nargs="*", default=None, help="restrict to these devices")
