@@ -322,7 +322,7 @@ def adapt_device(
     for m in predictor.members:
         m = copy.deepcopy(m)
         m.add_devices(1)
-        members.append(_fit_new_row(m, batch, y, steps, lr, l2, predictor.available if prior == "mixture" else False))
+        members.append(_fit_new_row(m, batch, y, steps, lr, l2, predictor.available, prior))
     avail = np.concatenate([predictor.available, np.isfinite(values).any(0)[None]])
     q = np.concatenate([predictor.q, np.nanmedian(predictor.q, axis=0, keepdims=True)])
     meta = dict(predictor.meta, adapted={device: {"samples": len(graphs)}})
@@ -330,7 +330,7 @@ def adapt_device(
 
 
 def _fit_new_row(model: PerfSAGE, batch: Batch, y: torch.Tensor, steps: int, lr: float, l2: float,
-                 available: np.ndarray | None | bool = None) -> PerfSAGE:
+                 available: np.ndarray | None = None, prior: str = "mixture") -> PerfSAGE:
     """Fit the last device row on ``y [K, T]`` in two stages: (1) the best mixture of the known
     devices' rows (softmax weights per target over the devices that have the target, plus a
     free log-scale offset: a handful of parameters, safe from 10 samples); (2) the row itself,
@@ -341,7 +341,7 @@ def _fit_new_row(model: PerfSAGE, batch: Batch, y: torch.Tensor, steps: int, lr:
     new = model.num_devices - 1
     mask = torch.isfinite(y)
     logy = torch.log(y.clamp_min(1e-12))
-    if available is False:  # the mean of the known rows, as add_devices left it
+    if prior == "mean":  # the mean of the known rows, as add_devices left it
         vec, bias = model.device_vec[new].detach(), model.device_bias[new].detach()
         with torch.no_grad():
             base = _row_pred(model, z, batch.batch, vec, bias, torch.zeros_like(bias), y.size(0))

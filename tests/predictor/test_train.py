@@ -80,6 +80,11 @@ def test_adapt_new_device_from_few_samples(trained, table):
     m = metrics(np.exp(mu[:, 0, 0]), table.y[test, 1, 0])
     assert m["rho"] > 0.9 and m["mape"] < 25
     assert adapted.available[-1].tolist() == [True, False]
+    mean_prior = adapt_device(base, "slow-again", [table.data[i] for i in shots], values, prior="mean")
+    mu_mean, _ = mean_prior.predict_log([table.data[i] for i in test], dev)
+    assert metrics(np.exp(mu_mean[:, 0, 0]), table.y[test, 1, 0])["rho"] > 0.9
+    with pytest.raises(ValueError, match="prior"):
+        adapt_device(base, "other", [table.data[i] for i in shots], values, prior="median")
     with pytest.raises(ValueError):
         adapt_device(base, "slow", [table.data[0]], table.y[:1, 1])
     with pytest.raises(ValueError):
