@@ -30,6 +30,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 log = logging.getLogger(__name__)
 
 CORPUS_DIR = Path(__file__).resolve().parent / "corpus"
@@ -264,6 +266,4 @@ def latency_label_ms(measurement: dict[str, Any], quantile: float = 0.25) -> flo
     per: dict[int, list[float]] = {}
     for value, sess in zip(cpu, sessions, strict=False):
         per.setdefault(sess, []).append(value)
-    import numpy as np
-
     return float(np.mean([np.quantile(v, quantile) for v in per.values()]))
