@@ -74,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ensemble", type=int, default=TrainConfig.ensemble)
     ap.add_argument("--hidden", type=int, default=TrainConfig.hidden_channels)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--contribution", default=TrainConfig.contribution, choices=["exp", "softplus", "roofline"],
+                    help="GNN node-cost form (roofline: analytic floor x bounded learned factor)")
     ap.add_argument("--per-device", action="store_true", help="print every device, not just the mean")
     ap.add_argument("--json", default=None, help="also write every row to this JSON file")
     ap.add_argument("-v", "--verbose", action="store_true")
@@ -86,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     spaces = {s: table.spaces.count(s) for s in sorted(set(table.spaces))}
     print(f"source {args.source}: {len(table.keys)} graphs {spaces}, {len(table.devices)} devices, "
           f"targets {table.targets} (loaded in {time.monotonic() - t0:.0f}s)")
-    cfg = TrainConfig(epochs=args.epochs, ensemble=args.ensemble, hidden_channels=args.hidden, seed=args.seed)
+    cfg = TrainConfig(epochs=args.epochs, ensemble=args.ensemble, hidden_channels=args.hidden, seed=args.seed,
+                      contribution=args.contribution)
     rows: list[dict] = []
     # The zoo (real architectures) is only ever a test set: out of every other scenario's data.
     sampled = table.subset_graphs(np.flatnonzero(np.asarray(table.spaces) != HELD_OUT_SPACE))

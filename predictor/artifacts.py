@@ -16,18 +16,21 @@ import hashlib
 import json
 import logging
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence, Sized
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 from torch_geometric.data import Batch, Data
 
-from predictor.features import FEATURE_SCHEMA_VERSION, GRAPH_FEATURES, featurize_many
+from predictor.features import FEATURE_SCHEMA_VERSION, GRAPH_FEATURES, N_OP_COLS, featurize_many
 from predictor.graph.ir import Graph, IRError
 from predictor.models.perf_sage import PerfSAGE
+from predictor.pipeline import pipelined
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -96,9 +99,10 @@ class Predictor:
         x, edge_index, batch, graph_attr = collate(data)
         adj = PerfSAGE.adjacency(edge_index, x.size(0))
         dev = torch.as_tensor(device_idx, dtype=torch.long).expand(len(data), -1)
+        one_hot = _one_hot(data)
         logs = []
         for m in self.members:
-            pred, _ = m(x, adj, batch, dev, graph_attr)
+            pred, _ = m(x, adj, batch, dev, graph_attr, one_hot=one_hot)
             logs.append(torch.log(pred.clamp_min(1e-12)))
         stack = torch.stack(logs)
         return stack.mean(0).numpy(), stack.std(0, unbiased=False).numpy()
@@ -139,15 +143,16 @@ class Predictor:
         {node_name: value}}}`` when ``breakdown`` is set (node values sum to "value").
         Targets a device has no training data for come back with ``available: False``
         and ``value: None``. A forward batch holds at most ``batch_size`` graphs and, past
-        its first graph, at most ``batch_nodes`` nodes."""
+        its first graph, at most ``batch_nodes`` nodes. Graphs not yet featurised are
+        featurised a batch ahead in a background thread (:func:`predictor.pipeline.pipelined`),
+        overlapping the forward pass of the batch before."""
         targets = list(targets or self.targets)
         unknown = [t for t in targets if t not in self.targets]
         if unknown:
             raise PredictionError(f"unknown target(s) {unknown}; known: {self.targets}")
         dev_idx = self.device_indices(devices)
-        data = _featurized(graphs)
         out: list[dict[str, Any]] = []
-        for chunk in _batches(data, batch_size, batch_nodes):
+        for chunk in _featurized_batches(graphs, batch_size, batch_nodes):
             mu, sigma = self.predict_log(chunk, dev_idx)
             lo, hi = self.interval(mu, sigma, dev_idx)
             for i, d in enumerate(chunk):
@@ -199,17 +204,45 @@ def _featurized(graphs: Sequence[Graph | Mapping[str, Any] | Data]) -> list[Data
     return out  # type: ignore[return-value]
 
 
-def _batches(data: list[Data], max_graphs: int, max_nodes: int) -> Iterator[list[Data]]:
-    chunk: list[Data] = []
+def _size(g: Graph | Mapping[str, Any] | Data) -> int:
+    if isinstance(g, Data):
+        return int(g.num_nodes)
+    nodes = g.nodes if isinstance(g, Graph) else g.get("nodes") if isinstance(g, Mapping) else None
+    return len(nodes) if isinstance(nodes, Sized) else 1
+
+
+def _batches(data: Sequence[T], max_graphs: int, max_nodes: int) -> Iterator[list[T]]:
+    chunk: list[T] = []
     nodes = 0
     for d in data:
-        if chunk and (len(chunk) >= max_graphs or nodes + d.num_nodes > max_nodes):
+        n = _size(d)  # type: ignore[arg-type]
+        if chunk and (len(chunk) >= max_graphs or nodes + n > max_nodes):
             yield chunk
             chunk, nodes = [], 0
         chunk.append(d)
-        nodes += d.num_nodes
+        nodes += n
     if chunk:
         yield chunk
+
+
+def _featurized_batches(graphs: Sequence[Graph | Mapping[str, Any] | Data], max_graphs: int,
+                        max_nodes: int) -> Iterator[list[Data]]:
+    """Forward batches of featurised graphs; those given as ``Graph`` or IR document are
+    featurised one batch ahead in a background thread."""
+    chunks = list(_batches(graphs, max_graphs, max_nodes))
+    if all(isinstance(g, Data) for g in graphs):
+        yield from chunks  # type: ignore[misc]
+        return
+    yield from pipelined(_featurized, chunks)
+
+
+def _one_hot(data: Sequence[Data]) -> tuple[torch.Tensor, int] | None:
+    """``(op_col of every node, N_OP_COLS)`` when every graph carries ``op_col`` (featurised
+    here), else None (the model then multiplies the one-hot columns as they are)."""
+    cols = [getattr(d, "op_col", None) for d in data]
+    if any(c is None for c in cols):
+        return None
+    return torch.cat(cols), N_OP_COLS
 
 
 def collate(data: Sequence[Data]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:

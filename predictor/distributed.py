@@ -33,7 +33,6 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from predictor.artifacts import Predictor, save_checkpoint
-from predictor.features import GRAPH_DIM, NODE_DIM
 from predictor.graph.ir import Graph
 from predictor.models.perf_sage import PerfSAGE
 from predictor.train import (
@@ -43,6 +42,7 @@ from predictor.train import (
     _collate,
     _forward_all,
     _set_determinism,
+    build_model,
     build_table,
     calibrate,
     ensemble_log,
@@ -75,16 +75,7 @@ def _shard(perm: np.ndarray, rank: int, world: int) -> np.ndarray:
 def train_member(table: Table, fit: np.ndarray, val: np.ndarray, cfg: TrainConfig, seed: int) -> PerfSAGE:
     rank, world = dist.get_rank(), dist.get_world_size()
     _set_determinism(seed, cfg.num_threads)
-    model = PerfSAGE(
-        NODE_DIM,
-        GRAPH_DIM,
-        cfg.hidden_channels,
-        cfg.num_layers,
-        len(table.devices),
-        len(table.targets),
-        cfg.embed_channels,
-        cfg.dropout,
-    )
+    model = build_model(cfg, len(table.devices), len(table.targets))
     init_scales(model, table, fit)
     ddp = DistributedDataParallel(model)
     opt = torch.optim.AdamW(ddp.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)

@@ -21,6 +21,10 @@ Node features (``x``, float32, :data:`NODE_DIM` columns):
 Graph-level features (``graph_attr``, :data:`GRAPH_DIM` columns): log totals of
 MACs, FLOPs, params, bytes read / written, log node and edge counts.
 
+``op_col`` holds each node's one-hot column (the first :data:`N_OP_COLS` columns of ``x`` are
+exactly one-hot), so a model can gather instead of multiply (:meth:`PerfSAGE.encode`); it is
+not called ``*_index``, which PyG would shift when batching.
+
 ``edge_index`` follows the graph's edges (real data flow). ``node_names`` keeps the
 IR node names so per-node contributions can be reported as a per-layer breakdown.
 
@@ -150,6 +154,10 @@ NODE_FEATURES: tuple[tuple[str, Callable[[Raw], np.ndarray]], ...] = (
 )
 NUMERIC_FEATURES: tuple[str, ...] = tuple(name for name, _ in NODE_FEATURES)
 NODE_DIM = N_OP_COLS + len(NUMERIC_FEATURES)
+#: The columns a roofline model reads its analytic floor from, and their scale back to log1p.
+ROOFLINE_COLUMNS: tuple[int, ...] = tuple(
+    N_OP_COLS + NUMERIC_FEATURES.index(n) for n in ("log_flops", "log_bytes_read", "log_bytes_written"))
+ROOFLINE_SCALE = 1.0 / _LOG_SCALE
 
 #: Graph-level features: log of a per-graph sum of a raw column (or a count).
 GRAPH_FEATURES: tuple[str, ...] = (
@@ -439,12 +447,14 @@ def _featurize_docs(docs: Sequence[_Doc]) -> list[Data]:
     sums = np.add.reduceat(np.stack([raw[k] for k in _GRAPH_SUMS], 1), offsets[:-1], axis=0)
     graph_attr = _log(np.column_stack([sums, sizes, n_edges])).astype(np.float32)
     xt, gt, bounds = torch.from_numpy(x), torch.from_numpy(graph_attr), offsets.tolist()
+    cols = torch.from_numpy(codes >> 1)
     out = []
     for i, g in enumerate(docs):
         data = Data(
             x=xt[bounds[i] : bounds[i + 1]],
             edge_index=torch.from_numpy(np.ascontiguousarray(g.edges.T)),
             graph_attr=gt[i : i + 1],
+            op_col=cols[bounds[i] : bounds[i + 1]],
             num_nodes=g.n,
         )
         data.node_names = g.names

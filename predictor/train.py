@@ -25,9 +25,9 @@ import torch
 from torch_geometric.data import Batch, Data
 
 from predictor.artifacts import COVERAGE, SIGMA_FLOOR, Predictor, conformal_q, graph_feature_stats
-from predictor.features import GRAPH_DIM, NODE_DIM, featurize
+from predictor.features import GRAPH_DIM, NODE_DIM, ROOFLINE_COLUMNS, ROOFLINE_SCALE, featurize
 from predictor.graph.ir import Graph
-from predictor.models.perf_sage import PerfSAGE
+from predictor.models.perf_sage import CONTRIBUTIONS, PerfSAGE
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +79,7 @@ class TrainConfig:
     embed_channels: int = 24
     dropout: float = 0.0
     contribution: str = "exp"
+    bound: float = 3.0  # roofline: the learned per-node factor stays within e^-bound..e^bound
     ensemble: int = 3
     epochs: int = 40
     min_steps: int = 1500  # small data sets get more epochs, so every model sees enough updates
@@ -162,17 +163,64 @@ def log_loss(pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.smooth_l1_loss(err, torch.zeros_like(err), beta=0.05)
 
 
+def build_model(cfg: TrainConfig, num_devices: int, num_targets: int) -> PerfSAGE:
+    """A fresh PerfSAGE for ``cfg`` over the current feature schema."""
+    extra: dict[str, Any] = {}
+    if cfg.contribution == "roofline":
+        extra = {"basis_columns": list(ROOFLINE_COLUMNS), "basis_scale": ROOFLINE_SCALE, "bound": cfg.bound}
+    return PerfSAGE(NODE_DIM, GRAPH_DIM, cfg.hidden_channels, cfg.num_layers, num_devices, num_targets,
+                    cfg.embed_channels, cfg.dropout, cfg.contribution, **extra)
+
+
+def roofline_totals(graphs: Sequence[Data]) -> np.ndarray:
+    """Per graph, the sums of the roofline basis terms ``[G, 3]`` (FLOPs + 1, bytes + 2, 1 per node),
+    exactly what a roofline model's floor adds up with unit rates."""
+    out = np.zeros((len(graphs), 3))
+    cols = list(ROOFLINE_COLUMNS)
+    for i, d in enumerate(graphs):
+        raw = np.expm1(d.x[:, cols].double().numpy() * ROOFLINE_SCALE)
+        out[i] = [(raw[:, 0] + 1).sum(), (raw[:, 1] + raw[:, 2] + 2).sum(), d.num_nodes]
+    return out
+
+
+def fit_roofline(totals: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Log-rates ``[3]`` of ``y ~ a*FLOPs + b*bytes + c*nodes`` (a, b, c >= 0) minimising the
+    squared *relative* error; a term the fit drops is kept at 0.1% of the median graph so that
+    training can still move it."""
+    from scipy.optimize import nnls
+
+    ok = np.isfinite(y) & (y > 0)
+    if ok.sum() < 3:
+        return np.log(np.full(3, 1e-9))
+    a, b = totals[ok] / y[ok, None], np.ones(int(ok.sum()))
+    col = np.maximum(np.median(totals[ok], 0), 1e-12)
+    coef, _ = nnls(a / col, b)  # columns normalised for conditioning
+    coef = coef / col
+    floor = 1e-3 * np.median(y[ok]) / col
+    return np.log(np.maximum(coef, floor))
+
+
 def init_scales(model: PerfSAGE, table: Table, idx: np.ndarray) -> dict[str, Any]:
-    """Set each device/target log-scale so an untrained model predicts the median;
-    returns the normalisation stats stored in the checkpoint."""
+    """Set each device/target log-scale so an untrained model predicts the median (roofline:
+    its rates so it predicts the non-negative least-squares roofline fit); returns the
+    normalisation stats stored in the checkpoint."""
     nodes = float(np.mean([table.data[i].num_nodes for i in idx]))
     with warnings.catch_warnings():  # all-NaN cells (targets a device lacks) are expected
         warnings.simplefilter("ignore", RuntimeWarning)
         med = np.nanmedian(table.y[idx], axis=0) if len(idx) else np.full(table.y.shape[1:], np.nan)
     med = np.where(np.isfinite(med), med, 1.0)
     with torch.no_grad():
-        model.device_log_scale.copy_(torch.as_tensor(np.log(med / (nodes * model.zero_logit_value())),
-                                                      dtype=torch.float32))
+        if model.device_rate is not None:
+            totals = roofline_totals([table.data[i] for i in idx])
+            rates = np.zeros(tuple(model.device_rate.shape))
+            for d in range(rates.shape[0]):
+                for t in range(rates.shape[1]):
+                    rates[d, t] = fit_roofline(totals, table.y[idx, d, t])
+            model.device_rate.copy_(torch.as_tensor(rates, dtype=torch.float32))
+            model.device_log_scale.zero_()
+        else:
+            model.device_log_scale.copy_(torch.as_tensor(np.log(med / (nodes * model.zero_logit_value())),
+                                                          dtype=torch.float32))
     return {"median": med.tolist(), "mean_nodes": nodes}
 
 
@@ -197,10 +245,7 @@ def train_member(
 ) -> tuple[PerfSAGE, dict[str, Any]]:
     """Train one PerfSAGE with early stopping on validation MAPE."""
     _set_determinism(seed, cfg.num_threads)
-    model = PerfSAGE(
-        NODE_DIM, GRAPH_DIM, cfg.hidden_channels, cfg.num_layers, len(table.devices), len(table.targets),
-        cfg.embed_channels, cfg.dropout, cfg.contribution,
-    )
+    model = build_model(cfg, len(table.devices), len(table.targets))
     stats = init_scales(model, table, train_idx)
     epochs = max(cfg.epochs, math.ceil(cfg.min_steps / max(math.ceil(len(train_idx) / cfg.batch_size), 1)))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -338,25 +383,31 @@ def _fit_new_row(model: PerfSAGE, batch: Batch, y: torch.Tensor, steps: int, lr:
     model.eval()
     with torch.no_grad():
         z = model.encode(batch.x, batch.edge_index, batch.batch, batch.graph_attr)
+        basis = model.node_basis(batch.x)
     new = model.num_devices - 1
     mask = torch.isfinite(y)
     logy = torch.log(y.clamp_min(1e-12))
+    roofline = model.device_rate is not None
+    rate = model.device_rate[new].detach() if roofline else torch.zeros(y.size(1), 3)
     if prior == "mean":  # the mean of the known rows, as add_devices left it
         vec, bias = model.device_vec[new].detach(), model.device_bias[new].detach()
         with torch.no_grad():
-            base = _row_pred(model, z, batch.batch, vec, bias, torch.zeros_like(bias), y.size(0))
+            base = _row_pred(model, z, batch.batch, vec, bias, torch.zeros_like(bias), y.size(0), basis, rate)
             scale = torch.nan_to_num(torch.nanmedian(torch.where(mask, logy - torch.log(base), torch.nan), 0).values)
     else:
-        vec, bias, scale = _mixture_row(model, z, batch.batch, y, mask, logy, available, steps)
-    vec, bias, scale = (t.detach().clone().requires_grad_(True) for t in (vec, bias, scale))
-    prior_vec = vec.detach().clone()
-    opt = torch.optim.LBFGS([vec, bias, scale], lr=lr, max_iter=steps, line_search_fn="strong_wolfe")
+        vec, bias, scale, rate = _mixture_row(model, z, batch.batch, y, mask, logy, available, steps, basis)
+    vec, bias, scale, rate = (t.detach().clone().requires_grad_(True) for t in (vec, bias, scale, rate))
+    prior_vec, prior_rate = vec.detach().clone(), rate.detach().clone()
+    params = [vec, bias, scale] + ([rate] if roofline else [])
+    opt = torch.optim.LBFGS(params, lr=lr, max_iter=steps, line_search_fn="strong_wolfe")
 
     def closure() -> torch.Tensor:
         opt.zero_grad()
-        pred = _row_pred(model, z, batch.batch, vec, bias, scale, y.size(0))
+        pred = _row_pred(model, z, batch.batch, vec, bias, scale, y.size(0), basis, rate)
         err = torch.where(mask, torch.log(pred.clamp_min(1e-12)) - logy, 0.0)
         loss = (err**2).sum() / mask.sum().clamp_min(1) + l2 * ((vec - prior_vec) ** 2).sum()
+        if roofline:
+            loss = loss + l2 * ((rate - prior_rate) ** 2).sum()
         loss.backward()
         return loss
 
@@ -365,35 +416,42 @@ def _fit_new_row(model: PerfSAGE, batch: Batch, y: torch.Tensor, steps: int, lr:
         model.device_vec[new] = vec
         model.device_bias[new] = bias
         model.device_log_scale[new] = scale
+        if roofline:
+            model.device_rate[new] = rate
     return model
 
 
 def _mixture_row(model: PerfSAGE, z: torch.Tensor, batch: torch.Tensor, y: torch.Tensor, mask: torch.Tensor,
-                 logy: torch.Tensor, available: np.ndarray | None, steps: int
-                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                 logy: torch.Tensor, available: np.ndarray | None, steps: int, basis: torch.Tensor | None = None,
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     known = model.num_devices - 1
     vecs = model.device_vec[:known].detach().transpose(0, 1).contiguous()  # [T, D, E]
     biases = model.device_bias[:known].detach().T.contiguous()  # [T, D]
     scales = model.device_log_scale[:known].detach().T.contiguous()  # [T, D]
+    rates = (model.device_rate[:known].detach().transpose(0, 1).contiguous() if model.device_rate is not None
+             else torch.zeros(biases.size(0), known, 3))  # [T, D, 3]
     allowed = torch.ones_like(biases, dtype=torch.bool) if available is None else \
         torch.as_tensor(np.asarray(available)[:known].T, dtype=torch.bool)
     allowed = allowed | ~allowed.any(1, keepdim=True)  # a target no known device has: mix them all
     logits = torch.zeros(biases.shape, requires_grad=True)
     offset = torch.zeros(biases.size(0), requires_grad=True)
 
-    def row() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def row() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         w = torch.softmax(logits.masked_fill(~allowed, -1e9), dim=1)
-        return (torch.einsum("td,tde->te", w, vecs), (w * biases).sum(1), (w * scales).sum(1) + offset)
+        return (torch.einsum("td,tde->te", w, vecs), (w * biases).sum(1), (w * scales).sum(1) + offset,
+                torch.einsum("td,tdk->tk", w, rates))
 
     with torch.no_grad():  # start the offset at the right magnitude
-        v0, b0, s0 = row()
-        ratio = torch.where(mask, logy - torch.log(_row_pred(model, z, batch, v0, b0, s0, y.size(0))), torch.nan)
+        v0, b0, s0, r0 = row()
+        ratio = torch.where(mask, logy - torch.log(_row_pred(model, z, batch, v0, b0, s0, y.size(0), basis, r0)),
+                            torch.nan)
         offset.copy_(torch.nan_to_num(torch.nanmedian(ratio, 0).values))
     opt = torch.optim.LBFGS([logits, offset], lr=1.0, max_iter=steps, line_search_fn="strong_wolfe")
 
     def closure() -> torch.Tensor:
         opt.zero_grad()
-        pred = _row_pred(model, z, batch, *row(), y.size(0))
+        v, b, sc, r = row()
+        pred = _row_pred(model, z, batch, v, b, sc, y.size(0), basis, r)
         err = torch.where(mask, torch.log(pred.clamp_min(1e-12)) - logy, 0.0)
         loss = (err**2).sum() / mask.sum().clamp_min(1) + 1e-3 * (logits**2).sum()
         loss.backward()
@@ -404,8 +462,10 @@ def _mixture_row(model: PerfSAGE, z: torch.Tensor, batch: torch.Tensor, y: torch
         return row()
 
 
-def _row_pred(model, z, batch, vec, bias, scale, num_graphs) -> torch.Tensor:
-    contrib = model.activate(z @ vec.T + bias, scale)  # [N, T]
+def _row_pred(model, z, batch, vec, bias, scale, num_graphs, basis=None, rate=None) -> torch.Tensor:
+    """Graph predictions ``[num_graphs, T]`` of one device row (``rate [T, 3]``: roofline only)."""
+    base = model.log_base(basis, rate.unsqueeze(0)) if model.device_rate is not None else None
+    contrib = model.activate(z @ vec.T + bias, scale, base)  # [N, T]
     return torch.zeros(num_graphs, contrib.size(1)).index_add(0, batch, contrib)
 
 
@@ -431,6 +491,8 @@ def register(subparsers: argparse._SubParsersAction, name: str) -> None:
     p.add_argument("--limit", type=int, default=None, help="use at most this many graphs")
     for f in ("epochs", "ensemble", "hidden_channels", "seed", "batch_size"):
         p.add_argument(f"--{f.replace('_', '-')}", dest=f, type=int, default=getattr(TrainConfig, f))
+    p.add_argument("--contribution", choices=sorted(CONTRIBUTIONS), default=TrainConfig.contribution,
+                   help="how node logits become costs (roofline: analytic floor x bounded learned factor)")
     p.add_argument("--max-minutes", dest="max_minutes", type=float, default=None)
     p.set_defaults(func=_run)
 
@@ -445,7 +507,8 @@ def _run(args: argparse.Namespace) -> int:
     records = [r for r in load_records(args.source, devices=args.devices, limit=args.limit) if r.space != HELD_OUT_SPACE]
     table = build_table(records, devices=args.devices)
     cfg = TrainConfig(epochs=args.epochs, ensemble=args.ensemble, hidden_channels=args.hidden_channels,
-                      seed=args.seed, batch_size=args.batch_size, max_minutes=args.max_minutes)
+                      seed=args.seed, batch_size=args.batch_size, max_minutes=args.max_minutes,
+                      contribution=args.contribution)
     pred = train_predictor(table, cfg, name=args.out.rsplit("/", 1)[-1].removesuffix(".pt"),
                            description={"source": args.source})
     from predictor.artifacts import save_checkpoint

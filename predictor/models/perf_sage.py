@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -15,7 +16,8 @@ from torch_geometric.utils import scatter
 # their long-standing CSR x dense product
 warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state", category=UserWarning)
 
-CONTRIBUTIONS = frozenset({"exp", "softplus"})
+CONTRIBUTIONS = frozenset({"exp", "softplus", "roofline"})
+BASIS_TERMS = 3  # roofline basis: FLOPs, bytes moved, a constant per node
 
 
 class PerfSAGE(nn.Module):
@@ -46,7 +48,16 @@ class PerfSAGE(nn.Module):
         contribution (str): how a node's logit becomes its (positive) contribution:
             ``"exp"`` (log-linear: node costs span orders of magnitude, and
             :math:`e^{s_{d,t}}` then scales them multiplicatively) or ``"softplus"``
-            (the first checkpoints' form; the default so that their configs load).
+            (the first checkpoints' form; the default so that their configs load), or
+            ``"roofline"``: the node's cost is an analytic floor, a device-rated sum of
+            its FLOPs, bytes moved and a per-node constant, times a *bounded* learned
+            factor :math:`e^{\pm\text{bound}}`. An op the encoder has never seen (another
+            search space, an unknown operator) then still costs about what its work
+            implies, instead of whatever an unconstrained exponential extrapolates to.
+        basis_columns (list[int]): roofline only: the columns of ``x`` holding the
+            scaled ``log1p`` of FLOPs, bytes read and bytes written.
+        basis_scale (float): roofline only: ``log1p(v) = x[:, col] * basis_scale``.
+        bound (float): roofline only: the learned factor stays within ``e^{-bound}..e^{bound}``.
     """
 
     def __init__(
@@ -60,6 +71,9 @@ class PerfSAGE(nn.Module):
         embed_channels: int = 32,
         dropout: float = 0.0,
         contribution: str = "softplus",
+        basis_columns: list[int] | tuple[int, ...] | None = None,
+        basis_scale: float = 10.0,
+        bound: float = 3.0,
     ) -> None:
         super().__init__()
         if contribution not in CONTRIBUTIONS:
@@ -73,6 +87,11 @@ class PerfSAGE(nn.Module):
         self.embed_channels = embed_channels
         self.dropout = dropout
         self.contribution = contribution
+        if contribution == "roofline" and (basis_columns is None or len(basis_columns) != 3):
+            raise ValueError("contribution 'roofline' needs basis_columns: the FLOPs, bytes-read, bytes-written columns")
+        self.basis_columns = [int(c) for c in basis_columns] if contribution == "roofline" else None
+        self.basis_scale = float(basis_scale)
+        self.bound = float(bound)
 
         self.lin_in = nn.Linear(in_channels, hidden_channels)
         self.lin_graph = nn.Linear(graph_channels, hidden_channels) if graph_channels > 0 else None
@@ -84,6 +103,9 @@ class PerfSAGE(nn.Module):
         self.device_vec = nn.Parameter(torch.empty(num_devices, num_targets, embed_channels))
         self.device_bias = nn.Parameter(torch.empty(num_devices, num_targets))
         self.device_log_scale = nn.Parameter(torch.empty(num_devices, num_targets))
+        # roofline: per device/target log-rates of the FLOPs, bytes and constant terms
+        self.device_rate = (nn.Parameter(torch.empty(num_devices, num_targets, BASIS_TERMS))
+                            if contribution == "roofline" else None)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -99,10 +121,29 @@ class PerfSAGE(nn.Module):
         nn.init.normal_(self.device_vec, std=1.0 / math.sqrt(self.embed_channels))
         nn.init.zeros_(self.device_bias)
         nn.init.zeros_(self.device_log_scale)
+        if self.device_rate is not None:
+            # placeholders (about 1 ns per FLOP or byte, 10 us per node, in ms); training sets them
+            # from a non-negative least-squares fit of the measurements (train.init_scales)
+            self.device_rate.data[:] = torch.tensor([-13.8, -13.8, -4.6])
 
     def device_parameters(self) -> list[nn.Parameter]:
         """The per-device parameters (fitted alone when adapting to a new device)."""
-        return [self.device_vec, self.device_bias, self.device_log_scale]
+        params = [self.device_vec, self.device_bias, self.device_log_scale]
+        return params + ([self.device_rate] if self.device_rate is not None else [])
+
+    def node_basis(self, x: Tensor) -> Tensor | None:
+        """Roofline basis ``[N, 3]``: log(FLOPs + 1), log(bytes moved + 2), 0; None for other forms."""
+        if self.basis_columns is None:
+            return None
+        c = self.basis_columns
+        flops = x[:, c[0]] * self.basis_scale
+        moved = torch.logaddexp(x[:, c[1]] * self.basis_scale, x[:, c[2]] * self.basis_scale)
+        return torch.stack([flops, moved, torch.zeros_like(flops)], -1)
+
+    def log_base(self, basis: Tensor, rate: Tensor) -> Tensor:
+        """log of the roofline floor: ``basis [N, 3]`` with ``rate [N, ..., 3]`` -> ``[N, ...]``."""
+        shape = (basis.size(0),) + (1,) * (rate.dim() - 2) + (BASIS_TERMS,)
+        return torch.logsumexp(basis.view(shape) + rate, -1)
 
     def add_devices(self, count: int) -> None:
         """Append ``count`` device embeddings, initialised to the mean of the existing ones."""
@@ -133,14 +174,18 @@ class PerfSAGE(nn.Module):
             check_invariants=False,
         )
 
-    def encode(self, x: Tensor, edge_index: Tensor, batch: Tensor, graph_attr: Tensor | None = None) -> Tensor:
+    def encode(self, x: Tensor, edge_index: Tensor, batch: Tensor, graph_attr: Tensor | None = None,
+               one_hot: tuple[Tensor, int] | None = None) -> Tensor:
         """Node embeddings ``z`` of shape ``[num_nodes, embed_channels]``; ``edge_index``: data-flow
-        edges ``[2, E]`` or their :meth:`adjacency`."""
+        edges ``[2, E]`` or their :meth:`adjacency`. ``one_hot = (index [N], width)`` says that the
+        first ``width`` columns of ``x`` are exactly one-hot with the 1 at ``index``: the input layer
+        then gathers those weight columns instead of multiplying by them (same result, a quarter of
+        the forward pass's arithmetic saved)."""
         if edge_index.layout == torch.sparse_csr:
             ei = edge_index
         else:
             ei = torch.cat([edge_index, edge_index.flip(0)], 1)
-        h = F.relu(self.lin_in(x))
+        h = F.relu(self.input_layer(x, one_hot))
         h0 = h
         for conv, norm in zip(self.convs, self.norms, strict=True):
             out = norm(F.relu(conv(h, ei)))
@@ -151,23 +196,42 @@ class PerfSAGE(nn.Module):
             h = h + self.lin_graph(graph_attr)[batch]
         return self.lin_embed(torch.cat([h, h0], -1))
 
-    def contributions(self, z: Tensor, batch: Tensor, device_idx: Tensor) -> Tensor:
+    def input_layer(self, x: Tensor, one_hot: tuple[Tensor, int] | None = None) -> Tensor:
+        """``lin_in(x)``, by a gather over the one-hot columns where ``one_hot`` gives them."""
+        if one_hot is None:
+            return self.lin_in(x)
+        index, width = one_hot
+        w = self.lin_in.weight
+        return F.embedding(index, w[:, :width].T) + F.linear(x[:, width:], w[:, width:], self.lin_in.bias)
+
+    def contributions(self, z: Tensor, batch: Tensor, device_idx: Tensor, basis: Tensor | None = None) -> Tensor:
         """Per-node contributions ``[num_nodes, K, num_targets]`` for ``device_idx``
-        of shape ``[B, K]`` (K devices per graph)."""
+        of shape ``[B, K]`` (K devices per graph); ``basis``: :meth:`node_basis` (roofline)."""
         dev = device_idx[batch]  # [N, K]
         vec = self.device_vec[dev]  # [N, K, T, E]
         logits = torch.einsum("ne,nkte->nkt", z, vec) + self.device_bias[dev]
-        return self.activate(logits, self.device_log_scale[dev])
+        base = None
+        if self.device_rate is not None:
+            if basis is None:
+                raise ValueError("roofline contributions need the node basis (node_basis(x))")
+            base = self.log_base(basis, self.device_rate[dev])
+        return self.activate(logits, self.device_log_scale[dev], base)
 
-    def activate(self, logits: Tensor, log_scale: Tensor) -> Tensor:
-        """Contribution from a node logit and a device log-scale (always positive)."""
+    def activate(self, logits: Tensor, log_scale: Tensor, log_base: Tensor | None = None) -> Tensor:
+        """Contribution from a node logit and a device log-scale (always positive); roofline
+        also takes the node's :meth:`log_base`."""
+        if self.contribution == "roofline":
+            if log_base is None:
+                raise ValueError("roofline contributions need log_base")
+            bounded = self.bound * torch.tanh(logits / self.bound)
+            return torch.exp((log_base + bounded + log_scale).clamp(-40.0, 30.0))
         if self.contribution == "exp":
             return torch.exp((logits + log_scale).clamp(-30.0, 30.0))
         return F.softplus(logits) * torch.exp(log_scale)
 
     def zero_logit_value(self) -> float:
         """A node's contribution at logit 0 and log-scale 0 (used to initialise scales)."""
-        return 1.0 if self.contribution == "exp" else math.log(2.0)
+        return math.log(2.0) if self.contribution == "softplus" else 1.0
 
     def forward(
         self,
@@ -177,6 +241,7 @@ class PerfSAGE(nn.Module):
         device_idx: Tensor,
         graph_attr: Tensor | None = None,
         edge_attr: Tensor | None = None,
+        one_hot: tuple[Tensor, int] | None = None,
     ) -> tuple[Tensor, Tensor]:
         """Predict every target for every (graph, device) pair.
 
@@ -187,6 +252,7 @@ class PerfSAGE(nn.Module):
             device_idx: ``[B]`` (one device per graph) or ``[B, K]``.
             graph_attr: graph features ``[B, graph_channels]``.
             edge_attr: unused (kept for the PyG signature).
+            one_hot: see :meth:`encode`.
 
         Returns:
             ``(pred [B, K, T], node_contrib [N, K, T])`` in linear target units.
@@ -194,13 +260,17 @@ class PerfSAGE(nn.Module):
         del edge_attr
         if device_idx.dim() == 1:
             device_idx = device_idx.unsqueeze(1)
-        z = self.encode(x, edge_index, batch, graph_attr)
-        contrib = self.contributions(z, batch, device_idx)
+        z = self.encode(x, edge_index, batch, graph_attr, one_hot)
+        contrib = self.contributions(z, batch, device_idx, self.node_basis(x))
         pred = scatter(contrib, batch, dim=0, dim_size=device_idx.size(0), reduce="sum")
         return pred, contrib
 
-    def config(self) -> dict[str, int | float]:
+    def config(self) -> dict[str, Any]:
         """Constructor arguments (what a checkpoint stores)."""
+        extra: dict[str, Any] = {}
+        if self.contribution == "roofline":
+            extra = {"basis_columns": list(self.basis_columns or []), "basis_scale": self.basis_scale,
+                     "bound": self.bound}
         return {
             "in_channels": self.in_channels,
             "graph_channels": self.graph_channels,
@@ -211,6 +281,7 @@ class PerfSAGE(nn.Module):
             "embed_channels": self.embed_channels,
             "dropout": self.dropout,
             "contribution": self.contribution,
+            **extra,
         }
 
     def __repr__(self) -> str:

@@ -104,3 +104,53 @@ def test_prebuilt_adjacency_gives_the_edge_list_result():
             got = m(x, adj, batch, dev, graph_attr)
         for r, g in zip(ref, got, strict=True):
             torch.testing.assert_close(g, r, rtol=1e-5, atol=0)
+
+
+def _roofline(**kw) -> PerfSAGE:
+    from predictor.features import ROOFLINE_COLUMNS, ROOFLINE_SCALE
+
+    return _model(contribution="roofline", basis_columns=ROOFLINE_COLUMNS, basis_scale=ROOFLINE_SCALE, **kw)
+
+
+def test_roofline_contributions_stay_within_the_bound_of_the_analytic_floor():
+    """Whatever the encoder says (here: huge random logits), a node costs its device-rated
+    FLOPs + bytes + constant floor times at most e^{+-bound}."""
+    import pytest
+
+    m, b = _roofline(bound=2.0), _batch()
+    with torch.no_grad():
+        m.device_vec.mul_(1e3)  # logits far outside any trained range
+        m.device_rate[:] = torch.tensor([-20.0, -18.0, -6.0])
+    dev = torch.tensor([[0, 1]] * 3)
+    pred, contrib = m(b.x, b.edge_index, b.batch, dev, b.graph_attr)
+    basis = m.node_basis(b.x)
+    floor = torch.exp(m.log_base(basis, m.device_rate[dev[b.batch]]))  # log-scale is 0
+    ratio = contrib / floor
+    assert (ratio <= torch.e**2 * 1.0001).all() and (ratio >= torch.e**-2 * 0.9999).all()
+    assert (ratio.log().abs() > 1.0).any()  # the bound binds, it is not a constant
+    # the floor is the sum a*FLOPs + b*bytes + c of the node, read back from the features
+    from predictor.features import ROOFLINE_COLUMNS, ROOFLINE_SCALE
+
+    raw = torch.expm1(b.x[:, list(ROOFLINE_COLUMNS)].double() * ROOFLINE_SCALE)
+    expect = (raw[:, 0] + 1) * torch.e**-20 + (raw[:, 1] + raw[:, 2] + 2) * torch.e**-18 + torch.e**-6
+    torch.testing.assert_close(floor[:, 0, 0].double(), expect, rtol=1e-4, atol=0)
+    for g in range(3):
+        torch.testing.assert_close(contrib[b.batch == g].sum(0), pred[g])
+    with pytest.raises(ValueError, match="basis_columns"):
+        _model(contribution="roofline")
+
+
+def test_roofline_device_rows_round_trip_and_grow():
+    m = _roofline()
+    cfg = m.config()
+    assert cfg["contribution"] == "roofline" and len(cfg["basis_columns"]) == 3
+    clone = PerfSAGE(**cfg)
+    clone.load_state_dict(m.state_dict())
+    m.add_devices(1)
+    assert m.device_rate.shape == (5, 3, 3)
+    torch.testing.assert_close(m.device_rate[4], m.device_rate[:4].mean(0))
+    assert any(p is m.device_rate for p in m.device_parameters())
+    b = _batch()
+    pred, _ = m(b.x, b.edge_index, b.batch, torch.tensor([4, 4, 4]), b.graph_attr)
+    torch.log(pred).sum().backward()
+    assert m.device_rate.grad[4].abs().sum() > 0 and m.device_rate.grad[:4].abs().sum() == 0

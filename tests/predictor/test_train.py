@@ -112,3 +112,30 @@ def test_new_device_scenario_never_trains_on_the_held_out_device(table):
     models = {r["model"] for r in rows}
     assert models == {"perfsage", "macs_regression", "kernel_sum", "graph_gbt"}
     assert {r["device"] for r in rows} == {"slow"} and all(r["n"] == 150 for r in rows)
+
+
+def test_fit_roofline_recovers_nonnegative_rates():
+    from predictor.train import fit_roofline
+
+    rng = np.random.default_rng(0)
+    totals = np.column_stack([rng.uniform(1e6, 1e9, 200), rng.uniform(1e5, 1e8, 200), rng.integers(10, 300, 200)])
+    y = totals @ np.array([2e-9, 0.0, 1e-3])
+    rates = np.exp(fit_roofline(totals, y))
+    assert rates[0] == pytest.approx(2e-9, rel=1e-3) and rates[2] == pytest.approx(1e-3, rel=1e-2)
+    assert rates[1] > 0  # a dropped term is floored (0.1% of the median graph), never zero or negative
+    assert (totals @ rates / y).max() < 1.05
+
+
+def test_roofline_training_and_adaptation(table):
+    cfg = TrainConfig(min_steps=0, hidden_channels=16, num_layers=2, embed_channels=8, ensemble=1, epochs=25,
+                      batch_size=32, lr=5e-3, contribution="roofline")
+    pred = train_predictor(table, cfg, np.arange(120))
+    test = np.arange(130, 160)
+    ours = metrics(predict_table(pred.members[0], table, test)[:, 1, 0], table.y[test, 1, 0])
+    assert ours["rho"] > 0.9
+    shots = np.arange(120, 130)
+    values = table.y[shots, 1].copy()
+    adapted = adapt_device(pred, "slow-again", [table.data[i] for i in shots], values)
+    mu, _ = adapted.predict_log([table.data[i] for i in test], adapted.device_indices(["slow-again"]))
+    assert metrics(np.exp(mu[:, 0, 0]), table.y[test, 1, 0])["rho"] > 0.9
+    assert adapted.members[0].device_rate.shape[0] == 3
