@@ -78,7 +78,7 @@ class TrainConfig:
     num_layers: int = 3
     embed_channels: int = 24
     dropout: float = 0.0
-    contribution: str = "exp"
+    contribution: str = "roofline"
     bound: float = 3.0  # roofline: the learned per-node factor stays within e^-bound..e^bound
     ensemble: int = 3
     epochs: int = 40
