@@ -131,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, required=True)
     for f in ("epochs", "ensemble", "hidden_channels", "batch_size", "seed"):
         ap.add_argument(f"--{f.replace('_', '-')}", dest=f, type=int, default=getattr(TrainConfig, f))
+    ap.add_argument("--contribution", default=TrainConfig.contribution, choices=["roofline", "exp", "softplus"])
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     dist.init_process_group("gloo")
@@ -142,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
             batch_size=args.batch_size,
             seed=args.seed,
             num_threads=1,
+            contribution=args.contribution,
         )
         pred = train(read_records(args.records), cfg, name=args.out.stem)
         rank = dist.get_rank()

@@ -65,6 +65,8 @@ def train(records: list[Record], cfg: TrainConfig, name: str, procs: int, workdi
             str(cfg.batch_size),
             "--seed",
             str(cfg.seed),
+            "--contribution",
+            cfg.contribution,
         ]
         limit = (cfg.max_minutes or 10.0) * cfg.ensemble * 60 + 300
         log.info("training.ddp_start", extra={"procs": procs, "records": len(records)})

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,6 +15,9 @@ class TrainRequest(BaseModel):
     epochs: int | None = Field(None, ge=0, le=1000)
     ensemble: int | None = Field(None, ge=1, le=10)
     hidden_channels: int | None = Field(None, ge=4, le=512)
+    contribution: Literal["roofline", "exp", "softplus"] | None = Field(
+        None, description="node-cost form: roofline (analytic floor x bounded learned factor, the default) or exp"
+    )
     max_minutes: float | None = Field(None, gt=0, le=24 * 60)
     seed: int | None = Field(None, ge=0)
     holdout_fraction: float | None = Field(None, gt=0, lt=0.9)

@@ -83,7 +83,7 @@ async def test_promoted_and_restored_versions_are_served_on_every_replica(
             assert await _batch_version(client, graphs, "board-b") == first
             await _eventually(other, graphs[0], "board-a", first)
 
-            worse = await _train(client, app, settings, epochs=0, ensemble=1, hidden_channels=4)
+            worse = await _train(client, app, settings, epochs=0, ensemble=1, hidden_channels=4, contribution="exp")
             assert not worse["promoted"]
             assert (await _versions(client, graphs[0], ["board-a"]))["board-a"] == first
             await _restore(client, worse["version"])
