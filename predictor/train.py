@@ -369,7 +369,10 @@ def adapt_device(
         m.add_devices(1)
         members.append(_fit_new_row(m, batch, y, steps, lr, l2, predictor.available, prior))
     avail = np.concatenate([predictor.available, np.isfinite(values).any(0)[None]])
-    q = np.concatenate([predictor.q, np.nanmedian(predictor.q, axis=0, keepdims=True)])
+    # the new device's conformal scale: no held-out data of its own to calibrate on, and its row is
+    # fitted on K samples, so its intervals take the 90th percentile of the known devices' scales
+    # (the median under-covered: 76% at K=10 on HELP's held-out devices, bench/accuracy.py)
+    q = np.concatenate([predictor.q, np.nanquantile(predictor.q, 0.9, axis=0, keepdims=True)])
     meta = dict(predictor.meta, adapted={device: {"samples": len(graphs)}})
     return Predictor(members, [*predictor.devices, device], predictor.targets, avail, q, meta, predictor.name)
 

@@ -96,7 +96,12 @@ def test_latency_label_uses_thread_cpu_time_of_single_threaded_cpu_runs():
          "samples_ms": [14.0, 18.0, 20.0, 13.0, 19.0, 22.0],
          "cpu_ms": [6.0, 6.2, 6.1, 6.4, 6.3, 6.5], "sessions_of_samples": [0, 0, 0, 1, 1, 1]}
     assert corpus.latency_label_ms(m) == pytest.approx((6.05 + 6.35) / 2)
-    # Several threads or no CPU times: the protocol's median stays the label.
+    # Several threads or an accelerator: the protocol's median stays the label.
     assert corpus.latency_label_ms({**m, "threads": 4}) == 15.0
-    assert corpus.latency_label_ms({**m, "cpu_ms": None}) == 15.0
     assert corpus.latency_label_ms({**m, "delegate": "CUDAExecutionProvider"}) == 15.0
+    # One CPU thread without CPU times: wall time can't be told from preemption, no label,
+    # and the architecture is not done (measured again; the newer record is read)
+    assert corpus.latency_label_ms({**m, "cpu_ms": None}) is None
+    rec = {"arch_id": "a1", "variant": "fp32", "measurement": m}
+    old = {"arch_id": "a2", "variant": "fp32", "measurement": {**m, "cpu_ms": None}}
+    assert corpus.done_keys([rec, old]) == {("a1", "fp32")}
