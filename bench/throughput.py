@@ -9,8 +9,6 @@ architectures of the same size.
 Rows:
   in-process   ``featurize_many`` (IR documents, validated, straight to ``Data``) + ``Predictor.predict``,
                timed apart; wall time and this process's CPU time (the machine may be shared)
-  pipelined    ``Predictor.predict`` on the IR documents themselves: each forward batch's graphs are
-               featurised one batch ahead in a background thread (two cores busy)
   HTTP ir      ``POST /v1/predictions/batch`` with IR documents, to a real uvicorn server (also
                gzip-encoded, compressed by the client within the time)
   HTTP id      the same graphs uploaded first and sent by id (features cached by graph hash)
@@ -127,12 +125,8 @@ def in_process(predictor: Predictor, docs: list[dict], n: int, device: str) -> d
         predictor.predict(data, [device])
         t2, c2 = time.perf_counter(), time.process_time()
     assert not any(isinstance(d, Exception) for d in data)
-    with gc_paused():  # the same documents straight to predict(): featurising overlaps the forward pass
-        t3, c3 = time.perf_counter(), time.process_time()
-        predictor.predict(items, [device])
-        t4, c4 = time.perf_counter(), time.process_time()
     return {"n": n, "featurize_s": t1 - t0, "forward_s": t2 - t1, "total_s": t2 - t0, "cpu_s": c2 - c0,
-            "featurize_cpu_s": c1 - c0, "forward_cpu_s": c2 - c1, "pipelined_s": t4 - t3, "pipelined_cpu_s": c4 - c3}
+            "featurize_cpu_s": c1 - c0, "forward_cpu_s": c2 - c1}
 
 
 # -- HTTP --------------------------------------------------------------------------------
@@ -265,8 +259,6 @@ def main() -> int:
                 f"forward {r['forward_cpu_s']:.2f})",
             )
         )
-        print(row(name + ", pipelined", n, r["pipelined_s"],
-                  f"predict(IR documents): featurising a batch ahead in a thread; CPU {r['pipelined_cpu_s']:.2f} s"))
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

@@ -16,10 +16,10 @@ import hashlib
 import json
 import logging
 import math
-from collections.abc import Iterator, Mapping, Sequence, Sized
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import torch
@@ -28,9 +28,6 @@ from torch_geometric.data import Batch, Data
 from predictor.features import FEATURE_SCHEMA_VERSION, GRAPH_FEATURES, N_OP_COLS, featurize_many
 from predictor.graph.ir import Graph, IRError
 from predictor.models.perf_sage import PerfSAGE
-from predictor.pipeline import pipelined
-
-T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -143,16 +140,18 @@ class Predictor:
         {node_name: value}}}`` when ``breakdown`` is set (node values sum to "value").
         Targets a device has no training data for come back with ``available: False``
         and ``value: None``. A forward batch holds at most ``batch_size`` graphs and, past
-        its first graph, at most ``batch_nodes`` nodes. Graphs not yet featurised are
-        featurised a batch ahead in a background thread (:func:`predictor.pipeline.pipelined`),
-        overlapping the forward pass of the batch before."""
+        its first graph, at most ``batch_nodes`` nodes."""
         targets = list(targets or self.targets)
         unknown = [t for t in targets if t not in self.targets]
         if unknown:
             raise PredictionError(f"unknown target(s) {unknown}; known: {self.targets}")
         dev_idx = self.device_indices(devices)
+        # All featurised first: featurising the next batch in a thread during this batch's forward
+        # pass was tried (2026-11-27) and gained nothing measurable (featurising holds the GIL,
+        # and the forward pass needs it between its many small kernels).
+        data = _featurized(graphs)
         out: list[dict[str, Any]] = []
-        for chunk in _featurized_batches(graphs, batch_size, batch_nodes):
+        for chunk in _batches(data, batch_size, batch_nodes):
             mu, sigma = self.predict_log(chunk, dev_idx)
             lo, hi = self.interval(mu, sigma, dev_idx)
             for i, d in enumerate(chunk):
@@ -204,36 +203,17 @@ def _featurized(graphs: Sequence[Graph | Mapping[str, Any] | Data]) -> list[Data
     return out  # type: ignore[return-value]
 
 
-def _size(g: Graph | Mapping[str, Any] | Data) -> int:
-    if isinstance(g, Data):
-        return int(g.num_nodes)
-    nodes = g.nodes if isinstance(g, Graph) else g.get("nodes") if isinstance(g, Mapping) else None
-    return len(nodes) if isinstance(nodes, Sized) else 1
-
-
-def _batches(data: Sequence[T], max_graphs: int, max_nodes: int) -> Iterator[list[T]]:
-    chunk: list[T] = []
+def _batches(data: list[Data], max_graphs: int, max_nodes: int) -> Iterator[list[Data]]:
+    chunk: list[Data] = []
     nodes = 0
     for d in data:
-        n = _size(d)  # type: ignore[arg-type]
-        if chunk and (len(chunk) >= max_graphs or nodes + n > max_nodes):
+        if chunk and (len(chunk) >= max_graphs or nodes + d.num_nodes > max_nodes):
             yield chunk
             chunk, nodes = [], 0
         chunk.append(d)
-        nodes += n
+        nodes += d.num_nodes
     if chunk:
         yield chunk
-
-
-def _featurized_batches(graphs: Sequence[Graph | Mapping[str, Any] | Data], max_graphs: int,
-                        max_nodes: int) -> Iterator[list[Data]]:
-    """Forward batches of featurised graphs; those given as ``Graph`` or IR document are
-    featurised one batch ahead in a background thread."""
-    chunks = list(_batches(graphs, max_graphs, max_nodes))
-    if all(isinstance(g, Data) for g in graphs):
-        yield from chunks  # type: ignore[misc]
-        return
-    yield from pipelined(_featurized, chunks)
 
 
 def _one_hot(data: Sequence[Data]) -> tuple[torch.Tensor, int] | None:

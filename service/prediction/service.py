@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 
 from predictor.artifacts import TARGET_UNITS, Predictor
 from predictor.graph.ir import IRError, gc_paused
-from predictor.pipeline import pipelined
 from service.errors import NotFound, ServiceError
 from service.prediction import repository
 from service.prediction.prepare import (
@@ -29,9 +28,6 @@ from service.prediction.registry import PredictorRegistry
 from service.prediction.schemas import BatchItem, BatchRequest, PredictionRequest
 
 log = logging.getLogger(__name__)
-
-#: Batch items featurised together; the next chunk is featurised while this one is predicted.
-PREPARE_CHUNK = 256
 
 
 @dataclass
@@ -249,27 +245,15 @@ def predict_batch(
     )
     results: list[dict[str, Any]] = []
     good: list[tuple[int, Prepared]] = []
-    preds: list[dict[str, Any]] = []
-
-    def prepare(chunk: list[tuple[int, BatchItem]]) -> tuple[list[tuple[int, Prepared]], list[dict[str, Any]]]:
-        docs = {i: it.ir for i, it in chunk if it.ir is not None and it.graph_id is None}
-        irs = dict(zip(docs, from_irs(list(docs.values()), max_nodes), strict=True))  # one featurising pass
-        ok, failed = [], []
-        for i, it in chunk:
-            try:
-                ok.append((i, _batch_item(stored, it, irs.get(i))))
-            except (IRError, ServiceError) as exc:
-                failed.append(_item_error(i, it.graph_id, exc))
-        return ok, failed
-
-    items = list(enumerate(body.items))
-    chunks = [items[s : s + PREPARE_CHUNK] for s in range(0, len(items), PREPARE_CHUNK)]
     with gc_paused():  # many graphs' objects at once: see predictor.graph.ir.gc_paused
-        # the next chunk is featurised in a background thread during this chunk's forward pass
-        for ok, failed in pipelined(prepare, chunks):
-            results += failed
-            good += ok
-            preds += run([p for _, p in ok], devices, body.targets) if ok else []
+        docs = {i: it.ir for i, it in enumerate(body.items) if it.ir is not None and it.graph_id is None}
+        irs = dict(zip(docs, from_irs(list(docs.values()), max_nodes), strict=True))  # one featurising pass
+        for i, it in enumerate(body.items):
+            try:
+                good.append((i, _batch_item(stored, it, irs.get(i))))
+            except (IRError, ServiceError) as exc:
+                results.append(_item_error(i, it.graph_id, exc))
+        preds = run([p for _, p in good], devices, body.targets) if good else []
     for (i, item), pred in zip(good, preds, strict=True):
         results.append(
             {

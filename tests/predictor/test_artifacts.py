@@ -138,3 +138,19 @@ def test_predict_log_equals_each_member_forward_on_the_edge_list():
         np.testing.assert_allclose(sigma, logs.std(0, unbiased=False).numpy(), rtol=1e-5, atol=1e-6)
         by_doc = p.predict([g.to_dict() for g in graphs], p.devices[:1])
         assert by_doc == p.predict(graphs, p.devices[:1]) == p.predict(data, p.devices[:1])
+
+
+def test_documents_in_many_forward_batches_match_featurised_data():
+    """IR documents split over several forward batches give exactly what the same graphs,
+    featurised first, give; a malformed document is an IRError."""
+    from predictor.features import featurize_many
+    from predictor.graph.ir import IRError
+
+    p = next(iter(load_default_predictors().values()))
+    docs = [chain_graph(n, 8 + n).to_dict() for n in range(2, 30)]
+    dev = p.devices[:1]
+    piped = p.predict(docs, dev, batch_size=4)
+    assert piped == p.predict(featurize_many(docs), dev, batch_size=4) == p.predict(docs, dev)
+    bad = [*docs[:10], {"nodes": "not a list"}, *docs[10:]]
+    with pytest.raises(IRError):
+        p.predict(bad, dev, batch_size=4)

@@ -239,31 +239,6 @@ async def test_batch_reports_errors_per_item(client):
     )
 
 
-async def test_batch_split_into_prepare_chunks_gives_the_same_answer(client, monkeypatch):
-    """Items featurised in chunks of 2 (each chunk prepared in a thread while the one before is
-    predicted) answer as one chunk does: same values, same per-item errors, in order."""
-    from service.prediction import service as prediction_service
-
-    items = [{"ir": ir(i)} for i in range(5)] + [{"ir": {"nodes": "x"}}, {"graph_id": 424242}, {"ir": ir(1)}]
-    body = {"items": items, "devices": ["dev-a", "dev-b"]}
-    whole = await client.post("/v1/predictions/batch", json=body)
-    monkeypatch.setattr(prediction_service, "PREPARE_CHUNK", 2)
-    chunked = await client.post("/v1/predictions/batch", json=body)
-    assert whole.status_code == chunked.status_code == 200, chunked.text
-    a, b = whole.json(), chunked.json()
-    assert (b["succeeded"], b["failed"]) == (a["succeeded"], a["failed"]) == (6, 2)
-    assert [r["index"] for r in b["results"]] == list(range(8))
-    for ra, rb in zip(a["results"], b["results"], strict=True):
-        assert rb["error"] == ra["error"] and rb["warnings"] == ra["warnings"]
-        if ra["error"] is None:  # batches of other sizes sum in another order: equal to float rounding
-            for dev, targets in ra["predictions"].items():
-                for t, v in targets.items():
-                    got = rb["predictions"][dev][t]
-                    assert got["available"] == v["available"]
-                    if v["available"]:
-                        assert got["value"] == pytest.approx(v["value"], rel=1e-5)
-
-
 async def test_batch_too_large_and_empty(client):
     resp = await client.post(
         "/v1/predictions/batch", json={"items": [{"ir": ir(0)}] * 21, "devices": "dev-a"}
