@@ -15,23 +15,35 @@ def _range(values: list[float]) -> dict[str, float]:
 def compute(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """{"groups": [{device_key, runtime, variant, space, count, latency_ms{min,median,max}, macs{...}}],
     "totals": {runtime: distinct architectures}, "device_totals": {device_key: distinct architectures}}.
-    Latency is the label the predictor learns (:func:`datasets.corpus.latency_label_ms`)."""
+    Latency is the label the predictor learns (:func:`datasets.corpus.latency_label_ms`).
+
+    An architecture measured again (same device, id and variant) counts once, by its newest
+    record (records come oldest first); a record without a latency label counts, but stays
+    out of the latency range (``latency_ms`` is None for a group with no label at all)."""
     from datasets.corpus import latency_label_ms
 
+    latest: dict[tuple, dict[str, Any]] = {}
+    for r in records:
+        latest[(r.get("device_key", "?"), r["arch_id"], r.get("variant", "fp32"))] = r
     lat: dict[tuple, list[float]] = defaultdict(list)
+    counts: dict[tuple, int] = defaultdict(int)
     macs: dict[tuple, list[float]] = defaultdict(list)
     archs: dict[str, set[str]] = defaultdict(set)
     per_device: dict[str, set[str]] = defaultdict(set)
-    for r in records:
+    for r in latest.values():
         m = r.get("measurement") or {}
         runtime = m.get("runtime") or r.get("device_key", "?")
         key = (r.get("device_key", "?"), runtime, r.get("variant", "fp32"), r["space"])
-        lat[key].append(float(latency_label_ms(m) if m.get("cpu_ms") else (m.get("latency_ms") or m["median_ms"])))
+        label = latency_label_ms(m)
+        if label is not None:
+            lat[key].append(float(label))
+        counts[key] += 1
         macs[key].append(float((r.get("summary") or {}).get("macs", 0)))
         archs[runtime].add(r["arch_id"])
         per_device[key[0]].add(r["arch_id"])
-    groups = [{"device_key": k[0], "runtime": k[1], "variant": k[2], "space": k[3], "count": len(v),
-               "latency_ms": _range(v), "macs": _range(macs[k])} for k, v in sorted(lat.items())]
+    groups = [{"device_key": k[0], "runtime": k[1], "variant": k[2], "space": k[3], "count": n,
+               "latency_ms": _range(lat[k]) if lat[k] else None, "macs": _range(macs[k])}
+              for k, n in sorted(counts.items())]
     return {"groups": groups, "totals": {rt: len(ids) for rt, ids in sorted(archs.items())},
             "device_totals": {d: len(ids) for d, ids in sorted(per_device.items())}}
 
@@ -41,8 +53,9 @@ def format_table(table: dict[str, Any]) -> str:
     lines = [head, "-" * len(head)]
     for g in table["groups"]:
         la, ma = g["latency_ms"], g["macs"]
+        lat = f"{la['min']:>7.3f} {la['median']:>8.3f} {la['max']:>9.3f}" if la else f"{'(no label)':>26}"
         lines.append(f"{g['device_key']:<38} {g['runtime']:<12} {g['variant']:<7} {g['space']:<10} {g['count']:>6}  "
-                     f"{la['min']:>7.3f} {la['median']:>8.3f} {la['max']:>9.3f}   "
+                     f"{lat}   "
                      f"{ma['min'] / 1e6:>8.1f} {ma['median'] / 1e6:>8.1f} {ma['max'] / 1e6:>8.1f}")
     for dev, n in table.get("device_totals", {}).items():
         lines.append(f"total {dev}: {n} architectures")

@@ -22,6 +22,21 @@ def test_stats_json_counts_per_space_and_runtime(tmp_path, capsys):
     assert "nb201" in capsys.readouterr().out
 
 
+def test_stats_count_a_remeasured_architecture_once_by_its_newest_label(tmp_path, capsys):
+    cpu = {"runtime": "onnxruntime", "threads": 1, "delegate": "CPUExecutionProvider"}
+    old = {**_rec("vit", 0, 9.0, 10), "measurement": {**cpu, "median_ms": 9.0}}  # no CPU times: no label
+    new = {**_rec("vit", 0, 9.0, 10), "measurement": {**cpu, "median_ms": 9.0, "cpu_ms": [2.0, 2.0, 2.0]}}
+    unlabelled = {**_rec("vit", 1, 5.0, 20), "measurement": {**cpu, "median_ms": 5.0}}
+    corpus.write_shard(tmp_path / "dev-ort" / "vit", [old, unlabelled])
+    corpus.write_shard(tmp_path / "dev-ort" / "vit", [new])
+    assert main(["dataset", "stats", "--json", "--root", str(tmp_path)]) == 0
+    [vit] = json.loads(capsys.readouterr().out)["groups"]
+    assert vit["count"] == 2 and vit["latency_ms"] == {"min": 2.0, "median": 2.0, "max": 2.0}
+    corpus.write_shard(tmp_path / "dev-b" / "nb201", [{**unlabelled, "space": "nb201", "device_key": "dev-b"}])
+    assert main(["dataset", "stats", "--root", str(tmp_path)]) == 0
+    assert "(no label)" in capsys.readouterr().out
+
+
 def test_build_writes_specs_and_models(tmp_path):
     out = tmp_path / "build"
     assert main(["dataset", "build", "--space", "nb201,vit", "--count", "1", "--seed", "3", "--out", str(out)]) == 0
