@@ -122,7 +122,7 @@ class PerfSAGE(nn.Module):
         nn.init.zeros_(self.device_bias)
         nn.init.zeros_(self.device_log_scale)
         if self.device_rate is not None:
-            # placeholders (about 1 ns per FLOP or byte, 10 us per node, in ms); training sets them
+            # starting rates (about 1 ns per FLOP or byte, 10 us per node, in ms); training sets them
             # from a non-negative least-squares fit of the measurements (train.init_scales)
             self.device_rate.data[:] = torch.tensor([-13.8, -13.8, -4.6])
 
