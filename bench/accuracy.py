@@ -30,6 +30,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from predictor import evaluate  # noqa: E402
+from predictor.models.perf_sage import CONTRIBUTIONS  # noqa: E402
 from predictor.train import HELD_OUT_SPACE, TrainConfig, build_table  # noqa: E402
 
 #: HELP devices held out of training for the new-device scenario: one per kind
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ensemble", type=int, default=TrainConfig.ensemble)
     ap.add_argument("--hidden", type=int, default=TrainConfig.hidden_channels)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--contribution", default=TrainConfig.contribution, choices=["exp", "softplus", "roofline"],
+    ap.add_argument("--contribution", default=TrainConfig.contribution, choices=sorted(CONTRIBUTIONS),
                     help="GNN node-cost form (roofline: analytic floor x bounded learned factor)")
     ap.add_argument("--per-device", action="store_true", help="print every device, not just the mean")
     ap.add_argument("--json", default=None, help="also write every row to this JSON file")

@@ -34,7 +34,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from predictor.artifacts import Predictor, save_checkpoint
 from predictor.graph.ir import Graph
-from predictor.models.perf_sage import PerfSAGE
+from predictor.models.perf_sage import CONTRIBUTIONS, PerfSAGE
 from predictor.train import (
     Record,
     Table,
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, required=True)
     for f in ("epochs", "ensemble", "hidden_channels", "batch_size", "seed"):
         ap.add_argument(f"--{f.replace('_', '-')}", dest=f, type=int, default=getattr(TrainConfig, f))
-    ap.add_argument("--contribution", default=TrainConfig.contribution, choices=["roofline", "exp", "softplus"])
+    ap.add_argument("--contribution", default=TrainConfig.contribution, choices=sorted(CONTRIBUTIONS))
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     dist.init_process_group("gloo")
