@@ -65,6 +65,31 @@ class GlobalPool(layers.Layer):
         return ops.mean(x, axis=(1, 2), keepdims=True)
 
 
+class ChannelSlice(layers.Layer):
+    """Channels ``start .. start + size`` of an NHWC map."""
+
+    def __init__(self, start: int, size: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.start, self.size = start, size
+
+    def call(self, x: Any) -> Any:
+        return x[..., self.start : self.start + self.size]
+
+
+class ChannelShuffle(layers.Layer):
+    """Channel shuffle of an NHWC map: reshape to (g, C/g), transpose, reshape back."""
+
+    def __init__(self, groups: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.groups = groups
+
+    def call(self, x: Any) -> Any:
+        _, h, w, c = x.shape
+        g = self.groups
+        y = ops.transpose(ops.reshape(x, (1, h, w, g, c // g)), (0, 1, 2, 4, 3))
+        return ops.reshape(y, (1, h, w, c))
+
+
 def _conv(layer: dict[str, Any], cin: int) -> layers.Layer:
     k, s, g = layer["k"], layer["s"], layer["g"]
     pad = "same" if k % 2 else "valid"
@@ -93,6 +118,8 @@ def _layer(layer: dict[str, Any], shapes: list[tuple]) -> layers.Layer | None:
         "tokens": lambda: layers.Reshape((src[2] * src[3], src[1])),
         "seqmean": layers.GlobalAveragePooling1D,
         "catrows": lambda: layers.Concatenate(axis=layer["axis"]),
+        "slice": lambda: ChannelSlice(layer["start"], layer["size"]),
+        "shuffle": lambda: ChannelShuffle(layer["groups"]),
     }
     if op == "act":
         fn = layer["fn"]

@@ -102,6 +102,15 @@ class NetlistModule(nn.Module):
         if op == "resize":
             align = False if layer["mode"] == "bilinear" else None
             return F.interpolate(xs[0], size=(layer["h"], layer["w"]), mode=layer["mode"], align_corners=align)
+        if op == "slice":
+            # torch.split exports as an ONNX Split (what torchvision's ShuffleNetV2 chunk gives)
+            a, n, c = layer["start"], layer["size"], xs[0].shape[1]
+            parts = [p for p in (a, n, c - a - n) if p]
+            return torch.split(xs[0], parts, dim=1)[1 if a else 0]
+        if op == "shuffle":
+            b, c, h, w = xs[0].shape
+            g = layer["groups"]
+            return xs[0].reshape(b, g, c // g, h, w).transpose(1, 2).reshape(b, c, h, w)
         if op == "flatten":
             return xs[0].flatten(1)
         if op == "tokens":

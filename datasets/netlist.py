@@ -135,6 +135,20 @@ class NetBuilder:
             raise NetlistError(f"concat of maps with different sizes: {shapes}")
         return self._add("concat", xs, ("chw", sum(s[1] for s in shapes), *shapes[0][2:]))
 
+    def slice(self, x: int, start: int, size: int) -> int:
+        """Channels ``start .. start + size`` of a feature map (ShuffleNetV2's channel split)."""
+        _, c, h, w = self._chw(x, "slice")
+        if start < 0 or size < 1 or start + size > c:
+            raise NetlistError(f"slice {start}:{start + size} of {c} channels")
+        return self._add("slice", [x], ("chw", size, h, w), start=start, size=size)
+
+    def shuffle(self, x: int, groups: int) -> int:
+        """Channel shuffle: (g, C/g) channels transposed to (C/g, g) (reshape, transpose, reshape)."""
+        _, c, h, w = self._chw(x, "shuffle")
+        if groups < 2 or c % groups:
+            raise NetlistError(f"shuffle of {c} channels in {groups} groups")
+        return self._add("shuffle", [x], ("chw", c, h, w), groups=groups)
+
     def pool(self, x: int, kind: str, k: int, s: int) -> int:
         _, c, h, w = self._chw(x, "pool")
         _check_window(k, s, h, w)

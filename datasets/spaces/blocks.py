@@ -15,19 +15,20 @@ def make_divisible(v: float, divisor: int = 8) -> int:
     return new
 
 
-def squeeze_excite(nb: NetBuilder, x: int, ratio: float = 0.25, gate: str = "hsigmoid") -> int:
+def squeeze_excite(nb: NetBuilder, x: int, ratio: float = 0.25, gate: str = "hsigmoid", inner: str = "relu") -> int:
     c = nb.shape(x)[1]
     s = nb.gap(x)
-    s = nb.act(nb.conv(s, make_divisible(c * ratio), 1, bias=True), "relu")
+    s = nb.act(nb.conv(s, make_divisible(c * ratio), 1, bias=True), inner)
     s = nb.act(nb.conv(s, c, 1, bias=True), gate)
     return nb.scale(x, s)
 
 
 def mbconv(
     nb: NetBuilder, x: int, cout: int, k: int, e: float, s: int, act: str, se: bool = False, g: int = 1,
-    always_expand: bool = False,
+    always_expand: bool = False, se_gate: str = "hsigmoid", se_inner: str = "relu", se_ratio: float = 0.25,
 ) -> int:
-    """Inverted residual: [1x1 expand] -> kxk depthwise -> [SE] -> 1x1 project (+ residual)."""
+    """Inverted residual: [1x1 expand] -> kxk depthwise -> [SE] -> 1x1 project (+ residual).
+    ``se_ratio`` is of the expanded width (MobileNetV3); EfficientNet's is 0.25 of the input width."""
     cin = nb.shape(x)[1]
     mid = make_divisible(cin * e) if e != 1 else cin
     y = x
@@ -35,7 +36,7 @@ def mbconv(
         y = nb.conv_bn(y, mid, 1, g=g, act=act)
     y = nb.conv_bn(y, mid, k, s=s, g=mid, act=act)
     if se:
-        y = squeeze_excite(nb, y)
+        y = squeeze_excite(nb, y, se_ratio, se_gate, se_inner)
     y = nb.conv_bn(y, cout, 1, g=g)
     if s == 1 and cin == cout:
         y = nb.add(x, y)

@@ -52,3 +52,30 @@ def test_tflite_ir_counts_the_netlist_macs():
     s = g.summary()
     assert s["unknown_ops"] == 0
     assert s["macs"] == spaces.netlist(spec).macs()
+
+
+def test_keras_channel_split_and_shuffle_match_the_torch_builder():
+    import keras
+
+    from datasets.netlist import NetBuilder
+
+    nb = NetBuilder(6, 2, 2)
+    net = nb.finish(nb.concat([nb.slice(0, 2, 4), nb.shuffle(nb.slice(0, 0, 4), 2)]))
+    inp = keras.Input(shape=(2, 2, 6), batch_size=1)
+    vals = [inp]
+    for layer in net.layers[1:]:
+        xs = [vals[j] for j in layer["in"]]
+        vals.append(build_keras._layer(layer, net.shapes)(xs if len(xs) > 1 else xs[0]))
+    model = keras.Model(inp, vals[net.output])
+    x = np.broadcast_to(np.arange(6.0, dtype=np.float32), (1, 2, 2, 6))
+    y = np.asarray(model(x))
+    assert y[0, 0, 0].tolist() == [2, 3, 4, 5, 0, 2, 1, 3]  # as tests/datasets/test_build_torch.py
+
+
+@pytest.mark.parametrize("family", tiny.MIXED_FAMILIES)
+def test_every_mixed_family_converts_and_litert_runs_it(family):
+    spec = tiny.mixed(family)
+    _, _, _, y = _run(build_keras.to_tflite(spec))
+    assert list(y.shape) == build_keras.output_shape(spaces.netlist(spec))
+    g = load_model(build_keras.to_tflite(spec), filename="m.tflite")
+    assert g.summary()["unknown_ops"] == 0 and g.summary()["macs"] == spaces.netlist(spec).macs()

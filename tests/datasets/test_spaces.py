@@ -91,3 +91,7 @@ def test_fbnet_has_22_blocks_from_the_help_vocabulary():
 def test_bad_specs_raise_one_typed_error(bad):
     with pytest.raises(NetlistError):
         spaces.netlist(bad)
+
+
+def test_mixed_covers_every_family():
+    assert _collect("mixed", lambda s: [s["family"]]) == set(spaces.mixed.FAMILIES)

@@ -32,5 +32,27 @@ def dethead(head_type: str) -> dict[str, Any]:
                      "mode": "bilinear"}}
 
 
+def mixed(family: str) -> dict[str, Any]:
+    """A tiny network of one ``mixed`` family (32x32 input)."""
+    stages: dict[str, list[dict[str, Any]]] = {
+        "shuffle": [{"c": 16, "depth": 1, "k": 3}, {"c": 32, "depth": 1, "k": 5}],
+        "dense": [{"layers": 2, "growth": 4, "bottleneck": 2, "reduction": 0.5},
+                  {"layers": 3, "growth": 4, "bottleneck": 4, "reduction": 1.0}],
+        "fire": [{"modules": 2, "squeeze": 8, "e1": 16, "e3": 16, "bypass": True},
+                 {"modules": 1, "squeeze": 8, "e1": 16, "e3": 32, "bypass": False}],
+        "inception": [{"modules": 1, "b1": 8, "r3": 8, "b3": 16, "r5": 4, "b5": 8, "k5": 5, "pp": 8}],
+        "ghost": [{"c": 12, "s": 2, "k": 3, "se": True, "blocks": [2, 3]},
+                  {"c": 20, "s": 1, "k": 5, "se": False, "blocks": [2]}],
+        "effnet": [{"c": 8, "s": 1, "se": True, "blocks": [{"k": 3, "e": 1}]},
+                   {"c": 16, "s": 2, "se": True, "blocks": [{"k": 5, "e": 4}, {"k": 3, "e": 6}]}],
+    }
+    return {"space": "mixed", "family": family, "resolution": 32,
+            "stem": {"c": 8, "k": 3, "pool": family in ("shuffle", "fire", "inception", "dense")},
+            "stages": stages[family], "head": {"shuffle": 64, "ghost": 48, "effnet": 64}.get(family),
+            "classes": 10}
+
+
+MIXED_FAMILIES = ("shuffle", "dense", "fire", "inception", "ghost", "effnet")
 DETHEAD = dethead("ssdlite")
-PER_SPACE = {"mobilenet": MOBILENET, "resnet": RESNET, "nb201": NB201, "vit": VIT, "dethead": DETHEAD, "fbnet": FBNET}
+PER_SPACE = {"mobilenet": MOBILENET, "resnet": RESNET, "nb201": NB201, "vit": VIT, "dethead": DETHEAD, "fbnet": FBNET,
+             "mixed": mixed("shuffle")}
