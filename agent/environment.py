@@ -129,3 +129,33 @@ def describe(runtime: str = "onnxruntime", threads: int = 1, delegate: str | Non
         "threads": threads,
         "delegate": delegate or _DEFAULT_DELEGATES.get(runtime),
     }
+
+
+def cpu_times() -> dict[int, tuple[int, int]] | None:
+    """Per CPU: (busy, total) clock ticks since boot from /proc/stat; None where unreadable
+    (not Linux, or a phone that hides it)."""
+    text = _read("/proc/stat")
+    if not text:
+        return None
+    out: dict[int, tuple[int, int]] = {}
+    for line in text.splitlines():
+        name, _, rest = line.partition(" ")
+        if not (name.startswith("cpu") and name[3:].isdigit()):
+            continue
+        ticks = [int(v) for v in rest.split()[:8]]  # user nice system idle iowait irq softirq steal
+        idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)
+        out[int(name[3:])] = (sum(ticks) - idle, sum(ticks))
+    return out or None
+
+
+def cpu_busy(before: dict[int, tuple[int, int]] | None, after: dict[int, tuple[int, int]] | None) -> dict[str, float] | None:
+    """Busy fraction of each CPU between two :func:`cpu_times` snapshots (keys are CPU numbers
+    as strings, JSON-ready); None when either snapshot is missing or no time passed."""
+    if not before or not after:
+        return None
+    out: dict[str, float] = {}
+    for cpu, (busy1, total1) in after.items():
+        busy0, total0 = before.get(cpu, (busy1, total1))
+        if total1 > total0:
+            out[str(cpu)] = round((busy1 - busy0) / (total1 - total0), 3)
+    return out or None

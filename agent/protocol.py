@@ -34,6 +34,13 @@ were about equally repeatable between passes, neither consistently better.
 round 2, ...) with their sessions kept loaded, so slow drifts and other processes' bursts
 spread evenly over the group instead of hitting one model. Peak memory is measured
 afterwards per model in a dedicated child process (:mod:`agent.memory`).
+
+``cpu_busy`` records how busy each CPU was while the model's group was measured (from
+/proc/stat; None where unreadable). Whatever runs on the *other* cores matters: with the
+protocol on one core of this 2-core VM, pass-to-pass MAPE was 1.4% with the other core idle
+and 2.3-3.3% with the corpus measurement running there (bench/repeatability.py, Intel Xeon
+family 6 model 167, 2026-11-27): what the neighbour runs shifts every model of a pass alike
+by up to 10%, which no within-pass statistic can see. Measure on an otherwise idle device.
 """
 
 from __future__ import annotations
@@ -49,7 +56,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent import hugepages, stats
+from agent import environment, hugepages, stats
 from agent import memory as memory_mod
 from agent.backends import BackendError, Session, get_backend
 from agent.energy import find_meter
@@ -393,13 +400,15 @@ def measure_many(
     with _pinned(cpu):
         for start, stop in _groups(paths, group_size, max_group_mb * 1024 * 1024 / cfg.sessions):
             group = [_Item(str(p), s) for p, s in zip(paths[start:stop], shapes[start:stop], strict=True)]
-            t0 = time.perf_counter()
+            t0, ticks = time.perf_counter(), environment.cpu_times()
             _measure_group(group, backend, threads, cfg, meter)
             elapsed = (time.perf_counter() - t0) / len(group)
+            busy = environment.cpu_busy(ticks, environment.cpu_times())
             for item in group:
                 out = _finish(item, base, cfg)
                 out["duration_s"] = elapsed
                 out["loadavg"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+                out["cpu_busy"] = busy
                 if memory and "error" not in out:
                     _add_memory(out, runtime, threads, cfg)
                 results.append(out)

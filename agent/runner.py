@@ -41,7 +41,7 @@ _EXTRA_KEYS = ("mean_ms", "min_ms", "median_all_ms", "spread", "spread_all", "ro
                "round_medians_ms", "accepted_rounds", "rounds", "remeasured", "contended",
                "preempted_fraction", "low_quantile_ms", "cpu_corrected", "cpu_ms", "sessions_of_samples", "session_medians_ms",
                "sessions", "sessions_agree", "session_spread", "round_factors", "estimate_from_round",
-               "loadavg", "realtime", "warmup_runs", "delegate", "energy_sensor", "cpu_affinity", "memory",
+               "loadavg", "cpu_busy", "realtime", "warmup_runs", "delegate", "energy_sensor", "cpu_affinity", "memory",
                "protocol")
 
 

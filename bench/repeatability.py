@@ -152,6 +152,15 @@ def kind_of(path: Path, index: int) -> str:
     return kind
 
 
+def busy_summary(results: list[dict]) -> str:
+    """Mean busy fraction of each CPU over a pass's results (agent.protocol's ``cpu_busy``)."""
+    per: dict[str, list[float]] = {}
+    for r in results:
+        for cpu, frac in (r.get("cpu_busy") or {}).items():
+            per.setdefault(cpu, []).append(frac)
+    return ", ".join(f"cpu{c} {np.mean(v):.2f}" for c, v in sorted(per.items())) or "unknown"
+
+
 def mape(a: list[float], b: list[float]) -> float:
     return 100.0 * float(np.mean([abs(x - y) / ((x + y) / 2) for x, y in zip(a, b, strict=True)]))
 
@@ -195,6 +204,10 @@ def main() -> int:
           f"realtime: {lat[0].get('realtime')}  huge pages: {lat[0]['protocol']['huge_pages']}  "
           f"overrides: {' '.join(args.set) or '-'}  "
           f"load average (1 min) at start {load_start:.1f}, now {os.getloadavg()[0]:.1f}")
+    for count in counts:
+        print(f"CPU busy while sessions={count} measured (mean per CPU; this process may use "
+              f"{sorted(os.sched_getaffinity(0))}): " + "; ".join(
+                  f"pass {i + 1} {busy_summary(p)}" for i, p in enumerate(proto[count])))
     print(f"latency range (protocol median): {min(r['median_ms'] for r in lat):.3f} .. "
           f"{max(r['median_ms'] for r in lat):.3f} ms")
     print()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import re
 
 from agent.environment import cpu_slug, describe, device_key
@@ -27,3 +28,18 @@ def test_cpu_slugs():
     assert cpu_slug(pi4) == "raspberry-pi-4-model-b-0xd08"
     assert device_key("litert", 2, "gpu", epyc_vm) == "cpu-amd-epyc-f26-m2-litert-t2-gpu"
     assert device_key("litert", 2, "xnnpack", epyc_vm) == "cpu-amd-epyc-f26-m2-litert-t2"
+
+
+def test_cpu_busy_fractions_from_proc_stat():
+    import time
+
+    from agent.environment import cpu_busy, cpu_times
+
+    before = cpu_times()
+    assert before and set(before) == set(range(os.cpu_count()))
+    end = time.process_time() + 0.3
+    while time.process_time() < end:  # keep one CPU busy
+        pass
+    busy = cpu_busy(before, cpu_times())
+    assert busy and all(0.0 <= v <= 1.0 for v in busy.values()) and sum(busy.values()) >= 0.5
+    assert cpu_busy(None, before) is None and cpu_busy(before, before) is None

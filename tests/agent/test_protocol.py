@@ -27,6 +27,9 @@ def test_measure_onnx(onnx_model):
     assert r["memory"]["runtime_memory"]["arena_peak_in_use_mb"] > 0  # onnxruntime's own figure
     assert len(r["session_medians_ms"]) == QUICK.sessions == 2 and set(r["sessions_of_samples"]) == {0, 1}
     assert r["cpu_corrected"] in (True, False) and len(r["cpu_ms"]) == r["runs"]
+    # how busy every CPU was meanwhile (Linux: /proc/stat); the measuring CPU was busy measuring
+    assert set(r["cpu_busy"]) == {str(c) for c in range(os.cpu_count())}
+    assert all(0.0 <= v <= 1.0 for v in r["cpu_busy"].values()) and max(r["cpu_busy"].values()) > 0.3
 
 
 def test_measure_litert_with_two_threads(tflite_model):
