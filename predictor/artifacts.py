@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch_geometric.data import Batch, Data
 
-from predictor.features import FEATURE_SCHEMA_VERSION, GRAPH_FEATURES, N_OP_COLS, featurize_many
+from predictor.features import COMPATIBLE_SCHEMA_VERSIONS, FEATURE_SCHEMA_VERSION, GRAPH_FEATURES, N_OP_COLS, featurize_many
 from predictor.graph.ir import Graph, IRError
 from predictor.models.perf_sage import PerfSAGE
 
@@ -280,9 +280,10 @@ def load_checkpoint(path: str | Path) -> Predictor:
         raise CheckpointError(f"cannot read checkpoint {path}: {exc}") from exc
     try:
         meta = json.loads(blob["meta"])
-        if meta.get("feature_schema_version") != FEATURE_SCHEMA_VERSION:
+        if meta.get("feature_schema_version") not in COMPATIBLE_SCHEMA_VERSIONS:
             raise CheckpointError(
-                f"{path.name}: feature schema {meta.get('feature_schema_version')} != {FEATURE_SCHEMA_VERSION}"
+                f"{path.name}: feature schema {meta.get('feature_schema_version')} is not one this version "
+                f"reads ({sorted(COMPATIBLE_SCHEMA_VERSIONS)}): retrain the predictor"
             )
         members = []
         for state in blob["members"]:

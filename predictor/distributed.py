@@ -75,7 +75,7 @@ def _shard(perm: np.ndarray, rank: int, world: int) -> np.ndarray:
 def train_member(table: Table, fit: np.ndarray, val: np.ndarray, cfg: TrainConfig, seed: int) -> PerfSAGE:
     rank, world = dist.get_rank(), dist.get_world_size()
     _set_determinism(seed, cfg.num_threads)
-    model = build_model(cfg, len(table.devices), len(table.targets))
+    model = build_model(cfg, len(table.devices), len(table.targets), table.targets)
     init_scales(model, table, fit)
     ddp = DistributedDataParallel(model)
     opt = torch.optim.AdamW(ddp.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)

@@ -49,7 +49,10 @@ from torch_geometric.data import Data
 
 from predictor.graph.ir import Graph, IRError, TensorInfo, json_safe
 
-FEATURE_SCHEMA_VERSION = 1
+FEATURE_SCHEMA_VERSION = 2
+#: Schema versions whose features are a prefix of the current ones (a checkpoint of such a
+#: version reads the first ``in_channels`` columns and runs unchanged).
+COMPATIBLE_SCHEMA_VERSIONS = frozenset({1, 2})
 
 #: Op types with a dedicated one-hot column: the canonical vocabulary of
 #: predictor.graph.ops at schema version 1, frozen here so that a checkpoint's
@@ -108,8 +111,10 @@ RAW_COLUMNS: tuple[str, ...] = (
     "kernel_h", "kernel_w", "stride", "groups", "dilation", "dwconv",
     "out_numel", "out_rank", "out_channels", "out_spatial",
     "in_numel", "in_rank", "in_channels", "in_spatial", "n_inputs",
-    "dtype_class", "quantized", "in_degree", "out_degree",
+    "dtype_class", "quantized", "in_degree", "out_degree", "param_bytes", "peak_live",
 )
+#: bytes per element of each dtype class (0 float32, 1 float16, 2 int8, 3 other: counted as 4)
+_CLASS_BYTES = np.array([4.0, 2.0, 1.0, 4.0])
 Raw = Mapping[str, np.ndarray]
 
 
@@ -151,9 +156,17 @@ NODE_FEATURES: tuple[tuple[str, Callable[[Raw], np.ndarray]], ...] = (
     ("quantized", lambda r: r["quantized"]),
     ("log_in_degree", lambda r: _log(r["in_degree"])),
     ("log_out_degree", lambda r: _log(r["out_degree"])),
+    # schema v2 (appended: the first NODE_DIM_V1 columns are exactly schema v1's)
+    ("log_param_bytes", lambda r: _log(r["param_bytes"])),
+    ("log_peak_live", lambda r: _log(r["peak_live"])),
 )
 NUMERIC_FEATURES: tuple[str, ...] = tuple(name for name, _ in NODE_FEATURES)
 NODE_DIM = N_OP_COLS + len(NUMERIC_FEATURES)
+#: Schema v1's width: a model trained on v1 features reads only these leading columns.
+NODE_DIM_V1 = NODE_DIM - 2
+#: The columns a memory roofline reads: weight bytes and the peak of live activation bytes.
+MEMORY_COLUMNS: tuple[int, ...] = tuple(
+    N_OP_COLS + NUMERIC_FEATURES.index(n) for n in ("log_param_bytes", "log_peak_live"))
 #: The columns a roofline model reads its analytic floor from, and their scale back to log1p.
 ROOFLINE_COLUMNS: tuple[int, ...] = tuple(
     N_OP_COLS + NUMERIC_FEATURES.index(n) for n in ("log_flops", "log_bytes_read", "log_bytes_written"))
@@ -408,6 +421,36 @@ def _int64(parts: Iterable[list[Any]]) -> np.ndarray:
     return np.frombuffer(out, dtype=np.int64)
 
 
+def _peak_live(out_bytes: np.ndarray, edges: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Per node: the graph's peak of live activation bytes on the node where it occurs, else 0.
+
+    Nodes run in document order (front ends write a topological order); a node's first output
+    is live from the node until its last consumer (to the graph's end when nothing consumes it:
+    a graph output). The live set at a node holds its inputs and its output, so the peak is the
+    activation memory a runtime that frees tensors after their last use needs at least."""
+    total = len(out_bytes)
+    if not total:
+        return np.zeros(0)
+    graph_of = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+    last = offsets[1:][graph_of] - 1  # no consumer: live to the graph's end
+    if len(edges):
+        consumed = np.full(total, -1)
+        np.maximum.at(consumed, edges[:, 0], edges[:, 1])
+        last = np.where(consumed >= 0, consumed, last)
+    last = np.maximum(last, np.arange(total))
+    diff = np.zeros(total + 1)
+    np.add.at(diff, np.arange(total), out_bytes)
+    np.add.at(diff, last + 1, -out_bytes)
+    live = np.cumsum(diff)[:total]
+    starts = offsets[:-1][np.diff(offsets) > 0]
+    peak = np.maximum.reduceat(live, starts)
+    out = np.zeros(total)
+    is_peak = live >= np.repeat(peak, np.diff(np.append(starts, total))) - 1e-6
+    first = np.minimum.reduceat(np.where(is_peak, np.arange(total), total), starts)
+    out[first] = peak
+    return np.maximum(out, 0.0)
+
+
 def _featurize_docs(docs: Sequence[_Doc]) -> list[Data]:
     """Features of gathered documents, all nodes at once."""
     sizes = np.array([g.n for g in docs], dtype=np.int64)
@@ -436,6 +479,9 @@ def _featurize_docs(docs: Sequence[_Doc]) -> list[Data]:
         "in_degree": np.bincount(all_edges[:, 1], minlength=total).astype(np.float64),
         "out_degree": np.bincount(all_edges[:, 0], minlength=total).astype(np.float64),
     }
+    elem = _CLASS_BYTES[np.clip(counts[:, 1].astype(np.int64), 0, 3)]
+    raw["param_bytes"] = raw["params"] * elem
+    raw["peak_live"] = _peak_live(raw["out_numel"] * elem, all_edges, offsets)
     x = np.zeros((total, NODE_DIM), dtype=np.float32)
     x.reshape(-1)[np.arange(total) * NODE_DIM + (codes >> 1)] = 1.0
     with np.errstate(over="ignore", invalid="ignore"):

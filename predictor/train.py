@@ -25,7 +25,7 @@ import torch
 from torch_geometric.data import Batch, Data
 
 from predictor.artifacts import COVERAGE, SIGMA_FLOOR, Predictor, conformal_q, graph_feature_stats
-from predictor.features import GRAPH_DIM, NODE_DIM, ROOFLINE_COLUMNS, ROOFLINE_SCALE, featurize
+from predictor.features import GRAPH_DIM, MEMORY_COLUMNS, NODE_DIM, ROOFLINE_COLUMNS, ROOFLINE_SCALE, featurize
 from predictor.graph.ir import Graph
 from predictor.models.perf_sage import CONTRIBUTIONS, PerfSAGE
 
@@ -80,6 +80,7 @@ class TrainConfig:
     dropout: float = 0.0
     contribution: str = "roofline"
     bound: float = 3.0  # roofline: the learned per-node factor stays within e^-bound..e^bound
+    memory_basis: bool = True  # roofline: the memory target's floor is weights + peak live bytes
     ensemble: int = 3
     epochs: int = 40
     min_steps: int = 1500  # small data sets get more epochs, so every model sees enough updates
@@ -163,18 +164,30 @@ def log_loss(pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.smooth_l1_loss(err, torch.zeros_like(err), beta=0.05)
 
 
-def build_model(cfg: TrainConfig, num_devices: int, num_targets: int) -> PerfSAGE:
-    """A fresh PerfSAGE for ``cfg`` over the current feature schema."""
+def build_model(cfg: TrainConfig, num_devices: int, num_targets: int,
+                targets: Sequence[str] | None = None) -> PerfSAGE:
+    """A fresh PerfSAGE for ``cfg`` over the current feature schema; ``targets`` (names) choose
+    each target's roofline basis (``memory`` its own, see :class:`PerfSAGE`)."""
     extra: dict[str, Any] = {}
     if cfg.contribution == "roofline":
         extra = {"basis_columns": list(ROOFLINE_COLUMNS), "basis_scale": ROOFLINE_SCALE, "bound": cfg.bound}
+        if cfg.memory_basis and targets is not None and "memory" in targets:
+            extra.update(target_bases=["memory" if t == "memory" else "compute" for t in targets],
+                         memory_columns=list(MEMORY_COLUMNS))
     return PerfSAGE(NODE_DIM, GRAPH_DIM, cfg.hidden_channels, cfg.num_layers, num_devices, num_targets,
                     cfg.embed_channels, cfg.dropout, cfg.contribution, **extra)
 
 
-def roofline_totals(graphs: Sequence[Data]) -> np.ndarray:
-    """Per graph, the sums of the roofline basis terms ``[G, 3]`` (FLOPs + 1, bytes + 2, 1 per node),
-    exactly what a roofline model's floor adds up with unit rates."""
+def roofline_totals(graphs: Sequence[Data], model: PerfSAGE | None = None) -> np.ndarray:
+    """Per graph, the sums of the roofline basis terms, exactly what a roofline model's floor adds
+    up with unit rates: ``[G, 3]`` (FLOPs + 1, bytes + 2, 1 per node), or ``[G, T, 3]`` per target
+    when ``model`` has per-target bases (:meth:`PerfSAGE.node_basis`)."""
+    if model is not None and model.target_bases is not None:
+        out = np.zeros((len(graphs), len(model.target_bases), 3))
+        with torch.no_grad():
+            for i, d in enumerate(graphs):
+                out[i] = torch.exp(model.node_basis(d.x).double()).sum(0).numpy()
+        return out
     out = np.zeros((len(graphs), 3))
     cols = list(ROOFLINE_COLUMNS)
     for i, d in enumerate(graphs):
@@ -211,11 +224,11 @@ def init_scales(model: PerfSAGE, table: Table, idx: np.ndarray) -> dict[str, Any
     med = np.where(np.isfinite(med), med, 1.0)
     with torch.no_grad():
         if model.device_rate is not None:
-            totals = roofline_totals([table.data[i] for i in idx])
+            totals = roofline_totals([table.data[i] for i in idx], model)
             rates = np.zeros(tuple(model.device_rate.shape))
             for d in range(rates.shape[0]):
                 for t in range(rates.shape[1]):
-                    rates[d, t] = fit_roofline(totals, table.y[idx, d, t])
+                    rates[d, t] = fit_roofline(totals if totals.ndim == 2 else totals[:, t], table.y[idx, d, t])
             model.device_rate.copy_(torch.as_tensor(rates, dtype=torch.float32))
             model.device_log_scale.zero_()
         else:
@@ -245,7 +258,7 @@ def train_member(
 ) -> tuple[PerfSAGE, dict[str, Any]]:
     """Train one PerfSAGE with early stopping on validation MAPE."""
     _set_determinism(seed, cfg.num_threads)
-    model = build_model(cfg, len(table.devices), len(table.targets))
+    model = build_model(cfg, len(table.devices), len(table.targets), table.targets)
     stats = init_scales(model, table, train_idx)
     epochs = max(cfg.epochs, math.ceil(cfg.min_steps / max(math.ceil(len(train_idx) / cfg.batch_size), 1)))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -496,6 +509,8 @@ def register(subparsers: argparse._SubParsersAction, name: str) -> None:
         p.add_argument(f"--{f.replace('_', '-')}", dest=f, type=int, default=getattr(TrainConfig, f))
     p.add_argument("--contribution", choices=sorted(CONTRIBUTIONS), default=TrainConfig.contribution,
                    help="how node logits become costs (roofline: analytic floor x bounded learned factor)")
+    p.add_argument("--memory-basis", action=argparse.BooleanOptionalAction, default=TrainConfig.memory_basis,
+                   help="roofline: the memory target's floor is weight bytes + peak live activation bytes")
     p.add_argument("--max-minutes", dest="max_minutes", type=float, default=None)
     p.set_defaults(func=_run)
 
@@ -511,7 +526,7 @@ def _run(args: argparse.Namespace) -> int:
     table = build_table(records, devices=args.devices)
     cfg = TrainConfig(epochs=args.epochs, ensemble=args.ensemble, hidden_channels=args.hidden_channels,
                       seed=args.seed, batch_size=args.batch_size, max_minutes=args.max_minutes,
-                      contribution=args.contribution)
+                      contribution=args.contribution, memory_basis=args.memory_basis)
     pred = train_predictor(table, cfg, name=args.out.rsplit("/", 1)[-1].removesuffix(".pt"),
                            description={"source": args.source})
     from predictor.artifacts import save_checkpoint

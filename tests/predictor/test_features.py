@@ -17,6 +17,7 @@ from predictor.features import (
     NUMERIC_FEATURES,
     OP_VOCAB,
     featurize,
+    featurize_many,
     op_column,
 )
 from predictor.graph.ir import Graph, IRError, Node, TensorInfo
@@ -171,3 +172,31 @@ def synthetic_records(n: int, seed: int = 0, with_energy: tuple[str, ...] = ()):
                 targets["energy"] = 3.0 * lat
             records.append(Record(f"g{k}", data, dev, targets, space="even" if k % 2 == 0 else "odd"))
     return records
+
+
+def _raw(d, name: str) -> np.ndarray:
+    return np.expm1(d.x[:, COL[name]].double().numpy() * 10)
+
+
+def test_weight_bytes_and_the_peak_of_live_activations():
+    # a -> b -> c -> add(a, c): a's output stays live until the add, so at c the live set is
+    # a's output (held for the add), b's (c's input) and c's: the peak
+    shape = lambda c: [1, c, 4, 4]  # noqa: E731
+    nodes = [
+        Node("a", "conv", inputs=[TensorInfo("x", shape(3))], outputs=[TensorInfo("ta", shape(8))], params=216),
+        Node("b", "conv", inputs=[TensorInfo("ta", shape(8))], outputs=[TensorInfo("tb", shape(32))], params=256),
+        Node("c", "conv", inputs=[TensorInfo("tb", shape(32))], outputs=[TensorInfo("tc", shape(8))], params=256),
+        Node("d", "add", inputs=[TensorInfo("ta", shape(8)), TensorInfo("tc", shape(8))],
+             outputs=[TensorInfo("td", shape(8))]),
+    ]
+    g = Graph(nodes=nodes)
+    g.connect_by_tensor_names()
+    d = featurize(g)
+    assert _raw(d, "log_param_bytes") == pytest.approx([864, 1024, 1024, 0], rel=1e-5)  # float32: 4 bytes
+    live = 4 * 16 * np.array([8, 8 + 32, 8 + 32 + 8, 8 + 8 + 8])  # live bytes at each node
+    peak = _raw(d, "log_peak_live")
+    assert peak[2] == pytest.approx(live.max(), rel=1e-5) and peak.sum() == pytest.approx(live.max(), rel=1e-5)
+    # the same graph twice in one batch: each graph gets its own peak
+    both = featurize_many([g.to_dict(), chain_graph(3, 4).to_dict(), g.to_dict()])
+    assert [float(_raw(x, "log_peak_live").sum()) for x in (both[0], both[2])] == pytest.approx([live.max()] * 2)
+    assert float(_raw(both[1], "log_peak_live").sum()) == pytest.approx(4 * 4 * 64 * 2, rel=1e-5)

@@ -154,3 +154,38 @@ def test_roofline_device_rows_round_trip_and_grow():
     pred, _ = m(b.x, b.edge_index, b.batch, torch.tensor([4, 4, 4]), b.graph_attr)
     torch.log(pred).sum().backward()
     assert m.device_rate.grad[4].abs().sum() > 0 and m.device_rate.grad[:4].abs().sum() == 0
+
+
+def test_memory_target_floor_is_weights_plus_the_peak_of_live_bytes():
+    from predictor.features import MEMORY_COLUMNS, ROOFLINE_SCALE
+
+    m = _roofline(bound=2.0, target_bases=["compute", "memory", "compute"], memory_columns=list(MEMORY_COLUMNS))
+    b = _batch()
+    with torch.no_grad():
+        m.device_vec.zero_()  # logit 0: factor 1, the floor itself
+        m.device_rate[:] = torch.tensor([-20.0, -18.0, -6.0])
+    pred, _ = m(b.x, b.edge_index, b.batch, torch.tensor([0, 0, 0]), b.graph_attr)
+    raw = torch.expm1(b.x[:, list(MEMORY_COLUMNS)].double() * ROOFLINE_SCALE)
+    per_node = (raw[:, 0] + 1) * torch.e**-20 + (raw[:, 1] + 1) * torch.e**-18 + torch.e**-6
+    expect = torch.zeros(3, dtype=torch.float64).index_add(0, b.batch, per_node)
+    torch.testing.assert_close(pred[:, 0, 1].double(), expect, rtol=1e-4, atol=0)
+    # the compute targets keep the FLOPs / bytes floor, the config round-trips
+    compute = _roofline(bound=2.0)
+    compute.load_state_dict(m.state_dict())
+    torch.testing.assert_close(compute(b.x, b.edge_index, b.batch, torch.tensor([0, 0, 0]), b.graph_attr)[0][..., 0],
+                               pred[..., 0])
+    clone = PerfSAGE(**m.config())
+    assert clone.target_bases == ["compute", "memory", "compute"] and clone.memory_columns == list(MEMORY_COLUMNS)
+
+
+def test_a_model_of_the_first_feature_schema_reads_its_leading_columns():
+    from predictor.features import N_OP_COLS, NODE_DIM_V1
+
+    b = _batch()
+    torch.manual_seed(0)
+    m = PerfSAGE(NODE_DIM_V1, GRAPH_DIM, hidden_channels=16, num_layers=2, num_devices=2, embed_channels=8)
+    dev = torch.tensor([0, 1, 0])
+    old = m(b.x[:, :NODE_DIM_V1], b.edge_index, b.batch, dev, b.graph_attr)[0]
+    torch.testing.assert_close(m(b.x, b.edge_index, b.batch, dev, b.graph_attr)[0], old)
+    one_hot = (b.x[:, :N_OP_COLS].argmax(1), N_OP_COLS)
+    torch.testing.assert_close(m(b.x, b.edge_index, b.batch, dev, b.graph_attr, one_hot=one_hot)[0], old)
