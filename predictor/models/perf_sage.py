@@ -62,7 +62,8 @@ class PerfSAGE(nn.Module):
         target_bases (list[str]): roofline only: each target's floor, ``"compute"`` (the FLOPs /
             bytes-moved / per-node basis above) or ``"memory"``: the node's weight bytes, the
             graph's peak of live activation bytes (on the node where it peaks, 0 elsewhere) and
-            a per-node constant, so that the graph's floor is ``a*weights + b*peak + c*nodes``.
+            a constant carried by the peak node alone, so that the graph's floor is
+            ``a*weights + b*peak + c`` (plus ``a + b`` per node from the ``+ 1``s).
             Peak memory is a maximum over the run, not a sum over layers: a compute floor
             summed over nodes predicted real networks' memory 21% off where this floor alone is
             12% off. None: every target uses the compute basis (checkpoints before it).
@@ -154,7 +155,7 @@ class PerfSAGE(nn.Module):
     def node_basis(self, x: Tensor) -> Tensor | None:
         """Roofline basis: ``[N, 3]`` log(FLOPs + 1), log(bytes moved + 2), 0 when every target
         uses it, else ``[N, T, 3]`` with each target's basis (memory: log(weight bytes + 1),
-        log(peak live bytes + 1), 0); None for other forms."""
+        log(peak live bytes + 1), and 0 on the peak node, -30 elsewhere); None for other forms."""
         if self.basis_columns is None:
             return None
         c = self.basis_columns
@@ -165,7 +166,10 @@ class PerfSAGE(nn.Module):
         if self.target_bases is None or "memory" not in self.target_bases:
             return compute
         m = self.memory_columns or []
-        memory = torch.stack([x[:, m[0]] * self.basis_scale, x[:, m[1]] * self.basis_scale, zero], -1)
+        peak = x[:, m[1]]
+        # the constant is the runtime's own footprint: once per graph (on the peak node), not per node
+        once = torch.where(peak > 0, zero, torch.full_like(zero, -30.0))
+        memory = torch.stack([x[:, m[0]] * self.basis_scale, peak * self.basis_scale, once], -1)
         return torch.stack([memory if b == "memory" else compute for b in self.target_bases], 1)
 
     def log_base(self, basis: Tensor, rate: Tensor) -> Tensor:
