@@ -79,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="GNN node-cost form (roofline: analytic floor x bounded learned factor)")
     ap.add_argument("--memory-basis", action=argparse.BooleanOptionalAction, default=TrainConfig.memory_basis,
                     help="roofline: the memory target's floor is weight bytes + peak live activation bytes")
+    ap.add_argument("--encoder-memory", action=argparse.BooleanOptionalAction, default=TrainConfig.encoder_memory,
+                    help="whether the memory target's loss trains the shared encoder")
     ap.add_argument("--per-device", action="store_true", help="print every device, not just the mean")
     ap.add_argument("--json", default=None, help="also write every row to this JSON file")
     ap.add_argument("-v", "--verbose", action="store_true")
@@ -92,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"source {args.source}: {len(table.keys)} graphs {spaces}, {len(table.devices)} devices, "
           f"targets {table.targets} (loaded in {time.monotonic() - t0:.0f}s)")
     cfg = TrainConfig(epochs=args.epochs, ensemble=args.ensemble, hidden_channels=args.hidden, seed=args.seed,
-                      contribution=args.contribution, memory_basis=args.memory_basis)
+                      contribution=args.contribution, memory_basis=args.memory_basis,
+                      encoder_memory=args.encoder_memory)
     rows: list[dict] = []
     # The zoo (real architectures) is only ever a test set: out of every other scenario's data.
     sampled = table.subset_graphs(np.flatnonzero(np.asarray(table.spaces) != HELD_OUT_SPACE))

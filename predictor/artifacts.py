@@ -25,7 +25,13 @@ import numpy as np
 import torch
 from torch_geometric.data import Batch, Data
 
-from predictor.features import COMPATIBLE_SCHEMA_VERSIONS, FEATURE_SCHEMA_VERSION, GRAPH_FEATURES, N_OP_COLS, featurize_many
+from predictor.features import (
+    COMPATIBLE_SCHEMA_VERSIONS,
+    FEATURE_SCHEMA_VERSION,
+    GRAPH_FEATURES,
+    N_OP_COLS,
+    featurize_many,
+)
 from predictor.graph.ir import Graph, IRError
 from predictor.models.perf_sage import PerfSAGE
 

@@ -45,12 +45,14 @@ from predictor.train import (
     build_model,
     build_table,
     calibrate,
+    drop_aux_targets,
     ensemble_log,
     init_scales,
     log_loss,
     mape,
     predict_table,
     split_indices,
+    with_aux_target,
 )
 
 log = logging.getLogger(__name__)
@@ -105,7 +107,9 @@ def train(records: list[Record], cfg: TrainConfig, name: str = "perfsage") -> Pr
     val_pos, cal_pos, fit_pos = split_indices(
         len(table.keys), [cfg.val_fraction, cfg.calib_fraction], cfg.seed
     )
-    members = [train_member(table, fit_pos, val_pos, cfg, cfg.seed + k) for k in range(cfg.ensemble)]
+    trained = with_aux_target(table, cfg)
+    members = [train_member(trained, fit_pos, val_pos, cfg, cfg.seed + k) for k in range(cfg.ensemble)]
+    drop_aux_targets(members, trained, table)
     q, cal_info = calibrate(members, table, cal_pos)
     mu, _ = ensemble_log(members, table, val_pos)
     meta: dict[str, Any] = {

@@ -69,6 +69,8 @@ class PerfSAGE(nn.Module):
             12% off. None: every target uses the compute basis (checkpoints before it).
         memory_columns (list[int]): with a ``"memory"`` target: the columns of ``x`` holding the
             scaled ``log1p`` of weight bytes and of the peak live bytes.
+        encoder_targets (list[int]): the targets whose loss trains the shared encoder (None: all);
+            the others learn only their device rows on top of its embeddings.
     """
 
     def __init__(
@@ -87,6 +89,7 @@ class PerfSAGE(nn.Module):
         bound: float = 3.0,
         target_bases: list[str] | tuple[str, ...] | None = None,
         memory_columns: list[int] | tuple[int, ...] | None = None,
+        encoder_targets: list[int] | tuple[int, ...] | None = None,
     ) -> None:
         super().__init__()
         if contribution not in CONTRIBUTIONS:
@@ -111,6 +114,7 @@ class PerfSAGE(nn.Module):
                 raise ValueError(f"target_bases must name one of {BASES} per target, got {self.target_bases}")
             if "memory" in self.target_bases and (memory_columns is None or len(memory_columns) != 2):
                 raise ValueError("a 'memory' target basis needs memory_columns: weight bytes, peak live bytes")
+        self.encoder_targets = None if encoder_targets is None else [int(t) for t in encoder_targets]
         self.memory_columns = ([int(c) for c in memory_columns]
                                if self.target_bases and "memory" in self.target_bases else None)
 
@@ -190,6 +194,20 @@ class PerfSAGE(nn.Module):
                 p.data = torch.cat([p.data, extra], 0)
         self.num_devices += count
 
+    def keep_targets(self, keep: list[int]) -> None:
+        """Keep only the targets ``keep`` (in that order): their device rows, bases and encoder
+        flags; used to drop an auxiliary training target before a model is shipped."""
+        with torch.no_grad():
+            for p in self.device_parameters():
+                p.data = p.data[:, keep].clone()
+        if self.target_bases is not None:
+            self.target_bases = [self.target_bases[t] for t in keep]
+            if "memory" not in self.target_bases:
+                self.target_bases, self.memory_columns = None, None
+        if self.encoder_targets is not None:
+            self.encoder_targets = [keep.index(t) for t in self.encoder_targets if t in keep]
+        self.num_targets = len(keep)
+
     @staticmethod
     def adjacency(edge_index: Tensor, num_nodes: int) -> Tensor:
         """What the layers aggregate over, as a sparse CSR ``[num_nodes, num_nodes]`` matrix:
@@ -248,6 +266,12 @@ class PerfSAGE(nn.Module):
         dev = device_idx[batch]  # [N, K]
         vec = self.device_vec[dev]  # [N, K, T, E]
         logits = torch.einsum("ne,nkte->nkt", z, vec) + self.device_bias[dev]
+        if self.training and self.encoder_targets is not None:
+            # targets outside encoder_targets read the embeddings without training the encoder
+            keep = torch.zeros(self.num_targets, dtype=torch.bool, device=z.device)
+            keep[self.encoder_targets] = True
+            frozen = torch.einsum("ne,nkte->nkt", z.detach(), vec) + self.device_bias[dev]
+            logits = torch.where(keep, logits, frozen)
         base = None
         if self.device_rate is not None:
             if basis is None:
@@ -311,6 +335,8 @@ class PerfSAGE(nn.Module):
                      "bound": self.bound}
             if self.target_bases is not None:
                 extra.update(target_bases=list(self.target_bases), memory_columns=self.memory_columns)
+        if self.encoder_targets is not None:
+            extra["encoder_targets"] = list(self.encoder_targets)
         return {
             "in_channels": self.in_channels,
             "graph_channels": self.graph_channels,

@@ -190,3 +190,44 @@ def test_a_model_of_the_first_feature_schema_reads_its_leading_columns():
     torch.testing.assert_close(m(b.x, b.edge_index, b.batch, dev, b.graph_attr)[0], old)
     one_hot = (b.x[:, :N_OP_COLS].argmax(1), N_OP_COLS)
     torch.testing.assert_close(m(b.x, b.edge_index, b.batch, dev, b.graph_attr, one_hot=one_hot)[0], old)
+
+
+def test_targets_outside_encoder_targets_do_not_train_the_encoder():
+    m = _model(encoder_targets=[0, 2])
+    b = _batch()
+    m.train()
+    pred, _ = m(b.x, b.edge_index, b.batch, torch.tensor([0, 1, 2]), b.graph_attr)
+    pred[..., 1].log().sum().backward()  # target 1's loss alone
+    assert m.lin_in.weight.grad is None or m.lin_in.weight.grad.abs().sum() == 0
+    assert m.device_vec.grad[:, 1].abs().sum() > 0  # its device rows still learn
+    m.zero_grad()
+    pred, _ = m(b.x, b.edge_index, b.batch, torch.tensor([0, 1, 2]), b.graph_attr)
+    pred[..., 0].log().sum().backward()
+    assert m.lin_in.weight.grad.abs().sum() > 0
+    m.eval()  # inference: the same predictions either way
+    with torch.no_grad():
+        plain = _model()
+        plain.load_state_dict(m.state_dict())
+        plain.eval()
+        torch.testing.assert_close(m(b.x, b.edge_index, b.batch, torch.tensor([0, 1, 2]), b.graph_attr)[0],
+                                   plain(b.x, b.edge_index, b.batch, torch.tensor([0, 1, 2]), b.graph_attr)[0])
+    assert PerfSAGE(**m.config()).encoder_targets == [0, 2]
+
+
+def test_keep_targets_drops_a_target_and_keeps_the_others_predictions():
+    from predictor.features import MEMORY_COLUMNS
+
+    m = _roofline(target_bases=["compute", "memory", "compute"], memory_columns=list(MEMORY_COLUMNS),
+                  encoder_targets=[0, 2])
+    b = _batch()
+    m.eval()
+    dev = torch.tensor([0, 1, 3])
+    with torch.no_grad():
+        before = m(b.x, b.edge_index, b.batch, dev, b.graph_attr)[0]
+        m.keep_targets([0, 1])
+        after = m(b.x, b.edge_index, b.batch, dev, b.graph_attr)[0]
+    assert after.shape[-1] == 2 and m.device_rate.shape == (4, 2, 3)
+    torch.testing.assert_close(after, before[..., :2])
+    assert m.config()["target_bases"] == ["compute", "memory"] and m.encoder_targets == [0]
+    clone = PerfSAGE(**m.config())
+    clone.load_state_dict(m.state_dict())

@@ -139,3 +139,28 @@ def test_roofline_training_and_adaptation(table):
     mu, _ = adapted.predict_log([table.data[i] for i in test], adapted.device_indices(["slow-again"]))
     assert metrics(np.exp(mu[:, 0, 0]), table.y[test, 1, 0])["rho"] > 0.9
     assert adapted.members[0].device_rate.shape[0] == 3
+
+
+def test_memory_target_trains_with_a_hidden_auxiliary_target_that_is_not_shipped():
+    from predictor.features import MEMORY_COLUMNS, ROOFLINE_SCALE
+    from predictor.train import AUX_MEMORY, Record, with_aux_target
+
+    records = []
+    for r in synthetic_records(80, seed=3):
+        x = r.graph.x
+        weights = float(np.expm1(x[:, MEMORY_COLUMNS[0]].double().numpy() * ROOFLINE_SCALE).sum())
+        peak = float(np.expm1(x[:, MEMORY_COLUMNS[1]].double().numpy() * ROOFLINE_SCALE).sum())
+        mem = 20.0 + 1.6e-6 * weights + 1.9e-6 * peak  # MB: what ONNX Runtime showed on a real CPU
+        records.append(Record(r.key, r.graph, r.device, {**r.targets, "memory": mem}, r.space))
+    table = build_table(records)
+    cfg = TrainConfig(**{**CFG.__dict__, "ensemble": 1, "epochs": 3})
+    assert with_aux_target(table, cfg).targets == ["latency", "memory", AUX_MEMORY]
+    assert with_aux_target(table, TrainConfig(aux_memory=False)) is table
+    pred = train_predictor(table, cfg)
+    assert pred.targets == ["latency", "memory"] and pred.q.shape == (2, 2)
+    m = pred.members[0]
+    assert m.num_targets == 2 and m.target_bases == ["compute", "memory"] and m.device_rate.shape == (2, 2, 3)
+    out = pred.predict([records[0].graph], ["fast"])[0]["predictions"]["fast"]
+    assert set(out) == {"latency", "memory"}
+    # the memory floor alone (the untrained rates from the NNLS fit) is already close
+    assert out["memory"]["value"] == pytest.approx(records[0].targets["memory"], rel=0.1)
