@@ -81,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="roofline: the memory target's floor is weight bytes + peak live activation bytes")
     ap.add_argument("--encoder-memory", action=argparse.BooleanOptionalAction, default=TrainConfig.encoder_memory,
                     help="whether the memory target's loss trains the shared encoder")
+    ap.add_argument("--exclude-spaces", nargs="*", default=[],
+                    help="leave these search spaces out of the data entirely (e.g. to measure what one adds)")
     ap.add_argument("--per-device", action="store_true", help="print every device, not just the mean")
     ap.add_argument("--json", default=None, help="also write every row to this JSON file")
     ap.add_argument("-v", "--verbose", action="store_true")
@@ -88,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(message)s")
 
     t0 = time.monotonic()
-    records = evaluate.load_records(args.source, args.devices, args.max_graphs)
+    records = [r for r in evaluate.load_records(args.source, args.devices, args.max_graphs)
+               if r.space not in args.exclude_spaces]
     table = build_table(records, devices=args.devices)
     spaces = {s: table.spaces.count(s) for s in sorted(set(table.spaces))}
     print(f"source {args.source}: {len(table.keys)} graphs {spaces}, {len(table.devices)} devices, "

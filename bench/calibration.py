@@ -33,6 +33,7 @@ from agent.protocol import measure_many
 from datasets import zoo
 from datasets.corpus import latency_label_ms
 from datasets.measure import build_model
+from datasets.spaces import CORPUS_SPACES
 from predictor.features import featurize
 from predictor.frontends import load_model
 from predictor.graph.ir import Graph
@@ -107,9 +108,7 @@ def main() -> int:
     )
     cands = selection.corpus_candidates(args.pool)
     if len(cands) < args.pool:
-        cands += selection.sampled_candidates(
-            args.pool - len(cands), ["mobilenet", "resnet", "nb201", "vit", "dethead"]
-        )
+        cands += selection.sampled_candidates(args.pool - len(cands), list(CORPUS_SPACES))
     picks = [c for c, _ in selection.select(cands, max(KS), base)]
     cached = json.loads(args.cache.read_text()) if args.cache and args.cache.exists() else None
     if cached is None or cached["picks"] != [c.key for c in picks]:
