@@ -164,3 +164,15 @@ def test_memory_target_trains_with_a_hidden_auxiliary_target_that_is_not_shipped
     assert set(out) == {"latency", "memory"}
     # the memory floor alone (the untrained rates from the NNLS fit) is already close
     assert out["memory"]["value"] == pytest.approx(records[0].targets["memory"], rel=0.1)
+
+
+def test_build_model_memory_options():
+    from predictor.train import AUX_MEMORY, build_model
+
+    targets = ["latency", "memory", AUX_MEMORY]
+    m = build_model(TrainConfig(), 2, 3, targets)
+    assert m.target_bases == ["compute", "memory", "compute"] and m.encoder_targets == [0, 2]
+    assert build_model(TrainConfig(encoder_memory=True), 2, 3, targets).encoder_targets is None
+    plain = build_model(TrainConfig(memory_basis=False), 2, 2, ["latency", "memory"])
+    assert plain.target_bases is None and plain.encoder_targets is None  # memory trains the encoder as before
+    assert build_model(TrainConfig(), 2, 1, ["latency"]).target_bases is None
