@@ -81,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="roofline: the memory target's floor is weight bytes + peak live activation bytes")
     ap.add_argument("--encoder-memory", action=argparse.BooleanOptionalAction, default=TrainConfig.encoder_memory,
                     help="whether the memory target's loss trains the shared encoder")
+    ap.add_argument("--aux-memory", action=argparse.BooleanOptionalAction, default=TrainConfig.aux_memory,
+                    help="with the memory floor: train memory on the compute floor too, as a hidden target")
     ap.add_argument("--exclude-spaces", nargs="*", default=[],
                     help="leave these search spaces out of the data entirely (e.g. to measure what one adds)")
     ap.add_argument("--per-device", action="store_true", help="print every device, not just the mean")
@@ -98,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
           f"targets {table.targets} (loaded in {time.monotonic() - t0:.0f}s)")
     cfg = TrainConfig(epochs=args.epochs, ensemble=args.ensemble, hidden_channels=args.hidden, seed=args.seed,
                       contribution=args.contribution, memory_basis=args.memory_basis,
-                      encoder_memory=args.encoder_memory)
+                      encoder_memory=args.encoder_memory, aux_memory=args.aux_memory)
     rows: list[dict] = []
     # The zoo (real architectures) is only ever a test set: out of every other scenario's data.
     sampled = table.subset_graphs(np.flatnonzero(np.asarray(table.spaces) != HELD_OUT_SPACE))

@@ -153,7 +153,8 @@ def with_aux_target(table: Table, cfg: TrainConfig) -> Table:
     * memory on its own floor, training the encoder: 15.1/21.6/20.0 / 7.6/6.7/9.8;
     * the same with the auxiliary target: 19.6/13.4/14.2 / 7.3/8.5/8.2;
     * memory floor not training the encoder (``encoder_memory=False``), no auxiliary: 17.1 / 10.1 (seed 0);
-    * memory floor not training the encoder, plus the auxiliary target (the default): 9.7/10.0 / 9.3/9.3.
+    * memory floor not training the encoder, plus the auxiliary target (the default): 9.7/10.0/11.4 /
+      9.3/9.3/11.5 (bench/results/memory-floor-zoo.txt).
 
     So the encoder generalises to unseen networks' latency when it also learns memory *on the
     compute floor* (per-node weight and activation structure), and the memory-floor head should
