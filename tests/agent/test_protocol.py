@@ -25,7 +25,10 @@ def test_measure_onnx(onnx_model):
     assert r["runtime"] == "onnxruntime" and r["threads"] == 1 and r["input_shapes"] == {"x": [1, 3, 32, 32]}
     assert r["peak_memory_mb"] > 0 and r["memory"]["method"] in ("vmhwm_reset", "peak_since_start")
     assert r["memory"]["runtime_memory"]["arena_peak_in_use_mb"] > 0  # onnxruntime's own figure
-    assert len(r["session_medians_ms"]) == QUICK.sessions == 2 and set(r["sessions_of_samples"]) == {0, 1}
+    # two sessions, or max_sessions when they disagreed (a busy machine: the protocol adds sessions)
+    n = len(r["session_medians_ms"])
+    assert n == r["sessions"] and n in (QUICK.sessions, QUICK.max_sessions) and QUICK.sessions == 2
+    assert set(r["sessions_of_samples"]) == set(range(n))
     assert r["cpu_corrected"] in (True, False) and len(r["cpu_ms"]) == r["runs"]
     # how busy every CPU was meanwhile (Linux: /proc/stat); the measuring CPU was busy measuring
     assert set(r["cpu_busy"]) == {str(c) for c in range(os.cpu_count())}
