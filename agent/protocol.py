@@ -36,11 +36,12 @@ spread evenly over the group instead of hitting one model. Peak memory is measur
 afterwards per model in a dedicated child process (:mod:`agent.memory`).
 
 ``cpu_busy`` records how busy each CPU was while the model's group was measured (from
-/proc/stat; None where unreadable). Whatever runs on the *other* cores matters: with the
-protocol on one core of this 2-core VM, pass-to-pass MAPE was 1.4% with the other core idle
-and 2.3-3.3% with the corpus measurement running there (bench/repeatability.py, Intel Xeon
-family 6 model 167, 2026-11-27): what the neighbour runs shifts every model of a pass alike
-by up to 10%, which no within-pass statistic can see. Measure on an otherwise idle device.
+/proc/stat; None where unreadable), so the condition of a measurement is on record. On this
+shared 2-core VM (Intel Xeon family 6 model 167, 2026-11-27, bench/results/repeatability.txt)
+pass-to-pass MAPE of ``latency_ms`` was 2.3-3.3% with the corpus measurement on the other core,
+and 1.4%, 3.5% and 8.7% in three runs with the guest otherwise idle (the plain 30-run median:
+5.3%, 9.3%, 5.7%): what else runs on the host shifts every model of a pass alike, which no
+within-pass statistic can see. Measure on an otherwise idle device.
 """
 
 from __future__ import annotations
