@@ -428,27 +428,24 @@ def _peak_live(out_bytes: np.ndarray, edges: np.ndarray, offsets: np.ndarray) ->
     is live from the node until its last consumer (to the graph's end when nothing consumes it:
     a graph output). The live set at a node holds its inputs and its output, so the peak is the
     activation memory a runtime that frees tensors after their last use needs at least."""
-    total = len(out_bytes)
+    total, starts, sizes = len(out_bytes), offsets[:-1], np.diff(offsets)  # every graph has nodes
     if not total:
         return np.zeros(0)
-    graph_of = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
-    last = offsets[1:][graph_of] - 1  # no consumer: live to the graph's end
+    index = np.arange(total)
+    last = np.repeat(offsets[1:] - 1, sizes)  # no consumer: live to the graph's end
     if len(edges):
         consumed = np.full(total, -1)
         np.maximum.at(consumed, edges[:, 0], edges[:, 1])
         last = np.where(consumed >= 0, consumed, last)
-    last = np.maximum(last, np.arange(total))
     diff = np.zeros(total + 1)
-    np.add.at(diff, np.arange(total), out_bytes)
-    np.add.at(diff, last + 1, -out_bytes)
+    diff[:total] += out_bytes
+    np.add.at(diff, np.maximum(last, index) + 1, -out_bytes)
     live = np.cumsum(diff)[:total]
-    starts = offsets[:-1][np.diff(offsets) > 0]
     peak = np.maximum.reduceat(live, starts)
+    first = np.minimum.reduceat(np.where(live >= np.repeat(peak, sizes) - 1e-6, index, total), starts)
     out = np.zeros(total)
-    is_peak = live >= np.repeat(peak, np.diff(np.append(starts, total))) - 1e-6
-    first = np.minimum.reduceat(np.where(is_peak, np.arange(total), total), starts)
-    out[first] = peak
-    return np.maximum(out, 0.0)
+    out[first] = np.maximum(peak, 0.0)
+    return out
 
 
 def _featurize_docs(docs: Sequence[_Doc]) -> list[Data]:

@@ -229,22 +229,12 @@ def build_model(cfg: TrainConfig, num_devices: int, num_targets: int,
                     cfg.embed_channels, cfg.dropout, cfg.contribution, **extra)
 
 
-def roofline_totals(graphs: Sequence[Data], model: PerfSAGE | None = None) -> np.ndarray:
-    """Per graph, the sums of the roofline basis terms, exactly what a roofline model's floor adds
-    up with unit rates: ``[G, 3]`` (FLOPs + 1, bytes + 2, 1 per node), or ``[G, T, 3]`` per target
-    when ``model`` has per-target bases (:meth:`PerfSAGE.node_basis`)."""
-    if model is not None and model.target_bases is not None:
-        out = np.zeros((len(graphs), len(model.target_bases), 3))
-        with torch.no_grad():
-            for i, d in enumerate(graphs):
-                out[i] = torch.exp(model.node_basis(d.x).double()).sum(0).numpy()
-        return out
-    out = np.zeros((len(graphs), 3))
-    cols = list(ROOFLINE_COLUMNS)
-    for i, d in enumerate(graphs):
-        raw = np.expm1(d.x[:, cols].double().numpy() * ROOFLINE_SCALE)
-        out[i] = [(raw[:, 0] + 1).sum(), (raw[:, 1] + raw[:, 2] + 2).sum(), d.num_nodes]
-    return out
+def roofline_totals(graphs: Sequence[Data], model: PerfSAGE) -> np.ndarray:
+    """Per graph, the sums of ``model``'s roofline basis terms (:meth:`PerfSAGE.node_basis`), exactly
+    what its floor adds up with unit rates: ``[G, 3]`` (FLOPs + 1, bytes + 2, 1 per node), or
+    ``[G, T, 3]`` per target when the model has per-target bases."""
+    with torch.no_grad():
+        return np.stack([torch.exp(model.node_basis(d.x).double()).sum(0).numpy() for d in graphs])
 
 
 def fit_roofline(totals: np.ndarray, y: np.ndarray) -> np.ndarray:
