@@ -222,22 +222,44 @@ def iter_records(
     root: Path = CORPUS_DIR,
     include_help: bool = True,
     include_pending: bool = False,
+    cache: Path = CACHE_DIR,
 ) -> Iterator[dict[str, Any]]:
     """Every record of the corpus, filtered by device key and/or space.
 
     HELP records (device keys ``help-<device>``) come after the measured ones unless
-    ``include_help`` is False. ``include_pending`` adds records still in run journals."""
-    for path in shard_paths(root, device_key, space):
-        yield from read_jsonl(path)
+    ``include_help`` is False. ``include_pending`` adds records still in run journals: a
+    snapshot of them is read first, then the shard listing; records sealed into a shard
+    while the snapshot was taken are yielded once (from the shard), none are missed."""
     if include_pending:
-        for path in sorted((CACHE_DIR / "pending").glob("*/*.jsonl")):
-            dev, sp = path.parent.name, path.stem
-            if (device_key in (None, dev)) and (space in (None, sp)):
-                yield from read_jsonl(path)
+        before = set(shard_paths(root, device_key, space))
+        pending = _pending_snapshot(cache, device_key, space)
+        shards = shard_paths(root, device_key, space)
+        sealed_meanwhile = {_dumps(r) for path in shards if path not in before for r in read_jsonl(path)}
+        for path in shards:
+            yield from read_jsonl(path)
+        yield from (r for r in pending if _dumps(r) not in sealed_meanwhile)
+    else:
+        for path in shard_paths(root, device_key, space):
+            yield from read_jsonl(path)
     if include_help and (device_key is None or device_key.startswith("help-")):
         from datasets import help as help_mod
 
         yield from help_mod.iter_help_records(root / HELP_DIR_NAME, device_key=device_key, space=space)
+
+
+def _pending_snapshot(cache: Path, device_key: str | None, space: str | None) -> list[dict[str, Any]]:
+    """The records in the run journals right now (a running measurement appends to them and
+    empties one whenever it seals a shard)."""
+    out: list[dict[str, Any]] = []
+    for path in sorted((cache / "pending").glob("*/*.jsonl")):
+        dev, sp = path.parent.name, path.stem
+        if (device_key in (None, dev)) and (space in (None, sp)):
+            try:
+                out.extend(read_jsonl(path))
+            except CorpusError:
+                if path.exists():
+                    raise  # unreadable journal, not one removed by a run that just closed
+    return out
 
 
 def done_keys(records: Iterable[dict[str, Any]]) -> set[tuple[str, str]]:

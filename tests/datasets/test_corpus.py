@@ -51,6 +51,44 @@ def test_iter_records_filters_by_device_and_space(tmp_path):
     assert len(list(corpus.iter_records(root=tmp_path, include_help=False))) == 4
 
 
+@pytest.mark.parametrize("seal_at", ["before_listing", "before_snapshot", "after_snapshot", "after_listing", "close"])
+def test_reading_pending_records_while_a_run_seals_misses_and_repeats_nothing(tmp_path, monkeypatch, seal_at):
+    """A running measurement seals its journal into a shard at any moment of a reader's pass."""
+    root, cache = tmp_path / "corpus", tmp_path / "cache"
+    w = corpus.ShardWriter(root / "dev" / "nb201", cache / "pending" / "dev" / "nb201.jsonl", shard_size=100)
+    for i in range(3):
+        w.add(_rec(i))
+    w.seal()
+    for i in range(3, 7):
+        w.add(_rec(i))
+    act = (lambda: w.close()) if seal_at == "close" else (lambda: w.seal())
+    real_snapshot, real_listing = corpus._pending_snapshot, corpus.shard_paths
+    calls = {"listing": 0}
+
+    def snapshot(*a):
+        if seal_at in ("before_snapshot", "close"):
+            act()
+        out = real_snapshot(*a)
+        if seal_at == "after_snapshot":
+            act()
+        return out
+
+    def listing(*a):
+        calls["listing"] += 1
+        if seal_at == "before_listing" and calls["listing"] == 1:
+            act()
+        out = real_listing(*a)
+        if seal_at == "after_listing" and calls["listing"] == 2:
+            act()
+        return out
+
+    monkeypatch.setattr(corpus, "_pending_snapshot", snapshot)
+    monkeypatch.setattr(corpus, "shard_paths", listing)
+    got = [r["arch_id"] for r in corpus.iter_records(root=root, include_help=False, include_pending=True,
+                                                         cache=cache)]
+    assert sorted(got) == [f"nb201-s0-{i:06d}" for i in range(7)]
+
+
 def test_compact_ir_is_small_and_still_a_valid_ir_document():
     g = load_model(build_torch.to_onnx(tiny.MOBILENET), filename="m.onnx")
     full, small = g.to_dict(), corpus.compact_ir(g.to_dict())
