@@ -23,6 +23,17 @@ log = logging.getLogger(__name__)
 VARIANTS = {"onnxruntime": ("fp32",), "litert": ("fp32", "int8")}
 FORMATS = {"onnxruntime": "onnx", "litert": "tflite"}
 
+#: The drift reference: fixed architectures measured in every group, in the same interleaved
+#: rounds as the group's models. A shared cloud host's speed drifts by tens of percent over
+#: hours (the Intel CPU's corpus labels rose ~30% between two sessions' runs, alike in all
+#: spaces: bench/drift.py), which no statistic within a group can see; each record keeps the
+#: reference's labels of its group (``measurement["drift_reference"]``) so labels taken at
+#: different times can be put on one scale.
+REFERENCE_SEED = 7_700_001
+REFERENCE_SET = f"s{REFERENCE_SEED}-v1"
+REFERENCES = {"onnxruntime": (("nb201", 4), ("mobilenet", 2), ("resnet", 3)),
+              "litert": (("mobilenet", 2), ("resnet", 3))}
+
 
 class MeasureRunError(RuntimeError):
     """The run cannot start (unknown runtime, space, or variant)."""
@@ -141,9 +152,28 @@ def run(
                            keep_models, progress_stream, fmt, runtime, threads, protocol)
 
 
+def reference_models(runtime: str, variants: tuple[str, ...], model_dir: Path) -> list[tuple[str, Path]]:
+    """(name, path) of the drift reference models of ``runtime``, built once into ``model_dir``."""
+    fmt = FORMATS[runtime]
+    out = []
+    for space, index in REFERENCES[runtime]:
+        spec = spaces.sample_spec(space, REFERENCE_SEED, index)
+        for variant in variants:
+            name = f"{space}-{index}-{variant}"
+            path = model_dir / "reference" / REFERENCE_SET / f"{name}.{fmt}"
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(".tmp")
+                tmp.write_bytes(build_model(spec, fmt, variant))
+                tmp.replace(path)
+            out.append((name, path))
+    return out
+
+
 def _run_locked(device, names, seed, count, limit, variants, group_size, memory, root, cache, keep_models,
                 progress_stream, fmt, runtime, threads, protocol) -> dict[str, int]:
     key = device["device_key"]
+    refs = reference_models(runtime, variants, cache / "models")
     corpus.write_device(root, device)
     writers = {sp: corpus.ShardWriter(root / key / sp, cache / "pending" / key / f"{sp}.jsonl") for sp in names}
     done = corpus.done_keys(r for sp in names for r in corpus.iter_records(key, sp, root=root, include_help=False))
@@ -159,7 +189,7 @@ def _run_locked(device, names, seed, count, limit, variants, group_size, memory,
             if stop.requested:
                 break
             _measure_group(todo[start:start + group_size], seed, fmt, runtime, threads, key, memory,
-                           cache / "models", keep_models, writers, prog, protocol)
+                           cache / "models", keep_models, writers, prog, protocol, refs)
             if progress_stream is not None:
                 print(prog.line(), file=progress_stream, flush=True)
     finally:
@@ -169,7 +199,8 @@ def _run_locked(device, names, seed, count, limit, variants, group_size, memory,
     return {"new": prog.new, "failed": prog.failed, "done": prog.done_before + prog.new}
 
 
-def _measure_group(group, seed, fmt, runtime, threads, key, memory, model_dir, keep, writers, prog, protocol):
+def _measure_group(group, seed, fmt, runtime, threads, key, memory, model_dir, keep, writers, prog, protocol,
+                   refs=()):
     prepared: list[Prepared] = []
     for sp, i, v in group:
         try:
@@ -180,7 +211,15 @@ def _measure_group(group, seed, fmt, runtime, threads, key, memory, model_dir, k
                       extra={"space": sp, "index": i, "variant": v})
     if not prepared:
         return
-    results = protocol.measure_many([str(p.path) for p in prepared], runtime, threads, memory=memory)
+    paths = [str(p.path) for p in prepared] + [str(path) for _, path in refs]
+    results = protocol.measure_many(paths, runtime, threads, group_size=len(paths),
+                                    memory=[memory] * len(prepared) + [False] * len(refs))
+    results, ref_results = results[:len(prepared)], results[len(prepared):]
+    reference = None
+    if refs:
+        reference = {"set": REFERENCE_SET, "labels_ms": {
+            name: (None if "error" in r else corpus.latency_label_ms(r)) for (name, _), r in
+            zip(refs, ref_results, strict=True)}}
     for p, res in zip(prepared, results, strict=True):
         if not keep:
             p.path.unlink(missing_ok=True)
@@ -188,5 +227,7 @@ def _measure_group(group, seed, fmt, runtime, threads, key, memory, model_dir, k
             prog.failed += 1
             log.error("measure.run_failed %s: %s", p.path.name, str(res["error"])[:500], extra={"path": str(p.path)})
             continue
+        if reference is not None:
+            res["drift_reference"] = reference
         writers[p.space].add(make_record(p, seed, fmt, key, res))
         prog.new += 1

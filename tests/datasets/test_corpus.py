@@ -102,7 +102,7 @@ def test_compact_ir_is_small_and_still_a_valid_ir_document():
 def test_measure_run_resumes_without_repeating(tmp_path):
     root, cache = tmp_path / "corpus", tmp_path / "cache"
     kw = dict(space_names=["nb201"], seed=5, count=3, memory=False, root=root, cache=cache, progress_stream=None)
-    first = measure.run("onnxruntime", 1, limit=2, **kw)
+    first = measure.run("onnxruntime", 1, limit=2, **(kw | {"memory": True}))
     assert first == {"new": 2, "failed": 0, "done": 2}
     second = measure.run("onnxruntime", 1, **kw)
     assert second["new"] == 1 and second["done"] == 3
@@ -114,7 +114,18 @@ def test_measure_run_resumes_without_repeating(tmp_path):
     assert len(m["samples_ms"]) >= 10 and m["median_ms"] > 0 and m["runtime"] == "onnxruntime"
     assert Graph.from_dict(r["ir"]).summary()["macs"] == r["summary"]["macs"]
     assert (root / r["device_key"] / "device.json").exists()
-    assert not list((cache / "models").rglob("*.onnx"))  # model files are not kept
+    # the drift reference: measured with every group, its labels kept in each record of the group
+    refs = measure.reference_models("onnxruntime", ("fp32",), cache / "models")
+    for r in recs:
+        ref = r["measurement"]["drift_reference"]
+        assert ref["set"] == measure.REFERENCE_SET
+        assert sorted(ref["labels_ms"]) == sorted(name for name, _ in refs)
+        assert all(v > 0 for v in ref["labels_ms"].values())
+    first_run = [r for r in recs if r["index"] < 2]
+    assert all(r["measurement"]["peak_memory_mb"] > 0 for r in first_run)  # memory of the models, not of the refs
+    assert first_run[0]["measurement"]["drift_reference"] == first_run[1]["measurement"]["drift_reference"]
+    # model files are not kept; the reference models are, for the next group and run
+    assert sorted((cache / "models").rglob("*.onnx")) == sorted(path for _, path in refs)
 
 
 def test_a_second_run_on_the_same_journals_is_refused(tmp_path):
