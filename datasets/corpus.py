@@ -236,15 +236,24 @@ def iter_records(
         shards = shard_paths(root, device_key, space)
         sealed_meanwhile = {_dumps(r) for path in shards if path not in before for r in read_jsonl(path)}
         for path in shards:
-            yield from read_jsonl(path)
+            yield from _sealed(path)
         yield from (r for r in pending if _dumps(r) not in sealed_meanwhile)
     else:
         for path in shard_paths(root, device_key, space):
-            yield from read_jsonl(path)
+            yield from _sealed(path)
     if include_help and (device_key is None or device_key.startswith("help-")):
         from datasets import help as help_mod
 
         yield from help_mod.iter_help_records(root / HELP_DIR_NAME, device_key=device_key, space=space)
+
+
+def _sealed(path: Path) -> Iterator[dict[str, Any]]:
+    """A shard's records, each with ``_sealed_at``: the UTC time its shard was written
+    (``YYYYmmddTHHMMSS`` from the file name; records still in a journal have none)."""
+    stamp = path.name.split("-")[1] if path.name.startswith("part-") else None
+    for r in read_jsonl(path):
+        r["_sealed_at"] = stamp
+        yield r
 
 
 def _pending_snapshot(cache: Path, device_key: str | None, space: str | None) -> list[dict[str, Any]]:

@@ -281,11 +281,13 @@ def load_help_records(cache: str, spaces: Sequence[str] = ("nb201",), devices: S
 
 
 def corpus_records(device_key: str | None = None, space: str | None = None, include_help: bool = False,
-                   include_pending: bool = False, limit: int | None = None) -> list:
+                   include_pending: bool = False, limit: int | None = None, drift: bool = False) -> list:
     """Records from the measured corpus (``datasets.corpus.iter_records``): graph key
     = arch id + variant + format; targets latency (ms, :func:`datasets.corpus.latency_label_ms`),
     memory (peak MB),
-    energy (mJ) where measured."""
+    energy (mJ) where measured. ``drift``: latency labels divided by the device's speed drift
+    factor of the time they were measured in (:mod:`datasets.drift`)."""
+    from datasets import drift as drift_mod
     from datasets.corpus import iter_records, latency_label_ms
     from predictor.features import featurize
     from predictor.graph.ir import Graph
@@ -293,20 +295,29 @@ def corpus_records(device_key: str | None = None, space: str | None = None, incl
 
     cache: dict[str, Any] = {}
     out = []
-    for rec in iter_records(device_key, space, include_help=include_help, include_pending=include_pending):
+    recs = iter_records(device_key, space, include_help=include_help, include_pending=include_pending)
+    factors: dict = {}
+    if drift:
+        recs = list(recs)
+        factors = drift_mod.estimate(recs)
+    for rec in recs:
         key = f"{rec['arch_id']}:{rec.get('variant', 'fp32')}:{rec.get('format', 'onnx')}"
         if key not in cache:
             if limit is not None and len(cache) >= limit:
                 continue
             cache[key] = featurize(Graph.from_dict(rec["ir"]))
         m = rec.get("measurement") or {}
-        targets = {"latency": latency_label_ms(m), "memory": m.get("peak_memory_mb"), "energy": m.get("energy_mj")}
+        latency = latency_label_ms(m)
+        if latency is not None and factors:
+            latency /= drift_mod.factor(factors, rec)
+        targets = {"latency": latency, "memory": m.get("peak_memory_mb"), "energy": m.get("energy_mj")}
         out.append(Record(key, cache[key], rec["device_key"],
                           {k: float(v) for k, v in targets.items() if v is not None}, rec.get("space", "")))
     return out
 
 
-def load_records(source: str, devices: Sequence[str] | None = None, limit: int | None = None) -> list:
+def load_records(source: str, devices: Sequence[str] | None = None, limit: int | None = None,
+                 drift: bool = False) -> list:
     """Records of a named source: ``help-cache:<path>[:spaces]`` (IR cache written by
     :func:`build_help_cache`), ``corpus`` (our measured corpus, sealed shards plus
     the records still in run journals) or ``corpus+help``."""
@@ -315,6 +326,6 @@ def load_records(source: str, devices: Sequence[str] | None = None, limit: int |
         spaces = rest[0].split(",") if rest else ("nb201",)
         return load_help_records(path, spaces, devices, limit)
     if source in ("corpus", "corpus+help"):
-        recs = corpus_records(include_help=source == "corpus+help", include_pending=True, limit=limit)
+        recs = corpus_records(include_help=source == "corpus+help", include_pending=True, limit=limit, drift=drift)
         return [r for r in recs if devices is None or r.device in devices]
     raise ValueError(f"unknown data source {source!r}: use help-cache:<path>[:nb201,fbnet], corpus, corpus+help")

@@ -1,0 +1,101 @@
+"""Speed drift of a measured device over time, estimated from its corpus, and the labels put on
+one scale.
+
+A cloud VM's CPU is shared with other tenants: on the Intel family-6 model-167 VM the same
+architectures' labels rose by ~30% between two sessions of one day, alike in every search
+space (``bench/drift.py``). Within one measurement group the protocol cannot see that; across
+a corpus measured over hours it is the largest label error.
+
+Estimate: per device and search space, ``log(label)`` is regressed on ``[1, log MACs, log
+bytes moved]`` over all of the device's records (the sampled architectures are drawn
+i.i.d. in round-robin order, so the mix of a time window is the mix of the whole run); a
+window's factor is ``exp`` of the mean residual of its records over all spaces: > 1 when the
+device was slower then than on average. Windows are the hours in which shards were sealed
+(``_sealed_at``; records still in journals form the window ``pending``). A window with fewer
+than ``min_records`` sampled records gets no factor (1.0). The zoo (test networks) is never
+used to estimate, only given the factor of the window it was measured in.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+from datasets.corpus import latency_label_ms
+
+TEST_SPACES = frozenset({"zoo"})
+PENDING = "pending"
+
+
+def window_of(record: Mapping[str, Any]) -> str:
+    """The time window of a record: the hour its shard was sealed (``YYYYmmddTHH``)."""
+    stamp = record.get("_sealed_at")
+    return stamp[:11] if stamp else PENDING
+
+
+def estimate(records: Iterable[Mapping[str, Any]], min_records: int = 60) -> dict[tuple[str, str], dict[str, Any]]:
+    """``(device_key, window) -> {"factor", "n"}`` for the measured devices (not ``help-*``)."""
+    rows: dict[str, list[tuple[str, str, float, float, float]]] = defaultdict(list)
+    for r in records:
+        dev = r.get("device_key", "")
+        if dev.startswith("help-") or r.get("space") in TEST_SPACES:
+            continue
+        label = latency_label_ms(r.get("measurement") or {})
+        s = r.get("summary") or {}
+        if not label or label <= 0:
+            continue
+        moved = float(s.get("bytes_read", 0)) + float(s.get("bytes_written", 0))
+        rows[dev].append((r.get("space", ""), window_of(r), math.log(label), math.log1p(float(s.get("macs", 0))),
+                          math.log1p(moved)))
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for dev, rs in rows.items():
+        resid: dict[str, list[float]] = defaultdict(list)
+        for space in {r[0] for r in rs}:
+            sub = [r for r in rs if r[0] == space]
+            if len(sub) < 10:
+                continue
+            x = np.array([[1.0, r[3], r[4]] for r in sub])
+            y = np.array([r[2] for r in sub])
+            w, *_ = np.linalg.lstsq(x, y, rcond=None)
+            for r, e in zip(sub, y - x @ w, strict=True):
+                resid[r[1]].append(float(e))
+        for window, es in resid.items():
+            if len(es) >= min_records:
+                out[(dev, window)] = {"factor": math.exp(float(np.mean(es))), "n": len(es)}
+    return out
+
+
+def factor(factors: Mapping[tuple[str, str], Mapping[str, Any]], record: Mapping[str, Any]) -> float:
+    """The drift factor of a record's device and window (1.0 where none was estimated)."""
+    f = factors.get((record.get("device_key", ""), window_of(record)))
+    return float(f["factor"]) if f else 1.0
+
+
+def reference_factors(records: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """The same windows' factors from the measured drift reference (records that carry
+    ``measurement.drift_reference``): geometric mean over the reference models of the window's
+    median label over the device's median label."""
+    per: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+    for r in records:
+        ref = (r.get("measurement") or {}).get("drift_reference")
+        if not ref:
+            continue
+        for name, v in (ref.get("labels_ms") or {}).items():
+            if v:
+                per[(r.get("device_key", ""), ref.get("set", ""), name)].append(v)
+                per[(r.get("device_key", ""), window_of(r), ref.get("set", "") + "/" + name)].append(v)
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    logs: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for (dev, window, key), vals in per.items():
+        if "/" not in key:
+            continue
+        ref_set, name = key.split("/", 1)
+        base = float(np.median(per[(dev, ref_set, name)]))
+        logs[(dev, window)].append(math.log(float(np.median(vals)) / base))
+    for k, ls in logs.items():
+        out[k] = {"factor": math.exp(float(np.mean(ls))), "n": len(ls)}
+    return out

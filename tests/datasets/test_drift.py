@@ -1,0 +1,64 @@
+"""datasets.drift: a device's speed drift per time window, from its own corpus records."""
+
+import math
+
+import numpy as np
+import pytest
+
+from datasets import drift
+
+
+def _record(i, space, window, latency_ms, macs, dev="dev-a", ref=None):
+    m = {"median_ms": latency_ms, "latency_ms": latency_ms, "runtime": "onnxruntime", "threads": 2}
+    if ref is not None:
+        m["drift_reference"] = {"set": "s1-v1", "labels_ms": ref}
+    return {"arch_id": f"{space}-{i}", "space": space, "device_key": dev, "_sealed_at": window,
+            "summary": {"macs": macs, "bytes_read": macs // 10, "bytes_written": macs // 20}, "measurement": m}
+
+
+def _corpus(true_factors, n_per_window=120, noise=0.1, seed=0):
+    """Records whose latency = a per-space roofline x the window's factor x noise."""
+    rng = np.random.default_rng(seed)
+    recs, i = [], 0
+    for window, f in true_factors.items():
+        for k in range(n_per_window):
+            space = ("nb201", "resnet", "vit")[k % 3]
+            macs = int(rng.uniform(1e6, 1e9))
+            base = {"nb201": 2e-8, "resnet": 1e-8, "vit": 3e-8}[space] * macs + 0.05
+            recs.append(_record(i, space, window, base * f * math.exp(rng.normal(0, noise)), macs))
+            i += 1
+    return recs
+
+
+def test_estimated_factors_recover_a_drift_that_is_the_same_in_every_space():
+    truth = {"20261127T190102": 0.9, "20261127T200000": 1.0, "20261127T220500": 1.2}
+    recs = _corpus(truth)
+    got = drift.estimate(recs)
+    geo = math.exp(np.mean([math.log(f) for f in truth.values()]))  # factors are relative to the mean state
+    for stamp, f in truth.items():
+        est = got[("dev-a", stamp[:11])]
+        assert est["n"] == 120
+        assert est["factor"] == pytest.approx(f / geo, rel=0.03)
+
+
+def test_windows_too_small_test_spaces_and_help_devices_get_no_factor():
+    recs = _corpus({"20261127T190000": 1.0, "20261127T200000": 1.3}, n_per_window=120)
+    recs += _corpus({"20261127T210000": 2.0}, n_per_window=20, seed=1)  # too few records
+    zoo = _record(999, "zoo", "20261127T200500", 5.0, 10**9)
+    recs.append(zoo)
+    recs += [r | {"device_key": "help-pixel3"} for r in _corpus({"20261127T190000": 1.0}, seed=2)]
+    got = drift.estimate(recs, min_records=60)
+    assert ("dev-a", "20261127T21") not in got
+    assert not any(dev.startswith("help-") for dev, _ in got)
+    # the zoo never estimates, but takes the factor of the window it was measured in
+    assert drift.factor(got, zoo) == got[("dev-a", "20261127T20")]["factor"] > 1.0
+    assert drift.factor(got, _record(0, "zoo", "20261127T230000", 1.0, 10)) == 1.0
+    assert drift.window_of({"_sealed_at": None}) == drift.PENDING
+
+
+def test_reference_factors_follow_the_measured_reference_models():
+    recs = [_record(i, "nb201", "20261127T190000", 1.0, 10**6, ref={"a": 1.0, "b": 4.0}) for i in range(5)]
+    recs += [_record(i, "nb201", "20261127T200000", 1.0, 10**6, ref={"a": 1.2, "b": 4.8}) for i in range(5)]
+    got = drift.reference_factors(recs)
+    ratio = got[("dev-a", "20261127T20")]["factor"] / got[("dev-a", "20261127T19")]["factor"]
+    assert ratio == pytest.approx(1.2)
