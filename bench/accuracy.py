@@ -85,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="with the memory floor: train memory on the compute floor too, as a hidden target")
     ap.add_argument("--exclude-spaces", nargs="*", default=[],
                     help="leave these search spaces out of the data entirely (e.g. to measure what one adds)")
+    ap.add_argument("--drift", action=argparse.BooleanOptionalAction, default=True,
+                    help="corpus latency labels divided by the device's speed drift of their hour (datasets.drift)")
     ap.add_argument("--per-device", action="store_true", help="print every device, not just the mean")
     ap.add_argument("--json", default=None, help="also write every row to this JSON file")
     ap.add_argument("-v", "--verbose", action="store_true")
@@ -92,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(message)s")
 
     t0 = time.monotonic()
-    records = [r for r in evaluate.load_records(args.source, args.devices, args.max_graphs)
+    records = [r for r in evaluate.load_records(args.source, args.devices, args.max_graphs, drift=args.drift)
                if r.space not in args.exclude_spaces]
     table = build_table(records, devices=args.devices)
     spaces = {s: table.spaces.count(s) for s in sorted(set(table.spaces))}

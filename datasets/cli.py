@@ -57,6 +57,8 @@ def register(subparsers: Any, name: str) -> None:
     z.add_argument("--passes", type=int, default=3, help="measure each group this often, keep the fastest pass")
     z.add_argument("--no-memory", action="store_true", help="skip the peak-memory child process")
     z.add_argument("--keep-models", action="store_true")
+    z.add_argument("--again", action="store_true",
+                   help="measure entries already in the corpus again (the newer record is the one read)")
     z.add_argument("--root", type=Path, default=corpus.CORPUS_DIR)
     z.set_defaults(func=_cmd_measure_zoo)
 
@@ -123,7 +125,8 @@ def _cmd_measure_zoo(args: argparse.Namespace) -> int:
     names = [n.strip() for v in args.names for n in v.split(",") if n.strip()] if args.names else None
     try:
         out = zoo_measure.run(args.runtime, args.threads, names, args.group_size, not args.no_memory, args.root,
-                              keep_models=args.keep_models, limit=args.limit, passes=args.passes)
+                              keep_models=args.keep_models, limit=args.limit, passes=args.passes,
+                              again=args.again)
     except (zoo_measure.ZooRunError, corpus.CorpusError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -85,9 +85,10 @@ def reference_factors(records: Iterable[Mapping[str, Any]]) -> dict[tuple[str, s
         if not ref:
             continue
         for name, v in (ref.get("labels_ms") or {}).items():
-            if v:
-                per[(r.get("device_key", ""), ref.get("set", ""), name)].append(v)
-                per[(r.get("device_key", ""), window_of(r), ref.get("set", "") + "/" + name)].append(v)
+            for x in (v if isinstance(v, list) else [v]):  # the zoo keeps one label per pass
+                if x:
+                    per[(r.get("device_key", ""), ref.get("set", ""), name)].append(x)
+                    per[(r.get("device_key", ""), window_of(r), ref.get("set", "") + "/" + name)].append(x)
     out: dict[tuple[str, str], dict[str, Any]] = {}
     logs: dict[tuple[str, str], list[float]] = defaultdict(list)
     for (dev, window, key), vals in per.items():

@@ -146,10 +146,13 @@ def run(
     config: Any = None,
     passes: int = 3,
     progress_stream: Any = sys.stderr,
+    again: bool = False,
 ) -> dict[str, Any]:
     """Measure the chosen zoo entries not yet in the corpus of this device (``limit`` new ones
     at most), ``passes`` times each; ``config`` is an ``agent.protocol.ProtocolConfig``
-    (default: the protocol's)."""
+    (default: the protocol's). ``again``: measure them even if measured before (the newer
+    record is the one read: for a device whose speed drifted since, see ``datasets.drift``).
+    Every group's passes include the drift reference (``datasets.measure.REFERENCES``)."""
     from agent import environment
 
     if passes < 1:
@@ -165,15 +168,18 @@ def run(
         writer = corpus.ShardWriter(root / key / SPACE, cache / "pending" / key / f"{SPACE}.jsonl")
         try:
             return _run_locked(entries, writer, key, runtime, threads, group_size, memory, root, cache,
-                               keep_models, limit, config, passes, progress_stream)
+                               keep_models, limit, config, passes, progress_stream, again)
         finally:
             writer.close()
 
 
 def _run_locked(entries, writer, key, runtime, threads, group_size, memory, root, cache, keep_models, limit,
-                config, passes, out) -> dict[str, Any]:
-    done = corpus.done_keys(corpus.iter_records(key, SPACE, root=root, include_help=False))
+                config, passes, out, again=False) -> dict[str, Any]:
+    from datasets import measure
+
+    done = set() if again else corpus.done_keys(corpus.iter_records(key, SPACE, root=root, include_help=False))
     done |= corpus.done_keys(writer.buffer)
+    refs = measure.reference_models(runtime, ("fp32",), cache / "models")
     todo = [e for e in entries if (zoo.arch_id(e[1], e[2]), "fp32") not in done]
     stats = {"device_key": key, "selected": len(entries), "already": len(entries) - len(todo), "new": 0,
              "failed": 0}
@@ -189,7 +195,7 @@ def _run_locked(entries, writer, key, runtime, threads, group_size, memory, root
             if stop.requested:
                 break
             for rec in _measure_group(todo[start:start + group_size], key, runtime, threads, memory,
-                                      cache / "models", keep_models, config, passes, stats):
+                                      cache / "models", keep_models, config, passes, stats, refs):
                 writer.add(rec)
                 stats["new"] += 1
                 if out is not None:
@@ -205,8 +211,9 @@ def _run_locked(entries, writer, key, runtime, threads, group_size, memory, root
 
 
 def _measure_group(group, key, runtime, threads, memory, model_dir, keep, config, passes,
-                   stats) -> list[dict[str, Any]]:
+                   stats, refs=()) -> list[dict[str, Any]]:
     from agent import protocol
+    from datasets import measure
 
     prepared: list[Prepared] = []
     for index, name, res in group:
@@ -218,9 +225,15 @@ def _measure_group(group, key, runtime, threads, memory, model_dir, keep, config
                       extra={"name": name, "resolution": res})
     if not prepared:
         return []
-    paths = [str(p.path) for p in prepared]
-    runs = [protocol.measure_many(paths, runtime, threads, config=config, memory=memory, group_size=len(paths))
+    paths = [str(p.path) for p in prepared] + [str(path) for _, path in refs]
+    flags = [memory] * len(prepared) + [False] * len(refs)
+    runs = [protocol.measure_many(paths, runtime, threads, config=config, memory=flags, group_size=len(paths))
             for _ in range(passes)]
+    reference = None
+    if refs:  # every pass's reference labels, in the order of the passes
+        reference = {"set": measure.REFERENCE_SET, "labels_ms": {
+            name: [None if "error" in run[len(prepared) + j] else corpus.latency_label_ms(run[len(prepared) + j])
+                   for run in runs] for j, (name, _) in enumerate(refs)}}
     records = []
     for i, p in enumerate(prepared):
         if not keep:
@@ -232,5 +245,8 @@ def _measure_group(group, key, runtime, threads, memory, model_dir, keep, config
         if not ok:
             stats["failed"] += 1
             continue
-        records.append(make_record(p, key, combine(ok)))
+        result = combine(ok)
+        if reference is not None:
+            result["drift_reference"] = reference
+        records.append(make_record(p, key, result))
     return records

@@ -554,6 +554,9 @@ def register(subparsers: argparse._SubParsersAction, name: str) -> None:
                    help="how node logits become costs (roofline: analytic floor x bounded learned factor)")
     p.add_argument("--memory-basis", action=argparse.BooleanOptionalAction, default=TrainConfig.memory_basis,
                    help="roofline: the memory target's floor is weight bytes + peak live activation bytes")
+    p.add_argument("--drift", action=argparse.BooleanOptionalAction, default=True,
+                   help="corpus latency labels divided by their device's speed drift of the hour they were "
+                        "measured in (datasets.drift)")
     p.add_argument("--max-minutes", dest="max_minutes", type=float, default=None)
     p.set_defaults(func=_run)
 
@@ -565,13 +568,14 @@ def _run(args: argparse.Namespace) -> int:
     handler.setFormatter(ExtrasFormatter("%(asctime)s %(message)s"))
     logging.basicConfig(level=logging.INFO, handlers=[handler])
     # Real, widely known architectures ("zoo") are kept out of training: they test generalisation.
-    records = [r for r in load_records(args.source, devices=args.devices, limit=args.limit) if r.space != HELD_OUT_SPACE]
+    records = [r for r in load_records(args.source, devices=args.devices, limit=args.limit, drift=args.drift)
+               if r.space != HELD_OUT_SPACE]
     table = build_table(records, devices=args.devices)
     cfg = TrainConfig(epochs=args.epochs, ensemble=args.ensemble, hidden_channels=args.hidden_channels,
                       seed=args.seed, batch_size=args.batch_size, max_minutes=args.max_minutes,
                       contribution=args.contribution, memory_basis=args.memory_basis)
     pred = train_predictor(table, cfg, name=args.out.rsplit("/", 1)[-1].removesuffix(".pt"),
-                           description={"source": args.source})
+                           description={"source": args.source, "drift_normalised": args.drift})
     from predictor.artifacts import save_checkpoint
 
     save_checkpoint(pred, args.out)

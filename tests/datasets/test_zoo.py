@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from agent.protocol import ProtocolConfig
-from datasets import corpus, zoo, zoo_measure
+from datasets import corpus, measure, zoo, zoo_measure
 from edgeperf.cli import main
 from predictor.frontends import load_model
 from predictor.graph.ir import Graph
@@ -112,12 +112,23 @@ def test_measure_zoo_writes_corpus_records_and_resumes(tmp_path) -> None:
     assert len(m["samples_ms"]) >= 2 and "path" not in m and "protocol" not in m
     assert len(m["passes_median_ms"]) == 2 and corpus.latency_label_ms(m) == pytest.approx(min(m["passes_label_ms"]), abs=1e-3)
     assert len(m["passes_peak_memory_mb"]) == 2
-    assert not list((cache / "models").rglob("*.onnx"))  # model files deleted once measured
+    # model files deleted once measured; the drift reference's are kept, and measured in every pass
+    refs = measure.reference_models("onnxruntime", ("fp32",), cache / "models")
+    assert sorted((cache / "models").rglob("*.onnx")) == sorted(path for _, path in refs)
+    ref = m["drift_reference"]
+    assert ref["set"] == measure.REFERENCE_SET and sorted(ref["labels_ms"]) == sorted(n for n, _ in refs)
+    assert all(len(v) == 2 and min(v) > 0 for v in ref["labels_ms"].values())
     assert "squeezenet1_1" in log.getvalue() and "latency_ms" in log.getvalue()
 
     again = zoo_measure.run(names=["squeezenet1_1"], root=root, cache=cache, config=QUICK, limit=0,
                             progress_stream=None)
     assert (again["selected"], again["already"], again["new"]) == (2, 1, 0)
+    # --again: measured anew; the newer record is the one read
+    fresh = zoo_measure.run(names=["squeezenet1_1@160"], root=root, cache=cache, config=QUICK, passes=1,
+                            progress_stream=None, again=True, memory=False)
+    assert (fresh["already"], fresh["new"]) == (0, 1)
+    newest = {r["arch_id"]: r for r in corpus.iter_records(key, "zoo", root=root, include_help=False)}
+    assert len(newest["zoo-squeezenet1_1-160"]["measurement"]["passes_label_ms"]) == 1
 
 
 def test_combine_keeps_the_fastest_pass_and_the_median_peak_memory() -> None:
