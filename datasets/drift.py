@@ -32,8 +32,9 @@ PENDING = "pending"
 
 
 def window_of(record: Mapping[str, Any]) -> str:
-    """The time window of a record: the hour its shard was sealed (``YYYYmmddTHH``)."""
-    stamp = record.get("_sealed_at")
+    """The time window of a record (``YYYYmmddTHH``): the hour it was measured (``measured_at``,
+    records since session 5), else the hour its shard was sealed, else ``pending``."""
+    stamp = (record.get("measurement") or {}).get("measured_at") or record.get("_sealed_at")
     return stamp[:11] if stamp else PENDING
 
 

@@ -215,6 +215,7 @@ def _measure_group(group, seed, fmt, runtime, threads, key, memory, model_dir, k
     results = protocol.measure_many(paths, runtime, threads, group_size=len(paths),
                                     memory=[memory] * len(prepared) + [False] * len(refs))
     results, ref_results = results[:len(prepared)], results[len(prepared):]
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())  # when the group ended (UTC; see datasets.drift)
     reference = None
     if refs:
         reference = {"set": REFERENCE_SET, "labels_ms": {
@@ -227,6 +228,7 @@ def _measure_group(group, seed, fmt, runtime, threads, key, memory, model_dir, k
             prog.failed += 1
             log.error("measure.run_failed %s: %s", p.path.name, str(res["error"])[:500], extra={"path": str(p.path)})
             continue
+        res["measured_at"] = stamp
         if reference is not None:
             res["drift_reference"] = reference
         writers[p.space].add(make_record(p, seed, fmt, key, res))

@@ -235,6 +235,7 @@ def _measure_group(group, key, runtime, threads, memory, model_dir, keep, config
             name: [None if "error" in run[len(prepared) + j] else corpus.latency_label_ms(run[len(prepared) + j])
                    for run in runs] for j, (name, _) in enumerate(refs)}}
     records = []
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())  # when the passes ended (UTC; see datasets.drift)
     for i, p in enumerate(prepared):
         if not keep:
             p.path.unlink(missing_ok=True)
@@ -246,6 +247,7 @@ def _measure_group(group, key, runtime, threads, memory, model_dir, keep, config
             stats["failed"] += 1
             continue
         result = combine(ok)
+        result["measured_at"] = stamp
         if reference is not None:
             result["drift_reference"] = reference
         records.append(make_record(p, key, result))

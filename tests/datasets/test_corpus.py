@@ -121,6 +121,7 @@ def test_measure_run_resumes_without_repeating(tmp_path):
         assert ref["set"] == measure.REFERENCE_SET
         assert sorted(ref["labels_ms"]) == sorted(name for name, _ in refs)
         assert all(v > 0 for v in ref["labels_ms"].values())
+        assert len(r["measurement"]["measured_at"]) == 15  # YYYYmmddTHHMMSS, UTC
     first_run = [r for r in recs if r["index"] < 2]
     assert all(r["measurement"]["peak_memory_mb"] > 0 for r in first_run)  # memory of the models, not of the refs
     assert first_run[0]["measurement"]["drift_reference"] == first_run[1]["measurement"]["drift_reference"]

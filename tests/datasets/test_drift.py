@@ -54,6 +54,9 @@ def test_windows_too_small_test_spaces_and_help_devices_get_no_factor():
     assert drift.factor(got, zoo) == got[("dev-a", "20261127T20")]["factor"] > 1.0
     assert drift.factor(got, _record(0, "zoo", "20261127T230000", 1.0, 10)) == 1.0
     assert drift.window_of({"_sealed_at": None}) == drift.PENDING
+    # the hour a record was measured wins over the hour its shard was sealed
+    assert drift.window_of({"_sealed_at": "20261127T230102", "measurement": {"measured_at": "20261127T224500"}}) \
+        == "20261127T22"
 
 
 def test_reference_factors_follow_the_measured_reference_models():

@@ -118,6 +118,7 @@ def test_measure_zoo_writes_corpus_records_and_resumes(tmp_path) -> None:
     ref = m["drift_reference"]
     assert ref["set"] == measure.REFERENCE_SET and sorted(ref["labels_ms"]) == sorted(n for n, _ in refs)
     assert all(len(v) == 2 and min(v) > 0 for v in ref["labels_ms"].values())
+    assert m["measured_at"][:2] == "20" and m["measured_at"][8] == "T"
     assert "squeezenet1_1" in log.getvalue() and "latency_ms" in log.getvalue()
 
     again = zoo_measure.run(names=["squeezenet1_1"], root=root, cache=cache, config=QUICK, limit=0,
