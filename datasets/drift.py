@@ -101,3 +101,22 @@ def reference_factors(records: Iterable[Mapping[str, Any]]) -> dict[tuple[str, s
     for k, ls in logs.items():
         out[k] = {"factor": math.exp(float(np.mean(ls))), "n": len(ls)}
     return out
+
+
+def factors(records: Iterable[Mapping[str, Any]], min_records: int = 60) -> dict[tuple[str, str], dict[str, Any]]:
+    """:func:`estimate`, with the windows it cannot estimate (too few sampled records, e.g. a
+    zoo run on its own) filled from the measured drift reference where the records carry it:
+    the reference factor times the device's anchor, the mean log ratio of estimate to reference
+    over the windows that have both (no anchor, no fill)."""
+    recs = list(records)
+    est, ref = estimate(recs, min_records), reference_factors(recs)
+    out = dict(est)
+    for dev in {d for d, _ in ref}:
+        both = [math.log(est[k]["factor"] / ref[k]["factor"]) for k in ref if k[0] == dev and k in est]
+        if not both:
+            continue
+        anchor = float(np.mean(both))
+        for k, v in ref.items():
+            if k[0] == dev and k not in out:
+                out[k] = {"factor": v["factor"] * math.exp(anchor), "n": 0, "from": "reference"}
+    return out

@@ -299,7 +299,7 @@ def corpus_records(device_key: str | None = None, space: str | None = None, incl
     factors: dict = {}
     if drift:
         recs = list(recs)
-        factors = drift_mod.estimate(recs)
+        factors = drift_mod.factors(recs)
     for rec in recs:
         key = f"{rec['arch_id']}:{rec.get('variant', 'fp32')}:{rec.get('format', 'onnx')}"
         if key not in cache:

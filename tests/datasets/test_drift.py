@@ -65,3 +65,18 @@ def test_reference_factors_follow_the_measured_reference_models():
     got = drift.reference_factors(recs)
     ratio = got[("dev-a", "20261127T20")]["factor"] / got[("dev-a", "20261127T19")]["factor"]
     assert ratio == pytest.approx(1.2)
+
+
+def test_windows_without_sampled_records_take_the_reference_factor_on_the_estimates_scale():
+    # two corpus windows with the reference measured alongside, then a zoo run alone in a third hour
+    recs = _corpus({"20261127T190000": 0.9, "20261127T200000": 1.1})
+    for r in recs:
+        slow = r["_sealed_at"].startswith("20261127T20")
+        r["measurement"]["drift_reference"] = {"set": "s1-v1", "labels_ms": {"a": 2.2 if slow else 1.8}}
+    zoo = _record(999, "zoo", "20261127T220000", 5.0, 10**9, ref={"a": [2.4, 2.4]})
+    got = drift.factors(recs + [zoo])
+    est = drift.estimate(recs + [zoo])
+    assert ("dev-a", "20261127T22") not in est
+    # the reference says the zoo hour is 2.4/2.2 of the slow hour: so is its factor
+    assert drift.factor(got, zoo) == pytest.approx(est[("dev-a", "20261127T20")]["factor"] * 2.4 / 2.2, rel=0.02)
+    assert got[("dev-a", "20261127T22")]["from"] == "reference"
