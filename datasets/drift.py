@@ -80,26 +80,23 @@ def reference_factors(records: Iterable[Mapping[str, Any]]) -> dict[tuple[str, s
     """The same windows' factors from the measured drift reference (records that carry
     ``measurement.drift_reference``): geometric mean over the reference models of the window's
     median label over the device's median label."""
-    per: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+    by_model: dict[tuple[str, str, str], list[float]] = defaultdict(list)  # (device, set, name)
+    by_window: dict[tuple[str, str], dict[tuple[str, str], list[float]]] = defaultdict(lambda: defaultdict(list))
     for r in records:
         ref = (r.get("measurement") or {}).get("drift_reference")
         if not ref:
             continue
+        dev, model_set = r.get("device_key", ""), ref.get("set", "")
         for name, v in (ref.get("labels_ms") or {}).items():
-            for x in (v if isinstance(v, list) else [v]):  # the zoo keeps one label per pass
-                if x:
-                    per[(r.get("device_key", ""), ref.get("set", ""), name)].append(x)
-                    per[(r.get("device_key", ""), window_of(r), ref.get("set", "") + "/" + name)].append(x)
+            labels = [x for x in (v if isinstance(v, list) else [v]) if x]  # the zoo keeps one label per pass
+            by_model[(dev, model_set, name)] += labels
+            by_window[(dev, window_of(r))][(model_set, name)] += labels
     out: dict[tuple[str, str], dict[str, Any]] = {}
-    logs: dict[tuple[str, str], list[float]] = defaultdict(list)
-    for (dev, window, key), vals in per.items():
-        if "/" not in key:
-            continue
-        ref_set, name = key.split("/", 1)
-        base = float(np.median(per[(dev, ref_set, name)]))
-        logs[(dev, window)].append(math.log(float(np.median(vals)) / base))
-    for k, ls in logs.items():
-        out[k] = {"factor": math.exp(float(np.mean(ls))), "n": len(ls)}
+    for (dev, window), models in by_window.items():
+        logs = [math.log(float(np.median(vals)) / float(np.median(by_model[(dev, *model)])))
+                for model, vals in models.items() if vals]
+        if logs:
+            out[(dev, window)] = {"factor": math.exp(float(np.mean(logs))), "n": len(logs)}
     return out
 
 
