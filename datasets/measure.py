@@ -25,8 +25,9 @@ FORMATS = {"onnxruntime": "onnx", "litert": "tflite"}
 
 #: The drift reference: fixed architectures measured in every group, in the same interleaved
 #: rounds as the group's models. A shared cloud host's speed drifts by tens of percent over
-#: hours (the Intel CPU's corpus labels rose ~30% between two sessions' runs, alike in all
-#: spaces: bench/drift.py), which no statistic within a group can see; each record keeps the
+#: hours (on the Intel VM the corpus's hourly factor went 0.90 -> 1.11 in a day, alike in all
+#: spaces, and the zoo re-measured 5 h later was ~30% slower: bench/drift.py), which no statistic
+#: within a group can see; each record keeps the
 #: reference's labels of its group (``measurement["drift_reference"]``) so labels taken at
 #: different times can be put on one scale.
 REFERENCE_SEED = 7_700_001
@@ -170,6 +171,11 @@ def reference_models(runtime: str, variants: tuple[str, ...], model_dir: Path) -
     return out
 
 
+def reference_label(result: dict[str, Any]) -> float | None:
+    """A drift reference model's label in one protocol result (None if it failed)."""
+    return None if "error" in result else corpus.latency_label_ms(result)
+
+
 def _run_locked(device, names, seed, count, limit, variants, group_size, memory, root, cache, keep_models,
                 progress_stream, fmt, runtime, threads, protocol) -> dict[str, int]:
     key = device["device_key"]
@@ -219,8 +225,7 @@ def _measure_group(group, seed, fmt, runtime, threads, key, memory, model_dir, k
     reference = None
     if refs:
         reference = {"set": REFERENCE_SET, "labels_ms": {
-            name: (None if "error" in r else corpus.latency_label_ms(r)) for (name, _), r in
-            zip(refs, ref_results, strict=True)}}
+            name: reference_label(r) for (name, _), r in zip(refs, ref_results, strict=True)}}
     for p, res in zip(prepared, results, strict=True):
         if not keep:
             p.path.unlink(missing_ok=True)

@@ -232,8 +232,8 @@ def _measure_group(group, key, runtime, threads, memory, model_dir, keep, config
     reference = None
     if refs:  # every pass's reference labels, in the order of the passes
         reference = {"set": measure.REFERENCE_SET, "labels_ms": {
-            name: [None if "error" in run[len(prepared) + j] else corpus.latency_label_ms(run[len(prepared) + j])
-                   for run in runs] for j, (name, _) in enumerate(refs)}}
+            name: [measure.reference_label(run[len(prepared) + j]) for run in runs]
+            for j, (name, _) in enumerate(refs)}}
     records = []
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())  # when the passes ended (UTC; see datasets.drift)
     for i, p in enumerate(prepared):
