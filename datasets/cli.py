@@ -43,6 +43,8 @@ def register(subparsers: Any, name: str) -> None:
     m.add_argument("--group-size", type=int, default=32, help="models built, then measured with interleaved rounds")
     m.add_argument("--no-memory", action="store_true", help="skip the peak-memory child process")
     m.add_argument("--keep-models", action="store_true")
+    m.add_argument("--worker", default="0/1", metavar="K/N",
+                   help="worker K of N (from 0): every N-th architecture, so N runs pinned to N cores share the work")
     m.add_argument("--root", type=Path, default=corpus.CORPUS_DIR)
     m.set_defaults(func=_cmd_measure)
 
@@ -110,7 +112,8 @@ def _cmd_measure(args: argparse.Namespace) -> int:
     variants = tuple(v.strip() for v in args.variants.split(",")) if args.variants else None
     try:
         out = measure.run(args.runtime, args.threads, args.space, args.seed, args.count, args.limit, variants,
-                          args.group_size, not args.no_memory, args.root, keep_models=args.keep_models)
+                          args.group_size, not args.no_memory, args.root, keep_models=args.keep_models,
+                          worker=measure.parse_worker(args.worker))
     except (measure.MeasureRunError, corpus.CorpusError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

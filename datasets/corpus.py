@@ -113,16 +113,15 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
 
 
 @contextmanager
-def run_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock for a run; a second run on the same journals fails at once."""
+def run_lock(path: Path, shared: bool = False) -> Iterator[None]:
+    """Hold a lock for a run; a second run on the same journals fails at once. ``shared``
+    locks are held together (the worker slots of one device), never with an exclusive one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as fh:
+    with open(path, "a") as fh:
         try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fh, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except BlockingIOError:
             raise CorpusError(f"another run holds {path}; wait for it or stop it first") from None
-        fh.write(str(os.getpid()))
-        fh.flush()
         try:
             yield
         finally:
@@ -261,7 +260,7 @@ def _pending_snapshot(cache: Path, device_key: str | None, space: str | None) ->
     empties one whenever it seals a shard)."""
     out: list[dict[str, Any]] = []
     for path in sorted((cache / "pending").glob("*/*.jsonl")):
-        dev, sp = path.parent.name, path.stem
+        dev, sp = path.parent.name, journal_space(path)
         if (device_key in (None, dev)) and (space in (None, sp)):
             try:
                 out.extend(read_jsonl(path))
@@ -269,6 +268,11 @@ def _pending_snapshot(cache: Path, device_key: str | None, space: str | None) ->
                 if path.exists():
                     raise  # unreadable journal, not one removed by a run that just closed
     return out
+
+
+def journal_space(path: Path) -> str:
+    """The space of a run journal: ``<space>.jsonl``, or ``<space>.w<k>of<n>.jsonl`` of a worker slot."""
+    return path.name.split(".")[0]
 
 
 def done_keys(records: Iterable[dict[str, Any]]) -> set[tuple[str, str]]:

@@ -8,6 +8,7 @@ unless ``keep_models`` is set.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import time
@@ -53,11 +54,24 @@ def build_model(spec: dict[str, Any], fmt: str, variant: str, seed: int = 0) -> 
     return build_keras.to_tflite(spec, int8=variant == "int8", seed=seed)
 
 
-def plan(space_names: list[str], seed: int, count: int) -> Iterator[tuple[str, int]]:
-    """(space, index) round-robin: index 0 of every space, then index 1, ..."""
-    for index in range(count):
+def plan(space_names: list[str], seed: int, count: int, worker: tuple[int, int] = (0, 1)) -> Iterator[tuple[str, int]]:
+    """(space, index) round-robin: index 0 of every space, then index 1, ...; worker slot
+    ``(k, n)`` takes the indices ``i`` with ``i % n == k``."""
+    k, n = worker
+    for index in range(k, count, n):
         for sp in space_names:
             yield sp, index
+
+
+def parse_worker(text: str) -> tuple[int, int]:
+    """``"K/N"`` (worker K of N, counted from 0) -> (K, N)."""
+    try:
+        k, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise MeasureRunError(f"--worker {text!r}: expected K/N, e.g. 0/2 and 1/2 for two workers") from None
+    if not (n >= 1 and 0 <= k < n):
+        raise MeasureRunError(f"--worker {text!r}: need N >= 1 and 0 <= K < N")
+    return k, n
 
 
 @dataclass
@@ -134,8 +148,13 @@ def run(
     cache: Path = corpus.CACHE_DIR,
     keep_models: bool = False,
     progress_stream: Any = sys.stderr,
+    worker: tuple[int, int] = (0, 1),
 ) -> dict[str, int]:
-    """Measure up to ``count`` architectures per space (``limit`` new ones in this call)."""
+    """Measure up to ``count`` architectures per space (``limit`` new ones in this call).
+
+    ``worker=(k, n)`` with n > 1 measures only every n-th index (from k) with journals of its
+    own, so n processes, each pinned to its own core, share one device's corpus. A plain run
+    (n = 1) excludes all worker runs of the device and first seals journals they left."""
     from agent import environment, protocol
 
     if runtime not in FORMATS:
@@ -148,9 +167,30 @@ def run(
         raise MeasureRunError("onnxruntime measures fp32 ONNX models only")
     fmt = FORMATS[runtime]
     device = environment.describe(runtime, threads)
-    with corpus.run_lock(cache / "pending" / f"{device['device_key']}.lock"):
+    k, n = worker
+    if not (n >= 1 and 0 <= k < n):
+        raise MeasureRunError(f"worker {k}/{n}: need N >= 1 and 0 <= K < N")
+    pending = cache / "pending"
+    key = device["device_key"]
+    with contextlib.ExitStack() as locks:
+        locks.enter_context(corpus.run_lock(pending / f"{key}.lock", shared=n > 1))
+        if n > 1:
+            locks.enter_context(corpus.run_lock(pending / f"{key}.w{k}of{n}.lock"))
+        else:
+            _seal_orphan_journals(root, pending / key)
         return _run_locked(device, names, seed, count, limit, variants, group_size, memory, root, cache,
-                           keep_models, progress_stream, fmt, runtime, threads, protocol)
+                           keep_models, progress_stream, fmt, runtime, threads, protocol, worker)
+
+
+def journal_name(space: str, worker: tuple[int, int]) -> str:
+    k, n = worker
+    return f"{space}.jsonl" if n == 1 else f"{space}.w{k}of{n}.jsonl"
+
+
+def _seal_orphan_journals(root: Path, pending_dir: Path) -> None:
+    """Seal the journals that worker runs of this device left (killed without closing)."""
+    for path in sorted(pending_dir.glob("*.w*of*.jsonl")):
+        corpus.ShardWriter(root / pending_dir.name / corpus.journal_space(path), path).close()
 
 
 def reference_models(runtime: str, variants: tuple[str, ...], model_dir: Path) -> list[tuple[str, Path]]:
@@ -177,18 +217,19 @@ def reference_label(result: dict[str, Any]) -> float | None:
 
 
 def _run_locked(device, names, seed, count, limit, variants, group_size, memory, root, cache, keep_models,
-                progress_stream, fmt, runtime, threads, protocol) -> dict[str, int]:
+                progress_stream, fmt, runtime, threads, protocol, worker=(0, 1)) -> dict[str, int]:
     key = device["device_key"]
     refs = reference_models(runtime, variants, cache / "models")
     corpus.write_device(root, device)
-    writers = {sp: corpus.ShardWriter(root / key / sp, cache / "pending" / key / f"{sp}.jsonl") for sp in names}
+    writers = {sp: corpus.ShardWriter(root / key / sp, cache / "pending" / key / journal_name(sp, worker))
+               for sp in names}
     done = corpus.done_keys(r for sp in names for r in corpus.iter_records(key, sp, root=root, include_help=False))
     done |= corpus.done_keys(r for w in writers.values() for r in w.buffer)
-    todo = [(sp, i, v) for sp, i in plan(names, seed, count) for v in variants
-            if (spaces.arch_id(sp, seed, i), v) not in done]
+    mine = [(sp, i, v) for sp, i in plan(names, seed, count, worker) for v in variants]
+    todo = [(sp, i, v) for sp, i, v in mine if (spaces.arch_id(sp, seed, i), v) not in done]
+    prog = Progress(target=len(mine), done_before=len(mine) - len(todo))
     if limit is not None:
         todo = todo[:limit]
-    prog = Progress(target=count * len(names) * len(variants), done_before=len(done))
     stop = corpus.StopFlag()
     try:
         for start in range(0, len(todo), group_size):

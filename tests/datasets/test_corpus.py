@@ -155,3 +155,41 @@ def test_latency_label_uses_thread_cpu_time_of_single_threaded_cpu_runs():
     rec = {"arch_id": "a1", "variant": "fp32", "measurement": m}
     old = {"arch_id": "a2", "variant": "fp32", "measurement": {**m, "cpu_ms": None}}
     assert corpus.done_keys([rec, old]) == {("a1", "fp32")}
+
+
+def test_worker_slots_split_the_plan_and_lock_apart(tmp_path):
+    from agent import environment
+
+    assert [i for _, i in measure.plan(["nb201"], 0, 7, (1, 3))] == [1, 4]
+    for bad in ("2/2", "x", "1/0"):
+        with pytest.raises(measure.MeasureRunError):
+            measure.parse_worker(bad)
+    key = environment.describe("onnxruntime", 1)["device_key"]
+    root, cache = tmp_path / "c", tmp_path / "cache"
+    kw = dict(space_names=["nb201"], seed=5, count=4, memory=False, root=root, cache=cache, progress_stream=None)
+    # worker 1/2 runs beside a running worker 0/2 (shared device lock, its own slot lock) ...
+    with corpus.run_lock(cache / "pending" / f"{key}.lock", shared=True), \
+            corpus.run_lock(cache / "pending" / f"{key}.w0of2.lock"):
+        out = measure.run("onnxruntime", 1, worker=(1, 2), **kw)
+        assert out == {"new": 2, "failed": 0, "done": 2}
+        with pytest.raises(corpus.CorpusError):  # ... a second 0/2 or a plain run does not
+            measure.run("onnxruntime", 1, worker=(0, 2), **kw)
+        with pytest.raises(corpus.CorpusError):
+            measure.run("onnxruntime", 1, **kw)
+    assert sorted(r["index"] for r in corpus.iter_records(root=root, include_help=False)) == [1, 3]
+
+
+def test_a_plain_run_seals_what_a_killed_worker_left_in_its_journal(tmp_path):
+    from agent import environment
+
+    key = environment.describe("onnxruntime", 1)["device_key"]
+    root, cache = tmp_path / "c", tmp_path / "cache"
+    journal = cache / "pending" / key / "nb201.w1of2.jsonl"
+    w = corpus.ShardWriter(root / key / "nb201", journal)
+    w.add(_rec(0) | {"device_key": key, "measurement": {"median_ms": 1.0}})
+    w._fh.close()  # killed: the record is only in the worker's journal
+    pending = list(corpus.iter_records(key, root=root, include_help=False, include_pending=True, cache=cache))
+    assert [(r["space"], r["arch_id"]) for r in pending] == [("nb201", "nb201-s0-000000")]
+    measure.run("onnxruntime", 1, ["nb201"], count=0, root=root, cache=cache, progress_stream=None)
+    assert not journal.exists()
+    assert [r["arch_id"] for r in corpus.iter_records(key, root=root, include_help=False)] == ["nb201-s0-000000"]
