@@ -10,6 +10,13 @@ in two independent passes (fresh sessions each pass) with
 and prints the mean absolute percentage error (MAPE) between the passes, plus the same
 figure for other estimators computed from the protocol's raw samples.
 
+With ``--reference`` (the default) each protocol pass also measures the corpus's drift
+reference models (``datasets.measure.REFERENCES``, never among the compared models) in the same
+interleaved rounds, and the "/ reference" rows divide a pass's labels by that pass's reference
+factor (geometric mean over the reference models of this pass's label over their mean label
+across passes): the host's speed drifts between passes (a shared cloud VM; bench/drift.py),
+and that shift is common to every model measured at the time.
+
     .venv/bin/python bench/repeatability.py [--models 36] [--runtime onnxruntime] [--threads 1]
 """
 
@@ -33,6 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from agent import stats  # noqa: E402
 from agent.backends import get_backend  # noqa: E402
 from agent.protocol import ProtocolConfig, measure_many  # noqa: E402
+from datasets import corpus  # noqa: E402
+from datasets import measure as corpus_measure  # noqa: E402
 
 
 def _inverted_residual(cin: int, cout: int, expand: int, stride: int) -> nn.Module:
@@ -107,6 +116,7 @@ def estimators(result: dict) -> dict[str, float]:
     rounds = stats.rounds_from_result(result)
     return {
         "protocol median_ms (= latency_ms)": result["median_ms"],
+        "corpus label (datasets.corpus.latency_label_ms)": corpus.latency_label_ms(result) or float("nan"),
         "protocol low_quantile_ms (p25 corrected)": result["low_quantile_ms"],
         "p10 of corrected samples (per session)": stats.low_quantile(rounds, 0.10),
         "median of all samples": result["median_all_ms"],
@@ -161,6 +171,16 @@ def busy_summary(results: list[dict]) -> str:
     return ", ".join(f"cpu{c} {np.mean(v):.2f}" for c, v in sorted(per.items())) or "unknown"
 
 
+REFERENCED = ("protocol median_ms (= latency_ms)", "corpus label (datasets.corpus.latency_label_ms)")
+
+
+def reference_factors(refs: list[list[dict]]) -> list[float]:
+    """Per pass: geometric mean over the reference models of the pass's corpus label over the
+    model's geometric-mean label across passes."""
+    labels = np.log([[corpus.latency_label_ms(r) for r in p] for p in refs])  # [passes, models]
+    return [float(np.exp(np.mean(row - labels.mean(0)))) for row in labels]
+
+
 def mape(a: list[float], b: list[float]) -> float:
     return 100.0 * float(np.mean([abs(x - y) / ((x + y) / 2) for x, y in zip(a, b, strict=True)]))
 
@@ -179,22 +199,33 @@ def main() -> int:
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="override a ProtocolConfig field, e.g. --set max_sessions=3")
     parser.add_argument("--save", type=Path, default=None, help="write every pass's raw results to this JSON file")
+    parser.add_argument("--reference", action=argparse.BooleanOptionalAction, default=True,
+                        help="measure the drift reference models in every protocol pass (default: on)")
     args = parser.parse_args()
     counts = [int(c) for c in args.sessions.split(",")]
     load_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         paths = make_models(args.models, Path(tmp))
+        refs = ([p for _, p in corpus_measure.reference_models(args.runtime, ("fp32",), Path(tmp) / "ref")]
+                if args.reference else [])
         plain: list[list[float]] = []
         proto: dict[int, list[list[dict]]] = {c: [] for c in counts}
+        ref_results: dict[int, list[list[dict]]] = {c: [] for c in counts}
         times: dict[int, list[float]] = {c: [] for c in counts}
         for _ in range(2):
             plain.append(plain_pass(paths, args.runtime, args.threads))
             for count in counts:
                 cfg = config(args, count)
                 t0 = time.perf_counter()
-                grouping = {"group_size": args.group_size} if args.group_size else {}
-                proto[count].append(measure_many(paths, args.runtime, args.threads, config=cfg, memory=False,
-                                                  **grouping))
+                group = args.group_size or len(paths) + len(refs)  # refs in every group, as in dataset measure
+                out = []
+                for s in range(0, len(paths), group - len(refs)):
+                    part = paths[s:s + group - len(refs)]
+                    res = measure_many(part + refs, args.runtime, args.threads, config=cfg, memory=False,
+                                       group_size=len(part) + len(refs), max_group_mb=1e9)
+                    out += res[:len(part)]
+                    ref_results[count].append(res[len(part):])
+                proto[count].append(out)
                 times[count].append(time.perf_counter() - t0)
     if args.save is not None:
         args.save.write_text(json.dumps({"paths": [p.name for p in paths], "plain": plain,
@@ -221,6 +252,13 @@ def main() -> int:
         for name in est[0][0]:
             label = f"sessions={count}: {name}"
             print(f"{label:56s} {mape([e[name] for e in est[0]], [e[name] for e in est[1]]):24.2f}")
+        if refs and len(ref_results[count]) == 2:  # one group per pass: one factor per pass
+            f = reference_factors(ref_results[count])
+            for name in REFERENCED:
+                label = f"sessions={count}: {name.split(' (')[0]} / reference"
+                print(f"{label:56s} {mape([e[name] / f[0] for e in est[0]], [e[name] / f[1] for e in est[1]]):24.2f}")
+            print(f"  sessions={count}: reference factor per pass " + ", ".join(f"{x:.3f}" for x in f)
+                  + f" ({len(refs)} models: {', '.join(p.stem for p in refs)})")
         print(f"  sessions={count}: time per pass {times[count][0]:.1f} s, {times[count][1]:.1f} s "
               f"({times[count][0] / len(paths):.2f} s/model); remeasured "
               f"{sum(r['remeasured'] > 0 for p in passes for r in p)}, still contended "
