@@ -14,7 +14,11 @@
    the K measurements (device embedding only) and (b) a PerfSAGE trained from scratch on
    the same K measurements.
 
-Run: ``.venv/bin/python -m bench.calibration [--pool 80] [--base-graphs N]``
+``--base CHECKPOINT`` skips step 1 and starts from a trained predictor instead (e.g. the shipped
+``predictor/checkpoints/cpu-reference.pt``, which is what the service adapts when a device
+registers), refused if it already knows this machine; its other targets are left unused.
+
+Run: ``.venv/bin/python -m bench.calibration [--pool 80] [--base-graphs N] [--base CHECKPOINT]``
 """
 
 from __future__ import annotations
@@ -96,16 +100,28 @@ def main() -> int:
     ap.add_argument("--pool", type=int, default=80)
     ap.add_argument("--base-graphs", type=int, default=None, help="at most this many base graphs (default all)")
     ap.add_argument("--cache", type=Path, default=None, help="JSON file keeping the measurements for re-runs")
+    ap.add_argument("--base", type=Path, default=None,
+                    help="start from this checkpoint instead of training a base predictor (must not know this machine)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     t0 = time.time()
     here = describe("onnxruntime", 1)["device_key"]
-    recs = base_records(here, args.base_graphs)
-    base = train_predictor(build_table(recs, targets=["latency"]), TrainConfig(epochs=30, ensemble=3), name="base")
-    print(
-        f"base predictor: {len({r.key for r in recs})} graphs x {len(base.devices)} other devices, "
-        f"never {here} ({time.time() - t0:.0f}s)"
-    )
+    if args.base is not None:
+        from predictor.artifacts import load_checkpoint
+
+        base = load_checkpoint(args.base)
+        if here in base.devices:
+            raise SystemExit(f"{args.base} already knows {here}: pass a checkpoint trained without this machine")
+        print(f"base predictor: {args.base} ({base.version}; {len(base.devices)} other devices, "
+              f"targets {base.targets}), never {here}")
+    else:
+        recs = base_records(here, args.base_graphs)
+        base = train_predictor(build_table(recs, targets=["latency"]), TrainConfig(epochs=30, ensemble=3),
+                               name="base")
+        print(
+            f"base predictor: {len({r.key for r in recs})} graphs x {len(base.devices)} other devices, "
+            f"never {here} ({time.time() - t0:.0f}s)"
+        )
     cands = selection.corpus_candidates(args.pool)
     if len(cands) < args.pool:
         cands += selection.sampled_candidates(args.pool - len(cands), list(CORPUS_SPACES))

@@ -5,7 +5,10 @@ of sampled records and the drift factor estimated from them (exp of the mean res
 per-space log-linear roofline fit: > 1 means the device was slower then than on average), the
 same per search space (a drift of the host, not of the architectures, moves every space alike),
 and, where the records carry the measured drift reference (``datasets.measure.REFERENCES``),
-the factor the reference models show, relative to their first window.
+the factor the reference models show, relative to their first window. Last, for the records
+measured with their group's own reference: the residual sd of log label of the per-space fit
+with raw labels, labels divided by their hour's factor, and by their group's factor (lower is
+less noise left in the labels).
 
     .venv/bin/python bench/drift.py [--devices KEY ...]
 """
@@ -13,6 +16,7 @@ the factor the reference models show, relative to their first window.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -22,6 +26,31 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from datasets import corpus, drift  # noqa: E402
+
+
+def residual_sd(recs: list[dict], fs: dict | None) -> tuple[float, int]:
+    """Pooled sd of the per-space log-linear fit's residuals (log label on 1, log MACs, log bytes)
+    over the sampled records that carry their group's drift reference, labels divided by the
+    factors ``fs`` (None: raw); and how many records. The lower, the less label noise is left."""
+    rows: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
+    for r in recs:
+        m = r.get("measurement") or {}
+        label = corpus.latency_label_ms(m)
+        if r["space"] in drift.TEST_SPACES or not m.get("drift_reference") or not label:
+            continue
+        s = r.get("summary") or {}
+        y = math.log(label / (drift.factor(fs, r) if fs is not None else 1.0))
+        rows[r["space"]].append((y, math.log1p(float(s.get("macs", 0))),
+                                 math.log1p(float(s.get("bytes_read", 0)) + float(s.get("bytes_written", 0)))))
+    resid: list[float] = []
+    for sub in rows.values():
+        if len(sub) < 10:
+            continue
+        a = np.array(sub)
+        x = np.c_[np.ones(len(a)), a[:, 1:]]
+        w, *_ = np.linalg.lstsq(x, a[:, 0], rcond=None)
+        resid += list(a[:, 0] - x @ w)
+    return (float(np.std(resid)) if resid else float("nan")), len(resid)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,6 +86,14 @@ def main(argv: list[str] | None = None) -> int:
         if est:
             fs = np.array([v["factor"] for (d, _), v in est.items() if d == dev])
             print(f"factor range {fs.min():.3f}..{fs.max():.3f} (max/min {fs.max() / fs.min():.2f})")
+        groups = drift.group_factors(recs)
+        if groups:
+            gs = np.array([v["factor"] for v in groups.values()])
+            sds = [residual_sd(recs, f) for f in (None, drift.factors(recs, args.min_records, per_group=False),
+                                                  drift.factors(recs, args.min_records, per_group=True))]
+            print(f"{len(gs)} groups with their own reference: factor {gs.min():.3f}..{gs.max():.3f}, "
+                  f"sd of log {np.std(np.log(gs)):.3f}; residual sd of log label (per-space fit, {sds[0][1]} "
+                  f"records): raw {sds[0][0]:.4f}, hourly factor {sds[1][0]:.4f}, group factor {sds[2][0]:.4f}")
     return 0
 
 

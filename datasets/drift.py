@@ -14,6 +14,16 @@ device was slower then than on average. Windows are the hours in which shards we
 (``_sealed_at``; records still in journals form the window ``pending``). A window with fewer
 than ``min_records`` sampled records gets no factor (1.0). The zoo (test networks) is never
 used to estimate, only given the factor of the window it was measured in.
+
+Per group (:func:`group_factors`, session 6; ``factors(per_group=True)``, off by default):
+records that carry the drift reference measured in their own group (``measurement.drift_reference``,
+one group = ~32 models and ~2 min) can take the factor of that group instead of their hour's, put
+on the estimate's scale by the device's anchor. On the AMD family-25 model-1 VM the reference
+moved by 0.89-1.21 from one 2-minute group to the next, its three models agreeing within ~5-10%;
+yet dividing by it left *more* noise in the labels (``bench/drift.py``: residual sd of log label
+0.179 against 0.160 with the hourly factor; Intel 0.204 against 0.200). The three reference models
+are measured one after the other in each round, so they share moments the group's other models
+do not: the host's speed changes within seconds, faster than any per-group reference can follow.
 """
 
 from __future__ import annotations
@@ -29,6 +39,7 @@ from datasets.corpus import latency_label_ms
 
 TEST_SPACES = frozenset({"zoo"})
 PENDING = "pending"
+GROUP = "group:"  # window keys of per-group factors: "group:<measured_at>"
 
 
 def window_of(record: Mapping[str, Any]) -> str:
@@ -71,8 +82,13 @@ def estimate(records: Iterable[Mapping[str, Any]], min_records: int = 60) -> dic
 
 
 def factor(factors: Mapping[tuple[str, str], Mapping[str, Any]], record: Mapping[str, Any]) -> float:
-    """The drift factor of a record's device and window (1.0 where none was estimated)."""
-    f = factors.get((record.get("device_key", ""), window_of(record)))
+    """The drift factor of a record: its group's (:func:`group_factors`) where there is one, else
+    its device and window's (1.0 where none was estimated)."""
+    dev = record.get("device_key", "")
+    stamp = (record.get("measurement") or {}).get("measured_at")
+    f = factors.get((dev, GROUP + stamp)) if stamp else None
+    if f is None:
+        f = factors.get((dev, window_of(record)))
     return float(f["factor"]) if f else 1.0
 
 
@@ -100,13 +116,44 @@ def reference_factors(records: Iterable[Mapping[str, Any]]) -> dict[tuple[str, s
     return out
 
 
-def factors(records: Iterable[Mapping[str, Any]], min_records: int = 60) -> dict[tuple[str, str], dict[str, Any]]:
+def group_factors(records: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """``(device_key, "group:<measured_at>") -> {"factor", "n"}`` from each group's own drift
+    reference: geometric mean over the reference models of the group's label over the model's
+    median label on the device (the same baseline as :func:`reference_factors`). Records with one
+    label per pass (the zoo) are left to their window."""
+    by_model: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+    groups: dict[tuple[str, str], dict[tuple[str, str], float]] = {}
+    for r in records:
+        m = r.get("measurement") or {}
+        ref, stamp = m.get("drift_reference"), m.get("measured_at")
+        if not ref or not stamp:
+            continue
+        labels = ref.get("labels_ms") or {}
+        if any(isinstance(v, list) for v in labels.values()):
+            continue
+        dev, model_set = r.get("device_key", ""), ref.get("set", "")
+        for name, v in labels.items():
+            if v:
+                by_model[(dev, model_set, name)].append(float(v))
+        groups[(dev, stamp)] = {(model_set, name): float(v) for name, v in labels.items() if v}
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for (dev, stamp), labels in groups.items():
+        logs = [math.log(v / float(np.median(by_model[(dev, *model)]))) for model, v in labels.items()]
+        if logs:
+            out[(dev, GROUP + stamp)] = {"factor": math.exp(float(np.mean(logs))), "n": len(logs)}
+    return out
+
+
+def factors(records: Iterable[Mapping[str, Any]], min_records: int = 60,
+            per_group: bool = False) -> dict[tuple[str, str], dict[str, Any]]:
     """:func:`estimate`, with the windows it cannot estimate (too few sampled records, e.g. a
     zoo run on its own) filled from the measured drift reference where the records carry it:
     the reference factor times the device's anchor, the mean log ratio of estimate to reference
-    over the windows that have both (no anchor, no fill)."""
+    over the windows that have both (no anchor, no fill). ``per_group``: also each group's own
+    factor (:func:`group_factors`) times the anchor, which :func:`factor` prefers."""
     recs = list(records)
     est, ref = estimate(recs, min_records), reference_factors(recs)
+    groups = group_factors(recs) if per_group else {}
     out = dict(est)
     for dev in {d for d, _ in ref}:
         both = [math.log(est[k]["factor"] / ref[k]["factor"]) for k in ref if k[0] == dev and k in est]
@@ -116,4 +163,7 @@ def factors(records: Iterable[Mapping[str, Any]], min_records: int = 60) -> dict
         for k, v in ref.items():
             if k[0] == dev and k not in out:
                 out[k] = {"factor": v["factor"] * math.exp(anchor), "n": 0, "from": "reference"}
+        for k, v in groups.items():
+            if k[0] == dev:
+                out[k] = {"factor": v["factor"] * math.exp(anchor), "n": v["n"], "from": "group"}
     return out

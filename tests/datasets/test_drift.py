@@ -80,3 +80,31 @@ def test_windows_without_sampled_records_take_the_reference_factor_on_the_estima
     # the reference says the zoo hour is 2.4/2.2 of the slow hour: so is its factor
     assert drift.factor(got, zoo) == pytest.approx(est[("dev-a", "20261127T20")]["factor"] * 2.4 / 2.2, rel=0.02)
     assert got[("dev-a", "20261127T22")]["from"] == "reference"
+
+
+def test_records_take_their_own_groups_reference_factor_within_an_hour():
+    # the host's speed moves from one 2-minute group to the next; each group measured the reference
+    speeds = {"20261128T0100": 0.85, "20261128T0102": 1.2, "20261128T0104": 0.95, "20261128T0106": 1.05,
+              "20261128T0200": 1.1, "20261128T0202": 0.9, "20261128T0204": 1.25, "20261128T0206": 0.8}
+    rng = np.random.default_rng(3)
+    recs = []
+    for stamp, g in speeds.items():
+        group = _corpus({stamp + "59": g}, n_per_window=60, noise=0.02, seed=int(stamp[-4:]))
+        for r in group:
+            r["measurement"]["measured_at"] = stamp + "59"
+            r["measurement"]["drift_reference"] = {
+                "set": "s1-v1", "labels_ms": {"a": 2.0 * g * math.exp(rng.normal(0, 0.01)), "b": 5.0 * g}}
+        recs += group
+    got = drift.factors(recs, per_group=True)
+    a, b = (next(r for r in recs if r["measurement"]["measured_at"].startswith(s)) for s in ("20261128T0100",
+                                                                                               "20261128T0102"))
+    assert drift.factor(got, a) / drift.factor(got, b) == pytest.approx(0.85 / 1.2, rel=0.03)
+    assert got[("dev-a", drift.GROUP + a["measurement"]["measured_at"])]["from"] == "group"
+
+    def spread(fs):  # sd of log(label / factor) around the truth, over all records
+        base = [math.log(r["measurement"]["median_ms"] / drift.factor(fs, r)) for r in recs]
+        truth = [math.log(r["measurement"]["median_ms"] / speeds[r["measurement"]["measured_at"][:13]])
+                 for r in recs]
+        return float(np.std(np.subtract(base, truth)))
+
+    assert spread(got) < 0.03 < spread(drift.factors(recs))
