@@ -191,7 +191,8 @@ def help_spec(space: str, index: int) -> dict[str, Any]:
 
     if space == "nb201":
         archs = _cached(NB201_ARCHS, lambda p: json.load(open(p))["arch_str"])
-        return {"space": "nb201", "arch": archs[index], "C": 16, "N": 5, "resolution": 32, "classes": 10}
+        return {"space": "nb201", "arch": archs[index], "C": 16, "N": 5, "resolution": 32, "classes": 10,
+                "zero_ops": True}  # as datasets.help.arch_specs: HELP ran the `none` edges as x * 0
     meta = _cached(f"{HELP_DIR}/fbnet/metainfo.pt", lambda p: torch.load(p, weights_only=False))
     return {"space": "fbnet", "blocks": list(meta["arch"][index]["arch_str"]), "resolution": 32, "classes": 100}
 

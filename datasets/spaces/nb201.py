@@ -6,6 +6,10 @@ so the same builder serves our sampled corpus and the HELP import::
 
     {"space": "nb201", "arch": str, "C": 16, "N": 5, "resolution": 32, "classes": 10}
 
+``"zero_ops": true`` builds the ``none`` edges as NAS-Bench-201's reference implementation runs
+them, ``x * 0`` summed into the node like any other edge (a kernel of its own on every device
+HELP measured); without it (our sampled corpus) they are left out, as a deployment would.
+
 Macro: stem Conv3x3(3->C)+BN; N cells at C; residual reduction (C->2C, stride 2); N cells; reduction
 (2C->4C); N cells; BN+ReLU; global average pool; Linear(4C -> classes).
 """
@@ -67,10 +71,11 @@ def _edge(nb: NetBuilder, x: int, op: str, c: int) -> int:
     return nb.bn(nb.conv(nb.act(x, "relu"), c, k))
 
 
-def _cell(nb: NetBuilder, x: int, nodes: list[list[tuple[str, int]]], c: int) -> int:
+def _cell(nb: NetBuilder, x: int, nodes: list[list[tuple[str, int]]], c: int, zero_ops: bool = False) -> int:
     states = [x]
     for edges in nodes:
-        terms = [_edge(nb, states[src], op, c) for op, src in edges if op != "none"]
+        terms = [nb.zero(states[src]) if op == "none" else _edge(nb, states[src], op, c)
+                 for op, src in edges if zero_ops or op != "none"]
         if not terms:
             states.append(nb.zero(x))
             continue
@@ -97,6 +102,6 @@ def netlist(spec: dict[str, Any]) -> Netlist:
         if stage:
             x = _reduction(nb, x, c * 2**stage)
         for _ in range(n):
-            x = _cell(nb, x, nodes, c * 2**stage)
+            x = _cell(nb, x, nodes, c * 2**stage, bool(spec.get("zero_ops")))
     x = nb.act(nb.bn(x), "relu")
     return nb.finish(nb.linear(nb.flatten(nb.gap(x)), int(spec.get("classes", 10))))

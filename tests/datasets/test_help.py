@@ -15,6 +15,7 @@ def test_help_index_order_matches_the_nb201_definitions():
     specs = help.arch_specs("nb201", SOURCE)
     ref = json.loads((SOURCE / "nb201_archs" / "nb201_arch_str.json").read_text())["arch_str"]
     assert len(specs) == 15625 and [s["arch"] for s in specs] == ref
+    assert all(s["zero_ops"] for s in specs)  # HELP measured the reference implementation's x * 0 edges
     assert len(help.arch_specs("fbnet", SOURCE)) == 5000
 
 

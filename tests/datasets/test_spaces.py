@@ -50,6 +50,20 @@ def test_resnet_covers_block_kinds_and_groups():
     assert _collect("resnet", lambda s: [st["block"] for st in s["stages"]]) == {"basic", "bottleneck"}
 
 
+def test_nb201_zero_ops_run_every_none_edge_as_its_reference_implementation_does():
+    arch = "|none~0|+|none~0|skip_connect~1|+|nor_conv_3x3~0|none~1|none~2|"
+    spec = {"space": "nb201", "arch": arch, "C": 8, "N": 2, "resolution": 16, "classes": 10}
+
+    def count(s, op):
+        return sum(layer["op"] == op for layer in nb201.netlist(s).layers)
+
+    # 4 none edges per cell, 6 cells; without zero_ops none (node 1's zero map feeds only node 2,
+    # which the cell's output does not use: pruned)
+    assert count(spec | {"zero_ops": True}, "zero") == 4 * 6
+    assert count(spec, "zero") == 0
+    assert count(spec | {"zero_ops": True}, "conv") == count(spec, "conv")
+
+
 def test_nb201_samples_all_ops_and_parse_back():
     ops = _collect("nb201", lambda s: [op for node in nb201.parse_arch(s["arch"]) for op, _ in node])
     assert ops == set(nb201.OPS)
