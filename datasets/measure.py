@@ -69,8 +69,14 @@ def parse_worker(text: str) -> tuple[int, int]:
         k, n = (int(x) for x in text.split("/"))
     except ValueError:
         raise MeasureRunError(f"--worker {text!r}: expected K/N, e.g. 0/2 and 1/2 for two workers") from None
+    return check_worker((k, n))
+
+
+def check_worker(worker: tuple[int, int]) -> tuple[int, int]:
+    """``worker`` if it is a valid slot ``(k, n)``, else MeasureRunError."""
+    k, n = worker
     if not (n >= 1 and 0 <= k < n):
-        raise MeasureRunError(f"--worker {text!r}: need N >= 1 and 0 <= K < N")
+        raise MeasureRunError(f"worker {k}/{n}: need N >= 1 and 0 <= K < N")
     return k, n
 
 
@@ -167,9 +173,7 @@ def run(
         raise MeasureRunError("onnxruntime measures fp32 ONNX models only")
     fmt = FORMATS[runtime]
     device = environment.describe(runtime, threads)
-    k, n = worker
-    if not (n >= 1 and 0 <= k < n):
-        raise MeasureRunError(f"worker {k}/{n}: need N >= 1 and 0 <= K < N")
+    k, n = check_worker(worker)
     pending = cache / "pending"
     key = device["device_key"]
     with contextlib.ExitStack() as locks:
