@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from pydantic import ValidationError
@@ -17,6 +18,11 @@ def register(subparsers: argparse._SubParsersAction, name: str) -> None:
         p.add_argument("--host", default="127.0.0.1")
         p.add_argument("--port", type=int, default=8000)
         p.add_argument("--no-migrate", action="store_true", help="do not apply pending migrations first")
+        p.add_argument(
+            "--workers", type=int, default=None,
+            help="API processes on this machine (default: $WEB_CONCURRENCY, else 1); each loads the "
+                 "predictors and keeps its own feature cache and rate-limit counters",
+        )
         p.set_defaults(func=_serve)
     elif name == "migrate":
         p = subparsers.add_parser(name, help="apply pending database migrations")
@@ -70,6 +76,15 @@ def _serve(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         print(f"edgeperf serve: refusing to start: {_describe(exc)}", file=sys.stderr)
         return 2
+    workers = args.workers if args.workers is not None else os.environ.get("WEB_CONCURRENCY", "1")
+    try:
+        workers = int(workers)
+    except ValueError:
+        workers = 0
+    if not 1 <= workers <= 64:
+        print(f"edgeperf serve: refusing to start: --workers (or WEB_CONCURRENCY) must be 1..64, "
+              f"got {workers!r}", file=sys.stderr)
+        return 2
     _setup_logging(settings.log_level)
     settings, created = ensure_admin_key(settings)
     if created:
@@ -87,6 +102,7 @@ def _serve(args: argparse.Namespace) -> int:
         factory=True,
         host=args.host,
         port=args.port,
+        workers=workers,
         log_level=settings.log_level.lower(),
     )
     return 0

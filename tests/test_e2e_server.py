@@ -88,3 +88,57 @@ def test_bad_input_is_4xx(server):
         assert http.post("/v1/devices", json={"name": "x", "runtime": "litert"}).status_code == 401
         assert http.get("/v1/graphs").json()["total"] == 0
         assert http.get("/healthz").json() == {"status": "ok"}
+
+
+def test_several_api_processes_answer_on_one_port(tmp_path):
+    """``edgeperf serve`` with ``WEB_CONCURRENCY=2`` (``--workers``): two API processes behind one
+    port, each with the shipped predictors, answering concurrent batch predictions alike."""
+    from concurrent.futures import ThreadPoolExecutor
+    from pathlib import Path
+
+    backend = databases.backends()[0]
+    pg_url = databases.create_pg_database("edgeperf_e2e") if backend == "postgresql" else None
+    try:
+        with live_server(tmp_path, pg_url, ADMIN_KEY, WEB_CONCURRENCY="2") as srv:
+            children = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _ppid(p) == srv.proc.pid]
+            assert len(children) >= 2, "uvicorn started no worker processes"
+            with httpx.Client(base_url=srv.url, timeout=120) as http:
+                gid = http.post("/v1/graphs", files={"file": ("net.onnx", onnx_bytes())}).json()["id"]
+                ir = http.get(f"/v1/graphs/{gid}").json()["ir"]
+                body = {"items": [{"ir": ir}] * 20 + [{"graph_id": gid}] * 5, "devices": ["help-pixel3"]}
+
+                def post(_):
+                    r = http.post("/v1/predictions/batch", json=body)
+                    assert r.status_code == 200, r.text
+                    return r.json()
+
+                with ThreadPoolExecutor(4) as pool:
+                    answers = list(pool.map(post, range(12)))
+            values = {round(item["predictions"]["help-pixel3"]["latency"]["value"], 9)
+                      for a in answers for item in a["results"]}
+            assert all(a["failed"] == 0 for a in answers) and len(values) == 1
+    finally:
+        if pg_url:
+            databases.drop_pg_database(pg_url)
+
+
+def _ppid(proc_dir) -> int | None:
+    try:
+        for line in (proc_dir / "status").read_text().splitlines():
+            if line.startswith("PPid:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def test_serve_refuses_a_bad_worker_count(tmp_path):
+    import os
+    import subprocess
+
+    from tests.live_server import EDGEPERF
+
+    env = {**os.environ, "EDGEPERF_DATA_DIR": str(tmp_path / "data"), "EDGEPERF_ADMIN_KEY": ADMIN_KEY}
+    env.pop("EDGEPERF_DATABASE_URL", None)
+    done = subprocess.run([EDGEPERF, "serve", "--workers", "0"], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "--workers" in done.stderr
