@@ -12,6 +12,8 @@ Rows:
   HTTP ir      ``POST /v1/predictions/batch`` with IR documents, to a real uvicorn server (also
                gzip-encoded, compressed by the client within the time)
   HTTP id      the same graphs uploaded first and sent by id (features cached by graph hash)
+  HTTP ir, N client(s)  the NB201 batch as gzip bodies encoded before timing, posted by N
+               concurrent clients to ``--server-workers`` API processes
 ResNet-50: ``POST /v1/predictions/upload`` of the exported file (~100 MB with weights), cold and
 repeated, and ``EdgePerfClient.predict`` (local parse, structure sent).
 
@@ -20,6 +22,7 @@ without one, a PerfSAGE ensemble of the default architecture trained for one epo
 graphs (weights' quality does not change the cost of a forward pass).
 
     .venv/bin/python bench/throughput.py [--nb201 1000] [--mobilenet 200] [--threads 2]
+    .venv/bin/python bench/throughput.py --parts http --server-workers 2 --threads 1   # one process per core
 """
 
 from __future__ import annotations
@@ -136,7 +139,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(root: Path, checkpoints: Path, threads: int) -> tuple[subprocess.Popen, str]:
+def start_server(root: Path, checkpoints: Path, threads: int, workers: int = 1) -> tuple[subprocess.Popen, str]:
     env = {
         **os.environ,
         "EDGEPERF_DATA_DIR": str(root / "data"),
@@ -152,7 +155,8 @@ def start_server(root: Path, checkpoints: Path, threads: int) -> tuple[subproces
     port = _free_port()
     log = (root / "server.log").open("w")
     proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "edgeperf"), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [str(Path(sys.executable).parent / "edgeperf"), "serve", "--host", "127.0.0.1", "--port", str(port),
+         "--workers", str(workers)],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -189,6 +193,31 @@ def http_batch(http: httpx.Client, items: list[dict], device: str, chunk: int, g
     return time.perf_counter() - t0
 
 
+def http_concurrent(base: str, bodies: list[bytes], clients: int) -> float:
+    """Seconds to post the pre-encoded (gzip level 1) batch ``bodies`` from ``clients`` threads,
+    each with its own connection: the server's throughput without the client's JSON encoding
+    (a NAS pipeline encodes on its own machine)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    headers = {"content-type": "application/json", "content-encoding": "gzip"}
+    conns = [httpx.Client(base_url=base, timeout=600) for _ in range(clients)]
+
+    def post(i: int) -> None:
+        resp = conns[i % clients].post("/v1/predictions/batch", content=bodies[i], headers=headers)
+        resp.raise_for_status()
+
+    try:
+        for c in conns:  # connect first
+            c.get("/readyz")
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(clients) as pool:
+            list(pool.map(post, range(len(bodies))))
+        return time.perf_counter() - t0
+    finally:
+        for c in conns:
+            c.close()
+
+
 def upload_ids(http: httpx.Client, docs_files: list[Path]) -> list[int]:
     ids = []
     for path in docs_files:
@@ -220,6 +249,9 @@ def main() -> int:
     ap.add_argument(
         "--threads", type=int, default=min(2, len(os.sched_getaffinity(0))), help="torch threads (default: CPUs usable, at most 2)"
     )
+    ap.add_argument("--server-workers", type=int, default=1, help="API processes (edgeperf serve --workers)")
+    ap.add_argument("--clients", type=int, default=None,
+                    help="concurrent clients of the pre-encoded row (default: --server-workers)")
     ap.add_argument("--checkpoint", default=None)
     ap.add_argument("--parts", default="inprocess,http,resnet", help="comma-separated subset to run")
     args = ap.parse_args()
@@ -263,11 +295,19 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         save_checkpoint(predictor, root / "checkpoints" / f"{predictor.name}.pt")
-        proc, base = start_server(root, root / "checkpoints", args.threads)
+        proc, base = start_server(root, root / "checkpoints", args.threads, args.server_workers)
+        print(f"\nserver: {args.server_workers} API process(es), {args.threads} torch thread(s) each")
         try:
             with httpx.Client(base_url=base, timeout=600) as http:
                 if "http" in parts:
                     http_rows(http, docs, mnet, device, args)
+                    clients = args.clients or args.server_workers
+                    items = [{"ir": docs[i % len(docs)]} for i in range(args.nb201)]
+                    bodies = [gzip.compress(json.dumps({"items": items[s : s + args.chunk], "devices": device}).encode(), 1)
+                              for s in range(0, len(items), args.chunk)]
+                    http_concurrent(base, bodies[: 2 * clients], clients)  # every process warm
+                    print(row(f"HTTP ir NB201, {clients} client(s)", args.nb201, http_concurrent(base, bodies, clients),
+                              f"{args.chunk} per request, bodies gzip-encoded before the clock starts"))
                 if "resnet" in parts:
                     resnet_rows(http, base, device)
         finally:

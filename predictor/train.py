@@ -28,6 +28,7 @@ from predictor.artifacts import COVERAGE, SIGMA_FLOOR, Predictor, conformal_q, g
 from predictor.features import (
     GRAPH_DIM,
     MEMORY_COLUMNS,
+    N_OP_COLS,
     NODE_DIM,
     ROOFLINE_COLUMNS,
     ROOFLINE_SCALE,
@@ -41,6 +42,9 @@ log = logging.getLogger(__name__)
 DEFAULT_TARGETS = ("latency", "energy", "memory")
 #: The corpus space of real, published architectures: never trained on, only evaluated.
 HELD_OUT_SPACE = "zoo"
+#: L2 weight of a new device's per-op-type log-scales (adapt_device), chosen on validation devices
+#: disjoint from those bench/accuracy.py reports on.
+OP_SCALE_L2: float | None = 0.003
 
 
 @dataclass
@@ -404,11 +408,14 @@ def train_predictor(
 def adapt_device(
     predictor: Predictor, device: str, graphs: Sequence[Data], values: np.ndarray,
     steps: int = 200, lr: float = 1.0, l2: float = 0.1, seed: int = 0, prior: str = "mixture",
+    op_l2: float | None = OP_SCALE_L2,
 ) -> Predictor:
     """A copy of ``predictor`` that knows ``device``, fitted on K measurements
     (``values [K, T]``, NaN = unmeasured) by optimising only the new device's
     embedding; the shared encoder stays frozen. ``prior``: ``"mixture"`` starts the new row at
-    the best mixture of the known devices' rows, ``"mean"`` at their mean (the first method)."""
+    the best mixture of the known devices' rows, ``"mean"`` at their mean (the first method).
+    ``op_l2``: then a log-scale per op type (:meth:`PerfSAGE.add_op_scales`) is fitted on the same
+    measurements, each pulled towards 0 (no change) by this L2 weight; None skips it."""
     if prior not in ("mixture", "mean"):
         raise ValueError(f"prior must be 'mixture' or 'mean', got {prior!r}")
     if device in predictor.devices:
@@ -423,7 +430,10 @@ def adapt_device(
     for m in predictor.members:
         m = copy.deepcopy(m)
         m.add_devices(1)
-        members.append(_fit_new_row(m, batch, y, steps, lr, l2, predictor.available, prior))
+        m = _fit_new_row(m, batch, y, steps, lr, l2, predictor.available, prior)
+        if op_l2 is not None:
+            _fit_op_scales(m, batch, y, op_l2, steps)
+        members.append(m)
     avail = np.concatenate([predictor.available, np.isfinite(values).any(0)[None]])
     # the new device's conformal scale: no held-out data of its own to calibrate on, and its row is
     # fitted on K samples, so its intervals take the 90th percentile of the known devices' scales
@@ -478,6 +488,43 @@ def _fit_new_row(model: PerfSAGE, batch: Batch, y: torch.Tensor, steps: int, lr:
         if roofline:
             model.device_rate[new] = rate
     return model
+
+
+def _fit_op_scales(model: PerfSAGE, batch: Batch, y: torch.Tensor, l2: float, steps: int) -> None:
+    """Fit the last device's per-op-type log-scales on ``y [K, T]``, the rest of its row fixed.
+
+    With the row's per-node costs summed per op type into ``A [K, C]``, a graph's prediction is
+    ``A @ exp(s)``; ``s`` minimises the mean squared log error plus ``l2 * |s|^2`` for each
+    measured target. Op types absent from the K graphs keep 0 (the GNN's own cost)."""
+    model.add_op_scales(N_OP_COLS)
+    new = model.num_devices - 1
+    with torch.no_grad():
+        model.device_op_scale[new] = 0.0
+        z = model.encode(batch.x, batch.edge_index, batch.batch, batch.graph_attr)
+        op = model.node_ops(batch.x)
+        dev = torch.full((batch.num_graphs, 1), new, dtype=torch.long)
+        contrib = model.contributions(z, batch.batch, dev, model.node_basis(batch.x), op)[:, 0].double()  # [N, T]
+        cost = torch.zeros(batch.num_graphs, N_OP_COLS, y.size(1), dtype=torch.float64)
+        cost.index_put_((batch.batch, op), contrib, accumulate=True)
+    for t in range(y.size(1)):
+        rows = torch.isfinite(y[:, t])
+        used = torch.nonzero(cost[rows, :, t].sum(0) > 0).flatten()
+        if rows.sum() < 2 or not len(used):
+            continue
+        a, logy = cost[rows][:, used, t], torch.log(y[rows, t].double().clamp_min(1e-12))
+        scale = torch.zeros(len(used), dtype=torch.float64, requires_grad=True)
+        opt = torch.optim.LBFGS([scale], lr=1.0, max_iter=steps, line_search_fn="strong_wolfe")
+
+        def closure(a=a, logy=logy, scale=scale, opt=opt) -> torch.Tensor:
+            opt.zero_grad()
+            pred = a @ torch.exp(scale)
+            loss = ((torch.log(pred.clamp_min(1e-300)) - logy) ** 2).mean() + l2 * (scale**2).sum()
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+        with torch.no_grad():
+            model.device_op_scale[new, t, used] = scale.detach().to(model.device_op_scale.dtype)
 
 
 def _mixture_row(model: PerfSAGE, z: torch.Tensor, batch: torch.Tensor, y: torch.Tensor, mask: torch.Tensor,

@@ -71,6 +71,11 @@ class PerfSAGE(nn.Module):
             scaled ``log1p`` of weight bytes and of the peak live bytes.
         encoder_targets (list[int]): the targets whose loss trains the shared encoder (None: all);
             the others learn only their device rows on top of its embeddings.
+        op_columns (int): 0, or the width of the one-hot op block at the start of ``x``: each
+            device then also owns a log-scale per target and op type (``device_op_scale``, zero
+            = no change) that multiplies its nodes' contributions. Added by
+            :meth:`add_op_scales` when a new device is calibrated on its own measurements
+            (nn-Meter's per-kernel view, on top of the GNN's costs).
     """
 
     def __init__(
@@ -90,6 +95,7 @@ class PerfSAGE(nn.Module):
         target_bases: list[str] | tuple[str, ...] | None = None,
         memory_columns: list[int] | tuple[int, ...] | None = None,
         encoder_targets: list[int] | tuple[int, ...] | None = None,
+        op_columns: int = 0,
     ) -> None:
         super().__init__()
         if contribution not in CONTRIBUTIONS:
@@ -131,7 +137,11 @@ class PerfSAGE(nn.Module):
         # roofline: per device/target log-rates of the FLOPs, bytes and constant terms
         self.device_rate = (nn.Parameter(torch.empty(num_devices, num_targets, BASIS_TERMS))
                             if contribution == "roofline" else None)
+        self.op_columns = 0
+        self.device_op_scale: nn.Parameter | None = None
         self.reset_parameters()
+        if op_columns:
+            self.add_op_scales(op_columns)
 
     def reset_parameters(self) -> None:
         self.lin_in.reset_parameters()
@@ -154,7 +164,34 @@ class PerfSAGE(nn.Module):
     def device_parameters(self) -> list[nn.Parameter]:
         """The per-device parameters (fitted alone when adapting to a new device)."""
         params = [self.device_vec, self.device_bias, self.device_log_scale]
-        return params + ([self.device_rate] if self.device_rate is not None else [])
+        params += [self.device_rate] if self.device_rate is not None else []
+        return params + ([self.device_op_scale] if self.device_op_scale is not None else [])
+
+    def add_op_scales(self, columns: int) -> None:
+        """Give every device a per-op-type log-scale (zeros: predictions unchanged); ``columns``:
+        the width of the one-hot op block of ``x``. Idempotent for the same width."""
+        if self.device_op_scale is not None:
+            if columns != self.op_columns:
+                raise ValueError(f"op scales exist for {self.op_columns} op columns, not {columns}")
+            return
+        if columns <= 0 or columns > self.in_channels:
+            raise ValueError(f"op_columns must be in 1..{self.in_channels}, got {columns}")
+        self.op_columns = int(columns)
+        ref = self.device_log_scale
+        self.device_op_scale = nn.Parameter(torch.zeros(self.num_devices, self.num_targets, columns,
+                                                        dtype=ref.dtype, device=ref.device))
+
+    def op_log_scale(self, device_idx: Tensor, op: Tensor) -> Tensor:
+        """``[N, K, T]``: the per-op log-scales of each node's devices (``device_idx [N, K]``) at
+        its op column ``op [N]``."""
+        table = self.device_op_scale.transpose(1, 2)  # [D, C, T]
+        return table[device_idx, op.unsqueeze(1)]
+
+    def node_ops(self, x: Tensor, one_hot: tuple[Tensor, int] | None = None) -> Tensor:
+        """Each node's op column: ``one_hot``'s index where given, else the argmax of the one-hot block."""
+        if one_hot is not None:
+            return one_hot[0]
+        return x[:, : self.op_columns].argmax(1)
 
     def node_basis(self, x: Tensor) -> Tensor | None:
         """Roofline basis: ``[N, 3]`` log(FLOPs + 1), log(bytes moved + 2), 0 when every target
@@ -260,9 +297,11 @@ class PerfSAGE(nn.Module):
         return F.embedding(index, w[:, :width].T) + F.linear(x[:, width : self.in_channels], w[:, width:],
                                                              self.lin_in.bias)
 
-    def contributions(self, z: Tensor, batch: Tensor, device_idx: Tensor, basis: Tensor | None = None) -> Tensor:
+    def contributions(self, z: Tensor, batch: Tensor, device_idx: Tensor, basis: Tensor | None = None,
+                      op: Tensor | None = None) -> Tensor:
         """Per-node contributions ``[num_nodes, K, num_targets]`` for ``device_idx``
-        of shape ``[B, K]`` (K devices per graph); ``basis``: :meth:`node_basis` (roofline)."""
+        of shape ``[B, K]`` (K devices per graph); ``basis``: :meth:`node_basis` (roofline);
+        ``op``: each node's op column (:meth:`node_ops`), needed with op scales."""
         dev = device_idx[batch]  # [N, K]
         vec = self.device_vec[dev]  # [N, K, T, E]
         logits = torch.einsum("ne,nkte->nkt", z, vec) + self.device_bias[dev]
@@ -277,7 +316,12 @@ class PerfSAGE(nn.Module):
             if basis is None:
                 raise ValueError("roofline contributions need the node basis (node_basis(x))")
             base = self.log_base(basis, self.device_rate[dev])
-        return self.activate(logits, self.device_log_scale[dev], base)
+        log_scale = self.device_log_scale[dev]
+        if self.device_op_scale is not None:
+            if op is None:
+                raise ValueError("a model with op scales needs each node's op column (node_ops(x))")
+            log_scale = log_scale + self.op_log_scale(dev, op)
+        return self.activate(logits, log_scale, base)
 
     def activate(self, logits: Tensor, log_scale: Tensor, log_base: Tensor | None = None) -> Tensor:
         """Contribution from a node logit and a device log-scale (always positive); roofline
@@ -323,7 +367,8 @@ class PerfSAGE(nn.Module):
         if device_idx.dim() == 1:
             device_idx = device_idx.unsqueeze(1)
         z = self.encode(x, edge_index, batch, graph_attr, one_hot)
-        contrib = self.contributions(z, batch, device_idx, self.node_basis(x))
+        op = self.node_ops(x, one_hot) if self.device_op_scale is not None else None
+        contrib = self.contributions(z, batch, device_idx, self.node_basis(x), op)
         pred = scatter(contrib, batch, dim=0, dim_size=device_idx.size(0), reduce="sum")
         return pred, contrib
 
@@ -337,6 +382,8 @@ class PerfSAGE(nn.Module):
                 extra.update(target_bases=list(self.target_bases), memory_columns=self.memory_columns)
         if self.encoder_targets is not None:
             extra["encoder_targets"] = list(self.encoder_targets)
+        if self.op_columns:
+            extra["op_columns"] = self.op_columns
         return {
             "in_channels": self.in_channels,
             "graph_channels": self.graph_channels,

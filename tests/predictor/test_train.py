@@ -91,6 +91,51 @@ def test_adapt_new_device_from_few_samples(trained, table):
         adapt_device(base, "other", [table.data[0]], table.y[:1, 1, :1])
 
 
+def test_op_scales_fit_a_device_whose_op_types_cost_differently(trained, tmp_path):
+    # a new device like "slow", except that every add costs 4x: one log-scale per op type, fitted
+    # on 20 graphs, should find it (the embedding alone can only move all ops together)
+    from predictor.artifacts import load_checkpoint, save_checkpoint
+    from predictor.features import featurize, op_column
+    from tests.predictor.test_features import DEVICES, chain_graph, op_cost
+
+    rng = np.random.default_rng(5)
+    graphs = [chain_graph(int(rng.integers(3, 25)), int(rng.choice([8, 16, 32])), size=int(rng.choice([4, 8, 16])))
+              for _ in range(60)]
+    speed, overhead = DEVICES["slow"]
+
+    def latency(g):
+        return sum((4.0 if n.op == "add" else 1.0) * (overhead + op_cost(n.op) * (n.macs + n.flops) * speed)
+                   for n in g.nodes)
+
+    y = np.array([latency(g) for g in graphs])
+    data = [featurize(g) for g in graphs]
+    values = np.full((20, 2), np.nan)
+    values[:, 0] = y[:20]
+    plain = adapt_device(trained, "new", data[:20], values, op_l2=None)
+    scaled = adapt_device(trained, "new", data[:20], values)
+    assert plain.members[0].device_op_scale is None
+
+    def mape(p):
+        mu, _ = p.predict_log(data[20:], p.device_indices(["new"]))
+        return metrics(np.exp(mu[:, 0, 0]), y[20:])["mape"]
+
+    assert mape(scaled) < 0.7 * mape(plain)
+    for m in scaled.members:
+        row = m.device_op_scale[-1, 0]
+        assert row[op_column("add")] == row.max() and row[op_column("add")] > 0.1
+        assert (m.device_op_scale[:-1] == 0).all() and (m.device_op_scale[-1, 1] == 0).all()  # energy unmeasured
+    # the known devices answer as before; a saved adapted model loads with its op scales
+    known = trained.device_indices(["fast", "slow"])
+    assert np.allclose(scaled.predict_log(data, known)[0], trained.predict_log(data, known)[0], rtol=1e-5)
+    loaded = load_checkpoint(save_checkpoint(scaled, tmp_path / "adapted.pt"))
+    dev = scaled.device_indices(["new"])
+    assert np.allclose(loaded.predict_log(data, dev)[0], scaled.predict_log(data, dev)[0], rtol=1e-5)
+    # the per-layer breakdown (one graph, no op index given) sums to the graph's prediction
+    contrib = scaled.node_contributions(data[30], dev)
+    assert contrib[:, 0, 0].sum() == pytest.approx(np.exp(scaled.predict_log(data[30:31], dev)[0][0, 0, 0]),
+                                                   rel=0.05)
+
+
 def test_metrics_on_known_values():
     y = np.array([100.0, 200.0, 300.0, 400.0])
     pred = np.array([104.0, 180.0, 300.0, 500.0])
