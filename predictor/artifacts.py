@@ -108,7 +108,27 @@ class Predictor:
             pred, _ = m(x, adj, batch, dev, graph_attr, one_hot=one_hot)
             logs.append(torch.log(pred.clamp_min(1e-12)))
         stack = torch.stack(logs)
-        return stack.mean(0).numpy(), stack.std(0, unbiased=False).numpy()
+        mu, sigma = stack.mean(0).numpy(), stack.std(0, unbiased=False).numpy()
+        kernels = self.meta.get("kernels") or {}
+        if any(self.devices[d] in kernels for d in device_idx):
+            mu = self._blend_kernels(data, device_idx, mu, kernels)
+        return mu, sigma
+
+    def _blend_kernels(self, data: Sequence[Data], device_idx: np.ndarray, mu: np.ndarray,
+                       kernels: Mapping[str, Any]) -> np.ndarray:
+        """``mu`` with the devices that carry a kernel-sum model (``meta["kernels"]``, fitted by
+        :func:`predictor.train.calibrate_device`) answered as ``w * GNN + (1 - w) * kernel sum``
+        in log space, per target."""
+        from predictor.baselines import kernel_features, kernel_predict
+
+        feats = kernel_features(data)
+        mu = mu.copy()
+        for k, d in enumerate(device_idx):
+            for target, spec in (kernels.get(self.devices[d]) or {}).items():
+                t, w = self.targets.index(target), float(spec["weight"])
+                ks = np.log(kernel_predict((spec["used"], spec["coef"]), feats))
+                mu[:, k, t] = w * mu[:, k, t] + (1.0 - w) * ks
+        return mu
 
     @torch.no_grad()
     def node_contributions(self, data: Data, device_idx: np.ndarray) -> np.ndarray:

@@ -96,6 +96,39 @@ class MacsRegression(_PerCell):
         return np.exp(coef[0] + coef[1] * f[:, 0])
 
 
+def kernel_features(data: Sequence[Data]) -> np.ndarray:
+    """``[G, N_OP_COLS * 4]``: per op type, the sums over its nodes of (1, FLOPs, bytes moved,
+    params); a kernel-sum model is a non-negative linear function of these."""
+    rows = []
+    for d in data:
+        x = d.x.numpy()
+        op = x[:, :N_OP_COLS].argmax(1)
+        phi = np.column_stack([
+            np.ones(len(x)), _raw(x, "log_flops"),
+            _raw(x, "log_bytes_read") + _raw(x, "log_bytes_written"), _raw(x, "log_params"),
+        ])
+        agg = np.zeros((N_OP_COLS, phi.shape[1]))
+        np.add.at(agg, op, phi)
+        rows.append(agg.ravel())
+    return np.asarray(rows).reshape(len(rows), N_OP_COLS * 4)
+
+
+def fit_kernel_sum(feats: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(used columns, coefficients)``: non-negative least squares of ``y`` on
+    :func:`kernel_features`, rows weighted by ``1 / y`` (relative error)."""
+    used = np.flatnonzero(np.abs(feats).sum(0) > 0)
+    scale = np.abs(feats[:, used]).max(0)
+    a = feats[:, used] / scale / y[:, None]
+    coef, _ = nnls(a, np.ones(len(y)), maxiter=50 * a.shape[1])
+    return used, coef / scale
+
+
+def kernel_predict(model: tuple[Sequence[int], Sequence[float]], feats: np.ndarray) -> np.ndarray:
+    """A fitted kernel-sum model ``(used columns, coefficients)`` applied to :func:`kernel_features`."""
+    used, coef = model
+    return np.maximum(feats[:, np.asarray(used, dtype=np.int64)] @ np.asarray(coef, dtype=np.float64), 1e-9)
+
+
 class KernelSum(_PerCell):
     """nn-Meter-style additive kernel model: sum over nodes of per-op linear
     predictors in (1, FLOPs, bytes, params), fitted with non-negative least
@@ -104,29 +137,13 @@ class KernelSum(_PerCell):
     name = "kernel_sum"
 
     def _features(self, data: Sequence[Data]) -> np.ndarray:
-        rows = []
-        for d in data:
-            x = d.x.numpy()
-            op = x[:, :N_OP_COLS].argmax(1)
-            phi = np.column_stack([
-                np.ones(len(x)), _raw(x, "log_flops"),
-                _raw(x, "log_bytes_read") + _raw(x, "log_bytes_written"), _raw(x, "log_params"),
-            ])
-            agg = np.zeros((N_OP_COLS, phi.shape[1]))
-            np.add.at(agg, op, phi)
-            rows.append(agg.ravel())
-        return np.asarray(rows)
+        return kernel_features(data)
 
     def _fit_cell(self, f: np.ndarray, y: np.ndarray) -> object:
-        used = np.flatnonzero(np.abs(f).sum(0) > 0)
-        scale = np.abs(f[:, used]).max(0)
-        a = f[:, used] / scale / y[:, None]
-        coef, _ = nnls(a, np.ones(len(y)), maxiter=50 * a.shape[1])
-        return used, coef / scale
+        return fit_kernel_sum(f, y)
 
     def _predict_cell(self, model: object, f: np.ndarray) -> np.ndarray:
-        used, coef = model  # type: ignore[misc]
-        return np.maximum(f[:, used] @ coef, 1e-9)
+        return kernel_predict(model, f)  # type: ignore[arg-type]
 
 
 class GraphGBT(_PerCell):

@@ -24,7 +24,7 @@ from scipy.stats import spearmanr
 
 from predictor.artifacts import Predictor
 from predictor.baselines import BASELINES
-from predictor.train import Table, TrainConfig, adapt_device, split_indices, train_predictor
+from predictor.train import Table, TrainConfig, calibrate_device, split_indices, train_predictor
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ def new_devices(
 
 
 def _few_shot(predictor, sub: Table, dev: str, shots, rest, scenario: str, rep: int) -> list[dict]:
-    adapted = adapt_device(predictor, dev, [sub.data[i] for i in shots], sub.y[shots, 0], seed=rep)
+    adapted = calibrate_device(predictor, dev, [sub.data[i] for i in shots], sub.y[shots, 0], seed=rep)
     y = sub.y[rest]
     rows = _rows(scenario, "perfsage", sub, y, *gnn_predict(adapted, sub, rest))
     for name, cls in BASELINES.items():

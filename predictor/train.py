@@ -443,6 +443,70 @@ def adapt_device(
     return Predictor(members, [*predictor.devices, device], predictor.targets, avail, q, meta, predictor.name)
 
 
+#: Targets that are sums over layers, so that a kernel-sum model of them makes sense.
+ADDITIVE_TARGETS = ("latency", "energy")
+#: The GNN's weight in a new device's blend with its kernel-sum model, chosen by cross-validation.
+BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def calibrate_device(
+    predictor: Predictor, device: str, graphs: Sequence[Data], values: np.ndarray, folds: int = 5,
+    seed: int = 0, min_samples: int = 5, **adapt: Any,
+) -> Predictor:
+    """A new device from K measurements: :func:`adapt_device` (the GNN), plus, per additive
+    target, an nn-Meter-style kernel-sum model of the device (per-op-type linear costs,
+    :class:`predictor.baselines.KernelSum`) blended with it in log space. The GNN's weight in
+    the blend is chosen from :data:`BLEND_WEIGHTS` by ``folds``-fold cross-validation on the K
+    measurements (each fold's GNN and kernel sum fitted without it; ties go to the GNN), so a
+    device whose latency the kernel sum explains better (GPUs: kernel launches) leans on it,
+    and one it explains worse keeps the GNN. The blend lives in ``meta["kernels"]`` and is
+    applied by :meth:`Predictor.predict_log`; with fewer than ``min_samples`` measurements
+    of a target there is no blend for it."""
+    from predictor.baselines import fit_kernel_sum, kernel_features, kernel_predict
+
+    values = np.asarray(values, dtype=np.float64)
+    adapted = adapt_device(predictor, device, graphs, values, seed=seed, **adapt)
+    targets = [t for t, name in enumerate(predictor.targets) if name in ADDITIVE_TARGETS
+               and (np.isfinite(values[:, t]) & (values[:, t] > 0)).sum() >= max(min_samples, 2)]
+    if not targets:
+        return adapted
+    rows = np.flatnonzero((np.isfinite(values[:, targets]) & (values[:, targets] > 0)).any(1))
+    k = min(folds, len(rows))
+    fold = np.full(len(graphs), -1)
+    fold[rows] = np.random.default_rng(seed).permutation(len(rows)) % k
+    gnn_oof = np.full(values.shape, np.nan)
+    for f in range(k):
+        train, test = np.flatnonzero((fold >= 0) & (fold != f)), np.flatnonzero(fold == f)
+        part = adapt_device(predictor, device, [graphs[i] for i in train], values[train], seed=seed, **adapt)
+        mu, _ = part.predict_log([graphs[i] for i in test], part.device_indices([device]))
+        gnn_oof[test] = mu[:, 0]
+    feats = kernel_features(graphs)
+    kernels: dict[str, Any] = {}
+    for t in targets:
+        ok = np.flatnonzero(np.isfinite(values[:, t]) & (values[:, t] > 0) & (fold >= 0))
+        ks_oof = np.full(len(graphs), np.nan)
+        for f in range(k):
+            train, test = ok[fold[ok] != f], ok[fold[ok] == f]
+            if len(train) >= 2 and len(test):
+                ks_oof[test] = np.log(kernel_predict(fit_kernel_sum(feats[train], values[train, t]), feats[test]))
+        seen = ok[np.isfinite(ks_oof[ok]) & np.isfinite(gnn_oof[ok, t])]
+        if len(seen) < 2:
+            continue
+        logy = np.log(values[seen, t])
+        errors = [float(np.mean((w * gnn_oof[seen, t] + (1 - w) * ks_oof[seen] - logy) ** 2)) for w in BLEND_WEIGHTS]
+        best = min(range(len(BLEND_WEIGHTS)), key=lambda i: (round(errors[i], 12), -BLEND_WEIGHTS[i]))
+        weight = BLEND_WEIGHTS[best]
+        if weight >= 1.0:
+            continue
+        used, coef = fit_kernel_sum(feats[ok], values[ok, t])
+        kernels[predictor.targets[t]] = {"weight": weight, "used": [int(u) for u in used],
+                                         "coef": [float(c) for c in coef], "samples": len(ok),
+                                         "cv_mse": dict(zip(map(str, BLEND_WEIGHTS), errors, strict=True))}
+    if kernels:
+        adapted.meta = {**adapted.meta, "kernels": {**(adapted.meta.get("kernels") or {}), device: kernels}}
+    return adapted
+
+
 def _fit_new_row(model: PerfSAGE, batch: Batch, y: torch.Tensor, steps: int, lr: float, l2: float,
                  available: np.ndarray | None = None, prior: str = "mixture") -> PerfSAGE:
     """Fit the last device row on ``y [K, T]`` in two stages: (1) the best mixture of the known

@@ -9,15 +9,17 @@ import torch
 from torch_geometric.data import Batch, Data
 
 from predictor.artifacts import Predictor
-from predictor.train import adapt_device, log_loss
+from predictor.train import calibrate_device, log_loss
 from service.training.evaluation import accuracy
 
 
 def fit(base: Predictor, device: str, data: list[Data], latency: np.ndarray, steps: int = 200) -> Predictor:
-    """``base`` plus ``device``, fitted on the device's latency only (other targets NaN)."""
+    """``base`` plus ``device``, fitted on the device's latency only (other targets NaN): the GNN's
+    device row and op scales, blended with a kernel-sum model where cross-validation prefers it
+    (:func:`predictor.train.calibrate_device`)."""
     values = np.full((len(data), len(base.targets)), np.nan)
     values[:, base.targets.index("latency")] = latency
-    return adapt_device(base, device, data, values, steps=steps)
+    return calibrate_device(base, device, data, values, steps=steps)
 
 
 def predicted_latency(pred: Predictor, device: str, data: list[Data]) -> np.ndarray:

@@ -136,6 +136,40 @@ def test_op_scales_fit_a_device_whose_op_types_cost_differently(trained, tmp_pat
                                                    rel=0.05)
 
 
+def test_calibrate_device_blends_in_a_kernel_sum_where_cross_validation_prefers_it(trained, tmp_path):
+    # a device whose latency is exactly a kernel sum (0.2 ms per node + 1 ns per FLOP): the
+    # cross-validated blend must lean on the kernel sum and beat the GNN-only adaptation
+    from predictor.artifacts import load_checkpoint, save_checkpoint
+    from predictor.features import featurize
+    from predictor.train import calibrate_device
+    from tests.predictor.test_features import chain_graph
+
+    rng = np.random.default_rng(7)
+    graphs = [chain_graph(int(rng.integers(3, 25)), int(rng.choice([8, 16, 32])), size=int(rng.choice([4, 8, 16])))
+              for _ in range(50)]
+    y = np.array([sum(0.2 + 1e-6 * n.flops for n in g.nodes) for g in graphs])
+    data = [featurize(g) for g in graphs]
+    values = np.full((20, 2), np.nan)
+    values[:, 0] = y[:20]
+    gnn_only = adapt_device(trained, "kern", data[:20], values)
+    blended = calibrate_device(trained, "kern", data[:20], values)
+    spec = blended.meta["kernels"]["kern"]["latency"]
+    assert spec["weight"] < 1.0 and spec["samples"] == 20 and "energy" not in blended.meta["kernels"]["kern"]
+    dev = blended.device_indices(["kern"])
+
+    def mape(p):
+        return metrics(np.exp(p.predict_log(data[20:], dev)[0][:, 0, 0]), y[20:])["mape"]
+
+    assert mape(blended) < mape(gnn_only)
+    loaded = load_checkpoint(save_checkpoint(blended, tmp_path / "blended.pt"))
+    assert np.allclose(loaded.predict_log(data, dev)[0], blended.predict_log(data, dev)[0], rtol=1e-6)
+    # known devices are not blended; too few measurements: no blend at all
+    known = trained.device_indices(["fast", "slow"])
+    assert np.allclose(blended.predict_log(data, known)[0], trained.predict_log(data, known)[0], rtol=1e-5)
+    few = calibrate_device(trained, "kern", data[:4], values[:4])
+    assert "kernels" not in few.meta
+
+
 def test_metrics_on_known_values():
     y = np.array([100.0, 200.0, 300.0, 400.0])
     pred = np.array([104.0, 180.0, 300.0, 500.0])
