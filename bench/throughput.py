@@ -202,16 +202,16 @@ def http_concurrent(base: str, bodies: list[bytes], clients: int) -> float:
     headers = {"content-type": "application/json", "content-encoding": "gzip"}
     conns = [httpx.Client(base_url=base, timeout=600) for _ in range(clients)]
 
-    def post(i: int) -> None:
-        resp = conns[i % clients].post("/v1/predictions/batch", content=bodies[i], headers=headers)
-        resp.raise_for_status()
+    def post(c: int) -> None:  # client c sends every clients-th body on its own connection
+        for body in bodies[c::clients]:
+            conns[c].post("/v1/predictions/batch", content=body, headers=headers).raise_for_status()
 
     try:
         for c in conns:  # connect first
             c.get("/readyz")
         t0 = time.perf_counter()
         with ThreadPoolExecutor(clients) as pool:
-            list(pool.map(post, range(len(bodies))))
+            list(pool.map(post, range(clients)))
         return time.perf_counter() - t0
     finally:
         for c in conns:
