@@ -466,11 +466,12 @@ def calibrate_device(
 
     values = np.asarray(values, dtype=np.float64)
     adapted = adapt_device(predictor, device, graphs, values, seed=seed, **adapt)
+    measured = np.isfinite(values) & (values > 0)
     targets = [t for t, name in enumerate(predictor.targets) if name in ADDITIVE_TARGETS
-               and (np.isfinite(values[:, t]) & (values[:, t] > 0)).sum() >= max(min_samples, 2)]
+               and measured[:, t].sum() >= max(min_samples, 2)]
     if not targets:
         return adapted
-    rows = np.flatnonzero((np.isfinite(values[:, targets]) & (values[:, targets] > 0)).any(1))
+    rows = np.flatnonzero(measured[:, targets].any(1))
     k = min(folds, len(rows))
     fold = np.full(len(graphs), -1)
     fold[rows] = np.random.default_rng(seed).permutation(len(rows)) % k
@@ -483,7 +484,7 @@ def calibrate_device(
     feats = kernel_features(graphs)
     kernels: dict[str, Any] = {}
     for t in targets:
-        ok = np.flatnonzero(np.isfinite(values[:, t]) & (values[:, t] > 0) & (fold >= 0))
+        ok = np.flatnonzero(measured[:, t] & (fold >= 0))
         ks_oof = np.full(len(graphs), np.nan)
         for f in range(k):
             train, test = ok[fold[ok] != f], ok[fold[ok] == f]
