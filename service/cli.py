@@ -76,14 +76,11 @@ def _serve(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         print(f"edgeperf serve: refusing to start: {_describe(exc)}", file=sys.stderr)
         return 2
-    workers = args.workers if args.workers is not None else os.environ.get("WEB_CONCURRENCY", "1")
-    try:
-        workers = int(workers)
-    except ValueError:
-        workers = 0
+    raw = args.workers if args.workers is not None else os.environ.get("WEB_CONCURRENCY", "1")
+    workers = int(raw) if str(raw).strip().lstrip("-").isdigit() else 0
     if not 1 <= workers <= 64:
         print(f"edgeperf serve: refusing to start: --workers (or WEB_CONCURRENCY) must be 1..64, "
-              f"got {workers!r}", file=sys.stderr)
+              f"got {raw!r}", file=sys.stderr)
         return 2
     _setup_logging(settings.log_level)
     settings, created = ensure_admin_key(settings)
