@@ -41,7 +41,7 @@ import zlib
 from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import chain
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -210,10 +210,13 @@ def _op_code(op: str) -> int:
 class _Doc:
     """The raw lists of one IR document (before numpy), as ``Graph.from_dict`` would read them."""
 
-    __slots__ = ("n", "names", "codes", "ints", "attrs", "nhwc", "lens", "dims", "counts", "edges")
+    __slots__ = ("n", "names", "ops", "unresolved", "codes", "ints", "attrs", "nhwc", "lens", "dims", "counts",
+                 "edges")
 
     def __init__(self) -> None:
         self.names: list[str] = []
+        self.ops: list[str] = []
+        self.unresolved: set[str] = set()  # names of the node tensors with unresolved shapes
         self.codes: list[int] = []  # op codes (see _op_code)
         self.ints: list[Any] = []  # 5 cost fields per node, as stored (converted like int())
         self.attrs: list[int] = []  # kernel_h, kernel_w, stride, groups, dilation per node
@@ -292,14 +295,15 @@ def _gather(doc: Any, max_nodes: int | None) -> _Doc:
 
     g = _Doc()
     g.n = len(nodes)
-    names, codes, op_codes = g.names, g.codes, _OP_CODES
+    names, ops, codes, op_codes = g.names, g.ops, g.codes, _OP_CODES
     ints, attrs_out, nhwc_out = g.ints, g.attrs, g.nhwc
-    lens, dims, counts = g.lens, g.dims, g.counts
+    lens, dims, counts, unresolved = g.lens, g.dims, g.counts, g.unresolved
     for nd in nodes:
         get = nd.get
         op = nd["op"]
         if type(op) is not str:
             op = str(op)
+        ops.append(op)
         code = op_codes.get(op)
         codes.append(_op_code(op) if code is None else code)
         name = get("name", "")
@@ -339,15 +343,29 @@ def _gather(doc: Any, max_nodes: int | None) -> _Doc:
         t = outs[0] if outs else (ins[0] if ins else None)
         dtype = "float32" if t is None else t.get("dtype", "float32")
         quantized = False
-        for t in ins:
-            if t.get("quantized"):
+        for t in (*ins, *outs):
+            tget = t.get
+            if tget("quantized"):
                 quantized = True
-        for t in outs:
-            if t.get("quantized"):
-                quantized = True
+            s = tget("shape")
+            if s:
+                try:
+                    if min(s) >= 0:
+                        continue
+                except TypeError:  # dims stored as text: read as Graph.from_dict reads them
+                    if _resolved(s):
+                        continue
+            elif s is not None:
+                continue  # a scalar
+            unresolved.add(str(tget("name", "")))
         counts += (len(ins), _DTYPE_CLASS.get(dtype if type(dtype) is str else str(dtype), 3), quantized)
     g.edges = _edges(doc.get("edges") or (), g.n)
     return g
+
+
+def _resolved(shape: Any) -> bool:
+    """``TensorInfo.resolved`` of a document's non-empty shape, dims read like ``int()``."""
+    return min(int(d) for d in shape) >= 0
 
 
 # -- numpy ---------------------------------------------------------------------------------
@@ -517,6 +535,13 @@ def _invalid(exc: Exception) -> IRError:
 _DOC_ERRORS = (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError, IRError)
 
 
+class DocScan(NamedTuple):
+    """What one pass over a document's nodes notes besides features (the service's warnings)."""
+
+    ops: list[str]  # op of every node, as text
+    unresolved: set[str]  # names of node input/output tensors whose shapes are unresolved
+
+
 def featurize_many(
     graphs: Sequence[Graph | Mapping[str, Any]], *, max_nodes: int | None = 200_000
 ) -> list[Data | IRError]:
@@ -525,8 +550,15 @@ def featurize_many(
     ``too_large`` past ``max_nodes``); one bad item never fails the others.
 
     A document is validated as far as featurisation reads it, with ``Graph.from_dict``'s
-    rules (node list, op, costs, attributes, first input/output/weight shapes, dtypes,
+    rules (node list, op, costs, attributes, input/output/first weight shapes, dtypes,
     edges); ``max_nodes`` applies to documents only."""
+    return [item if isinstance(item, IRError) else item[0] for item in featurize_scanned(graphs, max_nodes=max_nodes)]
+
+
+def featurize_scanned(
+    graphs: Sequence[Graph | Mapping[str, Any]], *, max_nodes: int | None = 200_000
+) -> list[tuple[Data, DocScan] | IRError]:
+    """:func:`featurize_many` with each good item's :class:`DocScan`."""
     gathered: list[_Doc | IRError] = []
     for item in graphs:
         try:
@@ -541,7 +573,14 @@ def featurize_many(
         feats = iter(_featurize_docs(good) if good else [])
     except _DOC_ERRORS:  # some item is malformed in a way only numpy notices: find it alone
         feats = iter([_featurize_one(g) for g in good])
-    return [next(feats) if isinstance(g, _Doc) else g for g in gathered]
+    out: list[tuple[Data, DocScan] | IRError] = []
+    for g in gathered:
+        if isinstance(g, _Doc):
+            data = next(feats)
+            out.append(data if isinstance(data, IRError) else (data, DocScan(g.ops, g.unresolved)))
+        else:
+            out.append(g)
+    return out
 
 
 def _featurize_one(doc: _Doc) -> Data | IRError:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import gc
 import math
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -47,6 +48,10 @@ DTYPE_BYTES: dict[str, int] = {
 _GC_LOCK = threading.Lock()
 _gc_pausers = 0
 _gc_was_enabled = False
+_gc_paused_since = 0.0
+#: Overlapping users can keep the collector off indefinitely under steady load; a user leaving
+#: a pause older than this runs one full collection, so cyclic garbage stays bounded.
+GC_PAUSE_MAX_S = 10.0
 
 
 @contextmanager
@@ -56,20 +61,31 @@ def gc_paused() -> Iterator[None]:
     Hundreds of parsed graphs are millions of live objects; each automatic collection
     walks all of them, which made batch parsing ~4x slower. IR objects hold no cycles,
     so reference counting frees them anyway. Nested and concurrent users are counted:
-    the collector is re-enabled (if it was on) when the last one leaves."""
-    global _gc_pausers, _gc_was_enabled
+    the collector is re-enabled (if it was on) when the last one leaves. Drop what was
+    built before leaving: objects freed while the collector is off are never walked.
+    A pause kept up by overlapping users for over :data:`GC_PAUSE_MAX_S` gets one full
+    collection as a user leaves."""
+    global _gc_pausers, _gc_was_enabled, _gc_paused_since
     with _GC_LOCK:
         if _gc_pausers == 0:
             _gc_was_enabled = gc.isenabled()
+            _gc_paused_since = time.monotonic()
             gc.disable()
         _gc_pausers += 1
     try:
         yield
     finally:
+        collect = False
         with _GC_LOCK:
             _gc_pausers -= 1
-            if _gc_pausers == 0 and _gc_was_enabled:
-                gc.enable()
+            if _gc_pausers == 0:
+                if _gc_was_enabled:
+                    gc.enable()
+            elif _gc_was_enabled and time.monotonic() - _gc_paused_since > GC_PAUSE_MAX_S:
+                _gc_paused_since = time.monotonic()
+                collect = True
+        if collect:
+            gc.collect()
 
 
 _PLAIN = frozenset({str, int, bool, type(None)})

@@ -7,7 +7,6 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -15,7 +14,7 @@ from sqlalchemy.orm import Session
 from torch_geometric.data import Data
 
 from predictor.artifacts import Predictor
-from predictor.features import featurize, featurize_many
+from predictor.features import DocScan, featurize_scanned
 from predictor.graph.ir import IRError
 from service.errors import NotFound
 from service.prediction import repository
@@ -58,16 +57,8 @@ def from_ir(doc: dict[str, Any], max_nodes: int) -> Prepared:
 def from_irs(docs: list[dict[str, Any]], max_nodes: int) -> list[Prepared | IRError]:
     """Many IR documents featurised in one batch (no Graph objects built); a malformed one
     gives its ``IRError`` in its place."""
-    out: list[Prepared | IRError] = []
-    for doc, data in zip(docs, featurize_many(docs, max_nodes=max_nodes), strict=True):
-        if isinstance(data, IRError):
-            out.append(data)
-            continue
-        try:
-            out.append(_prepare(doc, data))
-        except IRError as exc:
-            out.append(exc)
-    return out
+    return [item if isinstance(item, IRError) else _prepare(*item)
+            for item in featurize_scanned(docs, max_nodes=max_nodes)]
 
 
 def from_graph_ids(session: Session, ids: list[int], cache: FeatureCache) -> dict[int, Prepared | NotFound]:
@@ -83,7 +74,7 @@ def from_graph_ids(session: Session, ids: list[int], cache: FeatureCache) -> dic
         cached = cache.get(sha)
         if cached is None:
             doc = repository.graph_ir(session, graph_id) or {}
-            cached = _prepare(doc, featurize(doc))
+            cached = _prepare_stored(doc)
             cache.put(sha, cached)
         out[graph_id] = _for_id(cached, graph_id)
     return out
@@ -99,7 +90,7 @@ def from_graph_id(session: Session, graph_id: int, cache: FeatureCache) -> Prepa
 def from_stored(sha256: str, graph_id: int, ir: dict[str, Any], cache: FeatureCache) -> Prepared:
     cached = cache.get(sha256)
     if cached is None:
-        cached = _prepare(ir, featurize(ir))
+        cached = _prepare_stored(ir)
         cache.put(sha256, cached)
     return _for_id(cached, graph_id)
 
@@ -108,15 +99,21 @@ def _for_id(cached: Prepared, graph_id: int) -> Prepared:
     return Prepared(cached.data, cached.names, cached.ops, list(cached.warnings), graph_id)
 
 
-def _prepare(doc: dict[str, Any], data: Data) -> Prepared:
-    """A featurised document (its node list already validated by ``featurize``) with its warnings."""
-    nodes = doc["nodes"]
-    ops = [op if type(op) is str else str(op) for op in (n["op"] for n in nodes)]
-    return Prepared(data, data.node_names, ops, graph_warnings(nodes, ops))
+def _prepare_stored(doc: dict[str, Any]) -> Prepared:
+    """A stored graph's document (parsed by the server itself; still, a bad one is an ``IRError``)."""
+    [item] = featurize_scanned([doc])
+    if isinstance(item, IRError):
+        raise item
+    return _prepare(*item)
 
 
-def graph_warnings(nodes: list[dict[str, Any]], ops: list[str]) -> list[dict[str, str]]:
-    """Unknown operators and unresolved tensor shapes (of an IR document's nodes), counted and named."""
+def _prepare(data: Data, scan: DocScan) -> Prepared:
+    """A featurised document with its warnings (from the same pass over its nodes)."""
+    return Prepared(data, data.node_names, scan.ops, graph_warnings(scan.ops, scan.unresolved))
+
+
+def graph_warnings(ops: list[str], unresolved: set[str]) -> list[dict[str, str]]:
+    """Unknown operators and unresolved tensor shapes (named by ``unresolved``), counted and named."""
     out = []
     unknown = Counter(op.split(":", 1)[1] for op in ops if op.startswith("unknown:"))
     if unknown:
@@ -128,15 +125,6 @@ def graph_warnings(nodes: list[dict[str, Any]], ops: list[str]) -> list[dict[str
                 "their cost is estimated from shapes only",
             }
         )
-    try:
-        unresolved = {
-            str(t.get("name", ""))
-            for n in nodes
-            for t in chain(n.get("inputs") or (), n.get("outputs") or ())
-            if not _resolved(t.get("shape"))
-        }
-    except (AttributeError, TypeError, ValueError) as exc:
-        raise IRError("invalid_ir", f"malformed IR document: {exc}") from exc
     if unresolved:
         out.append(
             {
@@ -146,18 +134,6 @@ def graph_warnings(nodes: list[dict[str, Any]], ops: list[str]) -> list[dict[str
             }
         )
     return out
-
-
-def _resolved(shape: Any) -> bool:
-    """``TensorInfo.resolved`` of a document's shape (dims read like ``int()``)."""
-    if shape is None:
-        return False
-    try:
-        if not shape or min(shape) >= 0:
-            return True
-    except TypeError:  # dims stored as text: read below as Graph.from_dict reads them
-        pass
-    return min((int(d) for d in shape), default=0) >= 0
 
 
 def distance_warning(data: Data, predictor: Predictor) -> dict[str, str] | None:

@@ -164,6 +164,32 @@ def test_gc_paused_nests_and_restores_the_collector() -> None:
         gc.enable()
 
 
+def test_a_pause_kept_up_by_overlapping_users_still_collects(monkeypatch) -> None:
+    import gc
+
+    from predictor.graph import ir
+
+    runs: list[str] = []
+
+    def seen(phase: str, info: dict) -> None:
+        if phase == "start" and info["generation"] == 2:
+            runs.append(phase)
+
+    gc.callbacks.append(seen)
+    try:
+        with ir.gc_paused():  # a long request still in flight
+            with ir.gc_paused():
+                pass
+            assert runs == []  # a young pause: nothing collected
+            monkeypatch.setattr(ir, "GC_PAUSE_MAX_S", 0.0)
+            with ir.gc_paused():
+                pass
+            assert runs == ["start"] and not gc.isenabled()  # one full collection, still paused
+        assert gc.isenabled()
+    finally:
+        gc.callbacks.remove(seen)
+
+
 def test_invalid_utf8_names_become_text():
     import json
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from service.config import Settings
-from service.json_body import inflate
+from service.json_body import inflate, loads
 from tests.service.checkpoints import nb201_graphs
 from tests.service.conftest import make_settings
 
@@ -68,3 +68,27 @@ def test_inflate_stops_at_the_limit_without_inflating_everything():
     assert getattr(err.value, "status_code", None) == 413
     assert inflate(gzip.compress(b"abc"), " GZIP ", 10) == b"abc"
     assert inflate(b"abc", None, 1) == b"abc"
+
+
+def test_bodies_are_read_as_json_reads_them():
+    """orjson parses; what it refuses (lone surrogates, NaN, numbers past float range) json reads."""
+    for text in (b'{"a": [1, 2.5, "x", null, true, -9223372036854775808, 18446744073709551615]}',
+                 b'{"name": "\\ud800"}', b'{"a": 1e999, "b": 1' + b"0" * 400 + b"}"):
+        assert loads(text) == json.loads(text), text
+    # integers past 64 bits (no real graph has one) come back as floats, the nearest value
+    assert loads(b'{"flops": 100000000000000000000000000000}') == {"flops": 1e29}
+    import math
+
+    assert math.isnan(loads(b'{"v": NaN}')["v"])
+    with pytest.raises(json.JSONDecodeError, match="Expecting value"):
+        loads(b'{"a": }')
+
+
+async def test_a_batch_with_a_64_bit_overflow_is_answered_per_item(client):
+    good = {"ir": nb201_graphs()[0].to_dict()}
+    huge = json.loads(json.dumps(good))
+    huge["ir"]["nodes"][0]["flops"] = 10**400  # orjson refuses the body; json reads it
+    resp = await client.post("/v1/predictions/batch", json={"items": [good, huge], "devices": "dev-a"})
+    assert resp.status_code == 200, resp.text
+    ok, bad = resp.json()["results"]
+    assert ok["error"] is None and bad["error"]["error"] == "invalid_ir"

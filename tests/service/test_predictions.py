@@ -106,6 +106,22 @@ async def test_stored_graph_by_id_is_featurised_once(client, app):
     assert again.json()["predictions"] == first.json()["predictions"]
 
 
+async def test_warnings_count_distinct_unresolved_tensors(client):
+    doc = ir(3)
+    nodes = doc["nodes"]
+    nodes[2]["outputs"][0]["shape"] = [-1, 16, 32, 32]  # an output and the next node's input: one tensor
+    nodes[3]["inputs"][0]["shape"] = [-1, 16, 32, 32]
+    nodes[3]["inputs"][0]["name"] = nodes[2]["outputs"][0]["name"]
+    nodes[5]["outputs"][-1]["shape"] = None
+    nodes[6]["inputs"][-1]["shape"] = ["1", "-1"]  # dims as text are read like int()
+    body = (await client.post("/v1/predictions", json={"ir": doc, "devices": "dev-a"})).json()
+    codes = {w["code"]: w["message"] for w in body["warnings"]}
+    assert codes["unresolved_shapes"].startswith("3 tensor(s) have unresolved shapes"), codes
+    batch = await client.post("/v1/predictions/batch", json={"items": [{"ir": doc}, {"ir": ir(3)}], "devices": "dev-a"})
+    first, second = batch.json()["results"]
+    assert first["warnings"] == body["warnings"] and second["warnings"] == []
+
+
 async def test_warnings_unknown_ops_and_far_from_training(client):
     doc = ir(3)
     doc["nodes"][1]["op"] = "unknown:FancyOp"
