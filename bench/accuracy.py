@@ -10,6 +10,7 @@ Examples::
 
     .venv/bin/python bench/accuracy.py --source corpus --scenarios random zoo
     .venv/bin/python bench/accuracy.py --source corpus --scenarios loso --ensemble 1
+    .venv/bin/python bench/accuracy.py --source corpus --scenarios random zoo --per-space  # + per space / zoo family
     .venv/bin/python bench/accuracy.py --source corpus+help --devices help-pixel3 help-gold_6240 ... \
         --scenarios new-devices random    # HELP's devices; --held-out picks the new ones
 
@@ -88,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--drift", action=argparse.BooleanOptionalAction, default=True,
                     help="corpus latency labels divided by the device's speed drift of their hour (datasets.drift)")
     ap.add_argument("--per-device", action="store_true", help="print every device, not just the mean")
+    ap.add_argument("--per-space", action="store_true",
+                    help="random and zoo: also a table per search space (zoo: per network family)")
     ap.add_argument("--json", default=None, help="also write every row to this JSON file")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
@@ -109,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     for sc in args.scenarios:
         t1 = time.monotonic()
         if sc == "random":
-            rows += evaluate.random_split(sampled, cfg, max_train=args.max_train, max_test=args.max_test)
+            rows += evaluate.random_split(sampled, cfg, max_train=args.max_train, max_test=args.max_test,
+                                          per_group=args.per_space)
         elif sc == "loso":
             rows += evaluate.leave_one_space_out(sampled, cfg, args.max_train, args.max_test)
         elif sc == "zoo":
@@ -119,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             if len(test) == 0:
                 print("\n(zoo: no measured zoo architectures in this source)")
                 continue
-            rows += evaluate.compare("zoo", table, train, test, cfg)[0]
+            rows += evaluate.compare("zoo", table, train, test, cfg, per_group=args.per_space)[0]
         elif sc == "new-devices":
             held = [d for d in args.held_out if d in table.devices]
             rows += evaluate.new_devices(sampled, cfg, held, args.ks, args.max_train, args.max_test)

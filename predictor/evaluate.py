@@ -24,7 +24,14 @@ from scipy.stats import spearmanr
 
 from predictor.artifacts import Predictor
 from predictor.baselines import BASELINES
-from predictor.train import Table, TrainConfig, calibrate_device, split_indices, train_predictor
+from predictor.train import (
+    HELD_OUT_SPACE,
+    Table,
+    TrainConfig,
+    calibrate_device,
+    split_indices,
+    train_predictor,
+)
 
 log = logging.getLogger(__name__)
 
@@ -77,25 +84,49 @@ def _rows(scenario: str, model: str, table: Table, y: np.ndarray, pred, lo=None,
 
 def compare(
     scenario: str, table: Table, train_idx: np.ndarray, test_idx: np.ndarray, cfg: TrainConfig,
-    baselines: Sequence[str] = tuple(BASELINES),
+    baselines: Sequence[str] = tuple(BASELINES), per_group: bool = False,
 ) -> tuple[list[dict], Predictor]:
-    """Train the GNN and each baseline on ``train_idx``; rows on ``test_idx``."""
+    """Train the GNN and each baseline on ``train_idx``; rows on ``test_idx`` (with ``per_group``
+    also rows per :func:`group_labels` group, as scenario ``<scenario>/<group>``)."""
     y = table.y[test_idx]
+    labels = group_labels(table, test_idx) if per_group else None
     predictor = train_predictor(table, cfg, train_idx, name=f"eval-{scenario}")
-    rows = _rows(scenario, "perfsage", table, y, *gnn_predict(predictor, table, test_idx))
+    rows = _scored(scenario, "perfsage", table, y, labels, *gnn_predict(predictor, table, test_idx))
     train_data = [table.data[i] for i in train_idx]
     test_data = [table.data[i] for i in test_idx]
     for name in baselines:
         model = BASELINES[name]().fit(train_data, table.y[train_idx])
-        rows += _rows(scenario, name, table, y, model.predict(test_data))
+        rows += _scored(scenario, name, table, y, labels, model.predict(test_data))
     return rows, predictor
 
 
+def group_labels(table: Table, idx: np.ndarray) -> np.ndarray:
+    """Each graph's search space; a zoo network's family instead (``zoo-resnet50-224`` -> ``zoo:resnet``)."""
+    out = []
+    for i in idx:
+        space = table.spaces[i]
+        if space == HELD_OUT_SPACE:
+            name = table.keys[i].split(":")[0].removeprefix("zoo-").rsplit("-", 1)[0]
+            space = f"zoo:{name.split('_')[0].rstrip('0123456789')}"
+        out.append(space)
+    return np.asarray(out)
+
+
+def _scored(scenario: str, model: str, table: Table, y: np.ndarray, labels: np.ndarray | None,
+            pred, lo=None, hi=None) -> list[dict]:
+    rows = _rows(scenario, model, table, y, pred, lo, hi)
+    for g in sorted(set(labels.tolist())) if labels is not None else ():
+        m = labels == g
+        rows += _rows(f"{scenario}/{g}", model, table, y[m], pred[m], None if lo is None else lo[m],
+                      None if hi is None else hi[m])
+    return rows
+
+
 def random_split(table: Table, cfg: TrainConfig, test_fraction: float = 0.2,
-                 max_train: int | None = None, max_test: int | None = None) -> list[dict]:
+                 max_train: int | None = None, max_test: int | None = None, per_group: bool = False) -> list[dict]:
     test_idx, train_idx = split_indices(len(table.keys), [test_fraction], cfg.seed + 1000)
     train_idx, test_idx = _limit(train_idx, max_train, cfg.seed), _limit(test_idx, max_test, cfg.seed)
-    return compare("random", table, train_idx, test_idx, cfg)[0]
+    return compare("random", table, train_idx, test_idx, cfg, per_group=per_group)[0]
 
 
 def leave_one_space_out(table: Table, cfg: TrainConfig, max_train: int | None = None,

@@ -193,6 +193,23 @@ def test_new_device_scenario_never_trains_on_the_held_out_device(table):
     assert {r["device"] for r in rows} == {"slow"} and all(r["n"] == 150 for r in rows)
 
 
+def test_random_split_per_group_rows_partition_the_test_set(table):
+    from predictor.evaluate import group_labels, random_split
+
+    cfg = TrainConfig(min_steps=0, hidden_channels=8, num_layers=1, embed_channels=4, ensemble=1, epochs=3)
+    rows = random_split(table, cfg, per_group=True)
+    by_sc = {}
+    for r in rows:
+        if r["model"] == "perfsage" and r["device"] == "fast" and r["target"] == "latency":
+            by_sc[r["scenario"]] = r
+    assert set(by_sc) == {"random", "random/even", "random/odd"}
+    assert by_sc["random/even"]["n"] + by_sc["random/odd"]["n"] == by_sc["random"]["n"] == 32
+    zoo = table.subset_graphs(np.arange(3))
+    zoo.keys = ["zoo-resnet50-224:fp32:onnx", "zoo-mobilenet_v3_small-160:fp32:onnx", "nb201-0-1:fp32:onnx"]
+    zoo.spaces = ["zoo", "zoo", "nb201"]
+    assert group_labels(zoo, np.arange(3)).tolist() == ["zoo:resnet", "zoo:mobilenet", "nb201"]
+
+
 def test_fit_roofline_recovers_nonnegative_rates():
     from predictor.train import fit_roofline
 
