@@ -210,6 +210,28 @@ def test_random_split_per_group_rows_partition_the_test_set(table):
     assert group_labels(zoo, np.arange(3)).tolist() == ["zoo:resnet", "zoo:mobilenet", "nb201"]
 
 
+def test_corpus_records_reads_only_the_devices_asked_for(tmp_path):
+    from datasets.corpus import write_shard
+    from predictor.evaluate import corpus_records
+    from tests.predictor.test_features import chain_graph
+
+    def rec(dev: str, i: int) -> dict:
+        return {"arch_id": f"nb201-0-{i}", "space": "nb201", "variant": "fp32", "format": "onnx", "device_key": dev,
+                "spec": {"i": i}, "summary": {"macs": 1000 * (i + 1)}, "ir": chain_graph(3 + i, 4).to_dict(),
+                "measurement": {"latency_ms": 1.0 + i, "median_ms": 1.0 + i, "peak_memory_mb": 20.0 + i}}
+
+    root = tmp_path / "corpus"
+    for dev in ("cpu-a", "cpu-b"):
+        write_shard(root / dev / "nb201", [rec(dev, i) for i in range(4)])
+    where = {"root": root, "cache": tmp_path / "cache"}
+    both = corpus_records(**where)
+    assert sorted({r.device for r in both}) == ["cpu-a", "cpu-b"] and len(both) == 8
+    only_b = corpus_records(devices=["cpu-b"], limit=3, drift=True, **where)
+    assert {r.device for r in only_b} == {"cpu-b"} and len(only_b) == 3  # the limit counts cpu-b's graphs
+    assert [r.targets["memory"] for r in only_b] == [20.0, 21.0, 22.0]
+    assert only_b[1].graph.num_nodes == 4  # featurised from the IR, which the records no longer hold
+
+
 def test_fit_roofline_recovers_nonnegative_rates():
     from predictor.train import fit_roofline
 
