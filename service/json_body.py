@@ -23,26 +23,20 @@ import zlib
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import orjson
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
 from predictor.graph.ir import gc_paused
 
-try:
-    import orjson
-except ImportError:  # pragma: no cover - a dependency; json alone gives the same answers
-    orjson = None
-
 
 def loads(body: bytes) -> Any:
     """``json.loads(body)``, by orjson where it can read the document."""
-    if orjson is not None:
-        try:
-            return orjson.loads(body)
-        except orjson.JSONDecodeError:
-            pass
-    return json.loads(body)
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return json.loads(body)
 
 
 class JSONBodyRequest(Request):
