@@ -46,7 +46,7 @@ class Prepared:
     graph_id: int | None = None
 
 
-def from_ir(doc: dict[str, Any], max_nodes: int) -> Prepared:
+def from_ir(doc: dict[str, Any], max_nodes: int | None = 200_000) -> Prepared:
     """Validate an IR document and featurise it; malformed -> ``IRError`` (4xx)."""
     [item] = from_irs([doc], max_nodes)
     if isinstance(item, IRError):
@@ -74,7 +74,7 @@ def from_graph_ids(session: Session, ids: list[int], cache: FeatureCache) -> dic
         cached = cache.get(sha)
         if cached is None:
             doc = repository.graph_ir(session, graph_id) or {}
-            cached = _prepare_stored(doc)
+            cached = from_ir(doc)
             cache.put(sha, cached)
         out[graph_id] = _for_id(cached, graph_id)
     return out
@@ -90,21 +90,13 @@ def from_graph_id(session: Session, graph_id: int, cache: FeatureCache) -> Prepa
 def from_stored(sha256: str, graph_id: int, ir: dict[str, Any], cache: FeatureCache) -> Prepared:
     cached = cache.get(sha256)
     if cached is None:
-        cached = _prepare_stored(ir)
+        cached = from_ir(ir)
         cache.put(sha256, cached)
     return _for_id(cached, graph_id)
 
 
 def _for_id(cached: Prepared, graph_id: int) -> Prepared:
     return Prepared(cached.data, cached.names, cached.ops, list(cached.warnings), graph_id)
-
-
-def _prepare_stored(doc: dict[str, Any]) -> Prepared:
-    """A stored graph's document (parsed by the server itself; still, a bad one is an ``IRError``)."""
-    [item] = featurize_scanned([doc])
-    if isinstance(item, IRError):
-        raise item
-    return _prepare(*item)
 
 
 def _prepare(data: Data, scan: DocScan) -> Prepared:
