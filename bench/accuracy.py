@@ -84,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="whether the memory target's loss trains the shared encoder")
     ap.add_argument("--aux-memory", action=argparse.BooleanOptionalAction, default=TrainConfig.aux_memory,
                     help="with the memory floor: train memory on the compute floor too, as a hidden target")
+    ap.add_argument("--graph-head", type=int, default=TrainConfig.graph_head,
+                    help="width of the graph-level memory correction (0: none)")
     ap.add_argument("--exclude-spaces", nargs="*", default=[],
                     help="leave these search spaces out of the data entirely (e.g. to measure what one adds)")
     ap.add_argument("--drift", action=argparse.BooleanOptionalAction, default=True,
@@ -105,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
           f"targets {table.targets} (loaded in {time.monotonic() - t0:.0f}s)")
     cfg = TrainConfig(epochs=args.epochs, ensemble=args.ensemble, hidden_channels=args.hidden, seed=args.seed,
                       contribution=args.contribution, memory_basis=args.memory_basis,
-                      encoder_memory=args.encoder_memory, aux_memory=args.aux_memory)
+                      encoder_memory=args.encoder_memory, aux_memory=args.aux_memory,
+                      graph_head=args.graph_head)
     rows: list[dict] = []
     # The zoo (real architectures) is only ever a test set: out of every other scenario's data.
     sampled = table.subset_graphs(np.flatnonzero(np.asarray(table.spaces) != HELD_OUT_SPACE))

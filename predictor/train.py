@@ -98,6 +98,8 @@ class TrainConfig:
     # with memory_basis: also train memory on the compute floor as a hidden auxiliary target,
     # dropped after training (it shapes the shared encoder; see with_aux_target)
     aux_memory: bool = True
+    # with memory_basis: width of the graph-level memory correction (PerfSAGE.graph_head; 0 = none)
+    graph_head: int = 32
     ensemble: int = 3
     epochs: int = 40
     min_steps: int = 1500  # small data sets get more epochs, so every model sees enough updates
@@ -229,6 +231,8 @@ def build_model(cfg: TrainConfig, num_devices: int, num_targets: int,
                          memory_columns=list(MEMORY_COLUMNS))
             if not cfg.encoder_memory and len(targets) > 1:  # the memory-floor head reads the embeddings
                 extra["encoder_targets"] = [i for i, t in enumerate(targets) if t != "memory"]
+            if cfg.graph_head:
+                extra.update(graph_head=cfg.graph_head, hist_columns=N_OP_COLS)
     return PerfSAGE(NODE_DIM, GRAPH_DIM, cfg.hidden_channels, cfg.num_layers, num_devices, num_targets,
                     cfg.embed_channels, cfg.dropout, cfg.contribution, **extra)
 
@@ -660,7 +664,7 @@ def register(subparsers: argparse._SubParsersAction, name: str) -> None:
     p.add_argument("--devices", nargs="*", default=None, help="devices to train on (default: all)")
     p.add_argument("--out", required=True, help="checkpoint path (.pt)")
     p.add_argument("--limit", type=int, default=None, help="use at most this many graphs")
-    for f in ("epochs", "ensemble", "hidden_channels", "seed", "batch_size"):
+    for f in ("epochs", "ensemble", "hidden_channels", "seed", "batch_size", "graph_head"):
         p.add_argument(f"--{f.replace('_', '-')}", dest=f, type=int, default=getattr(TrainConfig, f))
     p.add_argument("--contribution", choices=sorted(CONTRIBUTIONS), default=TrainConfig.contribution,
                    help="how node logits become costs (roofline: analytic floor x bounded learned factor)")
@@ -685,7 +689,7 @@ def _run(args: argparse.Namespace) -> int:
     table = build_table(records, devices=args.devices)
     cfg = TrainConfig(epochs=args.epochs, ensemble=args.ensemble, hidden_channels=args.hidden_channels,
                       seed=args.seed, batch_size=args.batch_size, max_minutes=args.max_minutes,
-                      contribution=args.contribution, memory_basis=args.memory_basis)
+                      contribution=args.contribution, memory_basis=args.memory_basis, graph_head=args.graph_head)
     pred = train_predictor(table, cfg, name=args.out.rsplit("/", 1)[-1].removesuffix(".pt"),
                            description={"source": args.source, "drift_normalised": args.drift})
     from predictor.artifacts import save_checkpoint

@@ -76,6 +76,16 @@ class PerfSAGE(nn.Module):
             = no change) that multiplies its nodes' contributions. Added by
             :meth:`add_op_scales` when a new device is calibrated on its own measurements
             (nn-Meter's per-kernel view, on top of the GNN's costs).
+        graph_head (int): 0, or the width of a graph-level correction for the ``"memory"``-basis
+            targets: an MLP over the graph's totals (``graph_attr``, the op histogram of the first
+            ``hist_columns`` columns, total weight bytes and peak live bytes) gives each graph a
+            vector that each device/target row turns into a factor within ``e^{-1}..e^{1}``,
+            applied to the graph's memory and to each node's share of it. Peak memory is a
+            property of the whole run (an allocator's arena grows in steps), which a sum of node
+            costs fits poorly: on the family-25 model-17 CPU's 10,144 graphs, the memory floor times
+            such an MLP was 4.2% off, the per-node head 7.5% (``bench/results``). Its device rows
+            start at zero (no change) and it never trains the encoder.
+        hist_columns (int): with ``graph_head``: the width of the one-hot op block of ``x``.
     """
 
     def __init__(
@@ -96,6 +106,8 @@ class PerfSAGE(nn.Module):
         memory_columns: list[int] | tuple[int, ...] | None = None,
         encoder_targets: list[int] | tuple[int, ...] | None = None,
         op_columns: int = 0,
+        graph_head: int = 0,
+        hist_columns: int = 0,
     ) -> None:
         super().__init__()
         if contribution not in CONTRIBUTIONS:
@@ -139,6 +151,19 @@ class PerfSAGE(nn.Module):
                             if contribution == "roofline" else None)
         self.op_columns = 0
         self.device_op_scale: nn.Parameter | None = None
+        self.graph_head = int(graph_head) if self.memory_columns is not None else 0
+        self.hist_columns = int(hist_columns) if self.graph_head else 0
+        if self.graph_head and not 0 < self.hist_columns <= in_channels:
+            raise ValueError(f"graph_head needs hist_columns in 1..{in_channels}, got {hist_columns}")
+        self.graph_mlp: nn.Sequential | None = None
+        self.device_graph_vec: nn.Parameter | None = None
+        self.device_graph_bias: nn.Parameter | None = None
+        if self.graph_head:
+            width = graph_channels + self.hist_columns + 2
+            self.graph_mlp = nn.Sequential(nn.Linear(width, self.graph_head), nn.ReLU(),
+                                           nn.Linear(self.graph_head, self.graph_head), nn.ReLU())
+            self.device_graph_vec = nn.Parameter(torch.empty(num_devices, num_targets, self.graph_head))
+            self.device_graph_bias = nn.Parameter(torch.empty(num_devices, num_targets))
         self.reset_parameters()
         if op_columns:
             self.add_op_scales(op_columns)
@@ -156,6 +181,12 @@ class PerfSAGE(nn.Module):
         nn.init.normal_(self.device_vec, std=1.0 / math.sqrt(self.embed_channels))
         nn.init.zeros_(self.device_bias)
         nn.init.zeros_(self.device_log_scale)
+        if self.graph_mlp is not None:
+            for m in self.graph_mlp:
+                if isinstance(m, nn.Linear):
+                    m.reset_parameters()
+            nn.init.zeros_(self.device_graph_vec)
+            nn.init.zeros_(self.device_graph_bias)
         if self.device_rate is not None:
             # starting rates (about 1 ns per FLOP or byte, 10 us per node, in ms); training sets them
             # from a non-negative least-squares fit of the measurements (train.init_scales)
@@ -165,6 +196,7 @@ class PerfSAGE(nn.Module):
         """The per-device parameters (fitted alone when adapting to a new device)."""
         params = [self.device_vec, self.device_bias, self.device_log_scale]
         params += [self.device_rate] if self.device_rate is not None else []
+        params += [self.device_graph_vec, self.device_graph_bias] if self.graph_head else []
         return params + ([self.device_op_scale] if self.device_op_scale is not None else [])
 
     def add_op_scales(self, columns: int) -> None:
@@ -241,6 +273,8 @@ class PerfSAGE(nn.Module):
             self.target_bases = [self.target_bases[t] for t in keep]
             if "memory" not in self.target_bases:
                 self.target_bases, self.memory_columns = None, None
+                self.graph_head, self.hist_columns = 0, 0
+                self.graph_mlp, self.device_graph_vec, self.device_graph_bias = None, None, None
         if self.encoder_targets is not None:
             self.encoder_targets = [keep.index(t) for t in self.encoder_targets if t in keep]
         self.num_targets = len(keep)
@@ -369,8 +403,41 @@ class PerfSAGE(nn.Module):
         z = self.encode(x, edge_index, batch, graph_attr, one_hot)
         op = self.node_ops(x, one_hot) if self.device_op_scale is not None else None
         contrib = self.contributions(z, batch, device_idx, self.node_basis(x), op)
+        if self.graph_head:
+            factor = self.graph_factor(x, batch, device_idx, graph_attr, one_hot)  # [B, K, T]
+            contrib = contrib * factor[batch]
         pred = scatter(contrib, batch, dim=0, dim_size=device_idx.size(0), reduce="sum")
         return pred, contrib
+
+    def graph_inputs(self, x: Tensor, batch: Tensor, num_graphs: int, graph_attr: Tensor | None,
+                     one_hot: tuple[Tensor, int] | None = None) -> Tensor:
+        """``[B, graph_channels + hist_columns + 2]``: what :attr:`graph_mlp` reads: ``graph_attr``,
+        log1p of the op histogram, and log1p of the total weight bytes and of the peak live bytes
+        (both scaled like the node features)."""
+        if one_hot is not None and one_hot[1] == self.hist_columns:
+            cell = batch * self.hist_columns + one_hot[0]
+            hist = torch.bincount(cell, minlength=num_graphs * self.hist_columns)
+            hist = hist.view(num_graphs, self.hist_columns).to(x.dtype)
+        else:
+            hist = scatter(x[:, : self.hist_columns], batch, dim=0, dim_size=num_graphs, reduce="sum")
+        m = self.memory_columns or []
+        weights = scatter(torch.expm1(x[:, m[0]] * self.basis_scale), batch, dim=0, dim_size=num_graphs,
+                          reduce="sum")
+        peak = scatter(x[:, m[1]], batch, dim=0, dim_size=num_graphs, reduce="max")
+        if graph_attr is None:
+            graph_attr = x.new_zeros(num_graphs, self.graph_channels)
+        return torch.cat([graph_attr, torch.log1p(hist), (torch.log1p(weights) / self.basis_scale).unsqueeze(1),
+                          peak.unsqueeze(1)], 1)
+
+    def graph_factor(self, x: Tensor, batch: Tensor, device_idx: Tensor, graph_attr: Tensor | None,
+                     one_hot: tuple[Tensor, int] | None = None) -> Tensor:
+        """``[B, K, T]``: the graph-level factor of each (graph, device, target), 1 for targets
+        that do not use the memory basis."""
+        h = self.graph_mlp(self.graph_inputs(x, batch, device_idx.size(0), graph_attr, one_hot))  # [B, H]
+        logit = torch.einsum("bh,bkth->bkt", h, self.device_graph_vec[device_idx])
+        logit = torch.tanh(logit + self.device_graph_bias[device_idx])
+        mask = torch.tensor([b == "memory" for b in self.target_bases or []], device=x.device)
+        return torch.exp(torch.where(mask, logit, torch.zeros_like(logit)))
 
     def config(self) -> dict[str, Any]:
         """Constructor arguments (what a checkpoint stores)."""
@@ -384,6 +451,8 @@ class PerfSAGE(nn.Module):
             extra["encoder_targets"] = list(self.encoder_targets)
         if self.op_columns:
             extra["op_columns"] = self.op_columns
+        if self.graph_head:
+            extra.update(graph_head=self.graph_head, hist_columns=self.hist_columns)
         return {
             "in_channels": self.in_channels,
             "graph_channels": self.graph_channels,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch_geometric.data import Batch
 
@@ -231,3 +233,34 @@ def test_keep_targets_drops_a_target_and_keeps_the_others_predictions():
     assert m.config()["target_bases"] == ["compute", "memory"] and m.encoder_targets == [0]
     clone = PerfSAGE(**m.config())
     clone.load_state_dict(m.state_dict())
+
+
+def test_graph_head_scales_only_memory_targets_within_its_bound():
+    from predictor.features import MEMORY_COLUMNS, N_OP_COLS
+
+    kw = {"target_bases": ["compute", "memory", "compute"], "memory_columns": MEMORY_COLUMNS}
+    plain = _roofline(**kw)
+    m = _roofline(**kw, graph_head=8, hist_columns=N_OP_COLS)
+    m.load_state_dict(plain.state_dict(), strict=False)
+    b = _batch()
+    dev = torch.tensor([[0, 3], [1, 2], [0, 0]])
+    base, _ = plain(b.x, b.edge_index, b.batch, dev, b.graph_attr)
+    # fresh rows are zero: no change until trained
+    torch.testing.assert_close(m(b.x, b.edge_index, b.batch, dev, b.graph_attr)[0], base)
+    with torch.no_grad():
+        m.device_graph_vec.normal_(std=50.0)
+    pred, contrib = m(b.x, b.edge_index, b.batch, dev, b.graph_attr)
+    ratio = pred / base
+    torch.testing.assert_close(ratio[..., [0, 2]], torch.ones_like(ratio[..., [0, 2]]))
+    assert (ratio[..., 1] != 1).any() and (ratio[..., 1] >= math.exp(-1) - 1e-5).all()
+    assert (ratio[..., 1] <= math.exp(1) + 1e-5).all()
+    # the breakdown still sums to the prediction; the one-hot (serving) path gives the same values
+    torch.testing.assert_close(torch.zeros_like(pred).index_add(0, b.batch, contrib), pred)
+    one_hot = (b.x[:, :N_OP_COLS].argmax(1), N_OP_COLS)
+    torch.testing.assert_close(m(b.x, b.edge_index, b.batch, dev, b.graph_attr, one_hot=one_hot)[0], pred)
+    # rows belong to devices: a new device gets the mean row; config round-trips; dropping memory drops it
+    m.add_devices(1)
+    assert m.device_graph_vec.shape == (5, 3, 8)
+    assert PerfSAGE(**m.config()).graph_head == 8
+    m.keep_targets([0])
+    assert m.graph_head == 0 and m.graph_mlp is None and "graph_head" not in m.config()

@@ -271,7 +271,7 @@ def test_memory_target_trains_with_a_hidden_auxiliary_target_that_is_not_shipped
         mem = 20.0 + 1.6e-6 * weights + 1.9e-6 * peak  # MB: what ONNX Runtime showed on a real CPU
         records.append(Record(r.key, r.graph, r.device, {**r.targets, "memory": mem}, r.space))
     table = build_table(records)
-    cfg = TrainConfig(**{**CFG.__dict__, "ensemble": 1, "epochs": 3})
+    cfg = TrainConfig(**{**CFG.__dict__, "ensemble": 1, "epochs": 3, "graph_head": 0})
     assert with_aux_target(table, cfg).targets == ["latency", "memory", AUX_MEMORY]
     assert with_aux_target(table, TrainConfig(aux_memory=False)) is table
     pred = train_predictor(table, cfg)
@@ -282,6 +282,43 @@ def test_memory_target_trains_with_a_hidden_auxiliary_target_that_is_not_shipped
     assert set(out) == {"latency", "memory"}
     # the memory floor alone (the untrained rates from the NNLS fit) is already close
     assert out["memory"]["value"] == pytest.approx(records[0].targets["memory"], rel=0.1)
+
+
+def _stepped_memory_records(n: int, seed: int):
+    """Memory = the weights + peak floor, times 1.5 on graphs of more than 12 nodes: a whole-run
+    effect (like an allocator's arena growing in steps) that no sum of node costs expresses."""
+    from predictor.features import MEMORY_COLUMNS, ROOFLINE_SCALE
+    from predictor.train import Record
+
+    out = []
+    for r in synthetic_records(n, seed=seed):
+        x = r.graph.x
+        weights = float(np.expm1(x[:, MEMORY_COLUMNS[0]].double().numpy() * ROOFLINE_SCALE).sum())
+        peak = float(np.expm1(x[:, MEMORY_COLUMNS[1]].double().numpy() * ROOFLINE_SCALE).max())
+        mem = (20.0 + 1.6e-6 * weights + 1.9e-6 * peak) * (1.5 if r.graph.num_nodes > 12 else 1.0)
+        out.append(Record(r.key, r.graph, r.device, {**r.targets, "memory": mem}, r.space))
+    return out
+
+
+def test_graph_head_fits_a_whole_graph_memory_effect_and_survives_a_checkpoint(tmp_path):
+    from predictor.artifacts import load_checkpoint, save_checkpoint
+
+    table = build_table(_stepped_memory_records(160, seed=5))
+    test = build_table(_stepped_memory_records(60, seed=6))
+    errors = {}
+    for head in (0, 16):
+        cfg = TrainConfig(**{**CFG.__dict__, "ensemble": 1, "epochs": 40, "graph_head": head})
+        pred = train_predictor(table, cfg)
+        m = pred.members[0]
+        assert m.graph_head == head and (m.graph_mlp is not None) == bool(head)
+        mu, _ = pred.predict_log(test.data, pred.device_indices(test.devices))
+        errors[head] = metrics(np.exp(mu[:, :, 1]).ravel(), test.y[:, :, 1].ravel())["mape"]
+    assert errors[16] < 0.7 * errors[0], errors
+    # the head ships: its config and weights round-trip, and the auxiliary target is gone
+    loaded = load_checkpoint(save_checkpoint(pred, tmp_path / "head.pt"))
+    assert loaded.members[0].config()["graph_head"] == 16 and loaded.members[0].num_targets == 2
+    again, _ = loaded.predict_log(test.data, loaded.device_indices(test.devices))
+    np.testing.assert_allclose(again, mu, rtol=1e-5, atol=1e-6)
 
 
 def test_build_model_memory_options():
