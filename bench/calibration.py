@@ -18,7 +18,15 @@
 ``predictor/checkpoints/cpu-reference.pt``, which is what the service adapts when a device
 registers), refused if it already knows this machine; its other targets are left unused.
 
-Run: ``.venv/bin/python -m bench.calibration [--pool 80] [--base-graphs N] [--base CHECKPOINT]``
+``--from-corpus DEVICE_KEY`` (with ``--base``, which must not know that device) measures nothing: the
+device's own corpus records stand in for its agent. A pool of ``--pool`` of its architectures is drawn
+at random, active selection orders it, and K = 10, 25, 50 are prefixes of that order (and, for
+comparison, K random ones); the test set is every other architecture of the device, zoo included.
+It reports MAPE, within-10% and Spearman rho per K, so a new device's calibration is judged on
+hundreds of architectures instead of ten.
+
+Run: ``.venv/bin/python -m bench.calibration [--pool 80] [--base-graphs N] [--base CHECKPOINT]
+[--from-corpus DEVICE_KEY]``
 """
 
 from __future__ import annotations
@@ -102,8 +110,15 @@ def main() -> int:
     ap.add_argument("--cache", type=Path, default=None, help="JSON file keeping the measurements for re-runs")
     ap.add_argument("--base", type=Path, default=None,
                     help="start from this checkpoint instead of training a base predictor (must not know this machine)")
+    ap.add_argument("--from-corpus", default=None, metavar="DEVICE_KEY",
+                    help="calibrate to this device from its corpus records instead of measuring (needs --base)")
+    ap.add_argument("--seed", type=int, default=0, help="--from-corpus: the pool and random draws")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    if args.from_corpus:
+        if args.base is None:
+            raise SystemExit("--from-corpus needs --base CHECKPOINT (one trained without that device)")
+        return from_corpus(args.base, args.from_corpus, args.pool, args.seed)
     t0 = time.time()
     here = describe("onnxruntime", 1)["device_key"]
     if args.base is not None:
@@ -171,6 +186,56 @@ def main() -> int:
     )
     for (name, res), y1, y2 in zip(ZOO, pass1, pass2, strict=True):
         print(f"  {name}@{res}: {y1:.2f} ms / {y2:.2f} ms")
+    return 0
+
+
+def from_corpus(base_path: Path, device: str, pool_size: int, seed: int) -> int:
+    """Calibrate ``base_path`` to ``device`` from the device's corpus records (see the module doc)."""
+    from datasets.corpus import iter_records
+    from predictor.artifacts import load_checkpoint
+    from predictor.evaluate import metrics
+
+    t0 = time.time()
+    base = load_checkpoint(base_path)
+    if device in base.devices:
+        raise SystemExit(f"{base_path} already knows {device}: pass a checkpoint trained without it")
+    recs = {}
+    for rec in iter_records(device, include_help=False, include_pending=True):
+        y = latency_label_ms(rec.get("measurement") or {})
+        if y is not None and rec.get("ir") and rec.get("format", "onnx") == "onnx" and \
+                rec.get("variant", "fp32") == "fp32":
+            recs[rec["arch_id"]] = (rec.get("space", ""), rec["ir"], float(y))
+    if not recs:
+        raise SystemExit(f"no onnxruntime fp32 records of {device} in the corpus")
+    keys = sorted(recs)
+    rng = np.random.default_rng(seed)
+    sampled = [k for k in keys if recs[k][0] != HELD_OUT_SPACE]
+    pool_keys = [sampled[i] for i in rng.permutation(len(sampled))[:pool_size]]
+    pool = [selection.Candidate(k, recs[k][0], {}, recs[k][1]) for k in pool_keys]
+    active = [c.key for c, _ in selection.select(pool, max(KS), base)]
+    random_pick = list(pool_keys[: max(KS)])
+    test_keys = [k for k in keys if k not in set(pool_keys)]
+    data = {k: featurize(Graph.from_dict(recs[k][1])) for k in pool_keys + test_keys}
+    y = {k: recs[k][2] for k in keys}
+    test_y = np.array([y[k] for k in test_keys])
+    zoo_mask = np.array([recs[k][0] == HELD_OUT_SPACE for k in test_keys])
+    print(f"base {base_path} ({base.version}; {len(base.devices)} devices, never {device}); {len(keys)} records "
+          f"of {device}: pool {len(pool)}, test {len(test_keys)} ({int(zoo_mask.sum())} zoo) "
+          f"({time.time() - t0:.0f}s)\n")
+    print(f"{'K':>3} | {'picks':>6} | {'method':>10} | {'MAPE %':>6} | {'+-10 %':>6} | {'rho':>5} | "
+          f"{'zoo MAPE %':>10}")
+    for k in KS:
+        for name, picks in (("active", active[:k]), ("random", random_pick[:k])):
+            cal, cal_y = [data[p] for p in picks], np.array([y[p] for p in picks])
+            fits = {"embedding": adaptation.fit(base, "new", cal, cal_y),
+                    "emb+head": adaptation.fit_head(base, "new", cal, cal_y)}
+            for method, model in fits.items():
+                pred = adaptation.predicted_latency(model, "new", [data[t] for t in test_keys])
+                m = metrics(pred, test_y)
+                zoo = mape(pred[zoo_mask], test_y[zoo_mask]) if zoo_mask.any() else float("nan")
+                print(f"{k:>3} | {name:>6} | {method:>10} | {m['mape']:>6.2f} | {m['acc10']:>6.1f} | "
+                      f"{m['rho']:>5.3f} | {zoo:>10.2f}")
+    print(f"\ntotal {time.time() - t0:.0f}s")
     return 0
 
 
