@@ -93,12 +93,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--per-device", action="store_true", help="print every device, not just the mean")
     ap.add_argument("--per-space", action="store_true",
                     help="random and zoo: also a table per search space (zoo: per network family)")
+    ap.add_argument("--checkpoint", default=None,
+                    help="no training: score this trained checkpoint on the zoo records of its devices "
+                         "(real architectures it never saw; scenario c), e.g. predictor/checkpoints/cpu-reference.pt")
     ap.add_argument("--json", default=None, help="also write every row to this JSON file")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(message)s")
 
     t0 = time.monotonic()
+    if args.checkpoint:
+        return score_checkpoint(args, t0)
     records = [r for r in evaluate.load_records(args.source, args.devices, args.max_graphs, drift=args.drift)
                if r.space not in args.exclude_spaces]
     table = build_table(records, devices=args.devices)
@@ -131,6 +136,31 @@ def main(argv: list[str] | None = None) -> int:
             held = [d for d in args.held_out if d in table.devices]
             rows += evaluate.new_devices(sampled, cfg, held, args.ks, args.max_train, args.max_test)
         print(f"[{sc}: {time.monotonic() - t1:.0f}s]")
+    print_table(rows, args.per_device)
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1))
+    print(f"\ntotal {time.monotonic() - t0:.0f}s")
+    return 0
+
+
+def score_checkpoint(args: argparse.Namespace, t0: float) -> int:
+    """``--checkpoint``: the checkpoint's rows on the zoo records of its devices, no baselines (they
+    would need training data), labels drift-normalised like its training labels unless ``--no-drift``."""
+    from predictor.artifacts import load_checkpoint
+
+    pred = load_checkpoint(args.checkpoint)
+    devices = [d for d in pred.devices if args.devices is None or d in args.devices]
+    records = evaluate.load_records(args.source, devices, drift=args.drift)
+    table = build_table([r for r in records if r.space == HELD_OUT_SPACE and set(r.targets) & set(pred.targets)],
+                        targets=[t for t in pred.targets])
+    if not table.keys:
+        print(f"(no zoo records of {devices})")
+        return 0
+    print(f"{args.checkpoint} ({pred.version}): {len(table.keys)} zoo graphs on {len(table.devices)} of its devices "
+          f"(loaded in {time.monotonic() - t0:.0f}s)")
+    test = np.arange(len(table.keys))
+    labels = evaluate.group_labels(table, test) if args.per_space else None
+    rows = evaluate._scored("zoo", "perfsage", table, table.y, labels, *evaluate.gnn_predict(pred, table, test))
     print_table(rows, args.per_device)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
