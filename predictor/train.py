@@ -100,8 +100,8 @@ class TrainConfig:
     aux_memory: bool = True
     # with memory_basis: width of the graph-level memory correction (PerfSAGE.graph_head; 0 = none)
     graph_head: int = 32
-    # then, with the rest of the member frozen, this many more steps fit the graph head alone on the
-    # memory targets (refit_graph_head; 0 = none)
+    # then, with the rest of the member frozen, up to this many more steps (at most 120 passes over
+    # the training graphs) fit the graph head alone on the memory targets (refit_graph_head; 0 = none)
     graph_head_steps: int = 3000
     ensemble: int = 3
     epochs: int = 40
@@ -351,7 +351,9 @@ def train_member(
     model.eval()
     info = {"val_mape": best[0], "best_epoch": best[2], "norm": stats}
     if cfg.graph_head_steps and model.graph_head:
-        info["graph_head"] = refit_graph_head(model, table, train_idx, val_idx, cfg.graph_head_steps, seed=seed)
+        # at most 120 passes over the training graphs (batches of 256): small tables need few steps
+        steps = min(cfg.graph_head_steps, 120 * math.ceil(len(train_idx) / 256))
+        info["graph_head"] = refit_graph_head(model, table, train_idx, val_idx, steps, seed=seed)
     return model, info
 
 
