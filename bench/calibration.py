@@ -214,7 +214,8 @@ def from_corpus(base_path: Path, device: str, pool_size: int, seed: int) -> int:
     pool = [selection.Candidate(k, recs[k][0], {}, recs[k][1]) for k in pool_keys]
     active = [c.key for c, _ in selection.select(pool, max(KS), base)]
     random_pick = list(pool_keys[: max(KS)])
-    test_keys = [k for k in keys if k not in set(pool_keys)]
+    in_pool = set(pool_keys)
+    test_keys = [k for k in keys if k not in in_pool]
     data = {k: featurize(Graph.from_dict(recs[k][1])) for k in pool_keys + test_keys}
     y = {k: recs[k][2] for k in keys}
     test_y = np.array([y[k] for k in test_keys])
