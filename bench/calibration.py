@@ -9,7 +9,9 @@
    1 thread). K = 10, 25, 50 are prefixes of the selection order.
 3. Test set: real architectures never seen in training (``datasets/zoo.py``: ResNet-18/50,
    MobileNetV2, MobileNetV3-L/S at 224 and 160), measured twice the same way; the second
-   pass against the first gives the device's own run-to-run noise.
+   pass against the first gives the device's own run-to-run noise. The first pass is
+   interleaved with the calibration models (one ``measure_many`` call), so that a slow or
+   fast spell of a shared host shifts both sets alike instead of biasing one against the other.
 4. For each K: MAPE on the test set of (a) the base predictor adapted to the device with
    the K measurements (device embedding only) and (b) a PerfSAGE trained from scratch on
    the same K measurements.
@@ -79,6 +81,18 @@ def mape(pred: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(np.abs(pred - y) / y) * 100)
 
 
+def interleave(n_cal: int, n_test: int) -> list[int]:
+    """Indices into ``cal + test`` with the test models spread evenly among the calibration
+    models (each measurement group then holds both kinds)."""
+    if not n_test:
+        return list(range(n_cal))
+    out, step = [], n_cal / n_test
+    for t in range(n_test):
+        out += range(round(t * step), round((t + 1) * step))
+        out.append(n_cal + t)
+    return out
+
+
 def measure_all(picks: list[selection.Candidate], t0: float) -> dict:
     """Build and measure the calibration picks once and the zoo test models twice."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -91,8 +105,15 @@ def measure_all(picks: list[selection.Candidate], t0: float) -> dict:
             test_paths[-1].write_bytes(zoo.export_onnx(name, (1, 3, res, res)))
         test_ir = [load_model(p.read_bytes()).to_dict() for p in test_paths]
         print(f"built {len(cal_paths)} calibration + {len(test_paths)} test models ({time.time() - t0:.0f}s)")
-        cal_y = measure_paths(cal_paths)
-        pass1, pass2 = measure_paths(test_paths), measure_paths(test_paths)
+        # pass 1 measures the calibration and test models together, interleaved, so that both
+        # see the same stretch of host time (a shared host's speed drifts by tens of percent over
+        # minutes: measured one after the other, the two sets disagree before any model does)
+        order = interleave(len(cal_paths), len(test_paths))
+        first = measure_paths([(cal_paths + test_paths)[i] for i in order])
+        both = np.empty(len(order))
+        both[order] = first
+        cal_y, pass1 = both[: len(cal_paths)], both[len(cal_paths):]
+        pass2 = measure_paths(test_paths)
     print(f"measured ({time.time() - t0:.0f}s)")
     return {
         "picks": [c.key for c in picks],

@@ -379,17 +379,17 @@ def refit_graph_head(model: PerfSAGE, table: Table, train_idx: np.ndarray, val_i
             batch, _ = _collate(table, idx[s : s + 256])
             dev = torch.arange(num_devices).expand(batch.num_graphs, -1)
             pred, _ = model(batch.x, batch.edge_index, batch.batch, dev, batch.graph_attr)
-            base.append(pred / model.graph_factor(batch.x, batch.batch, dev, batch.graph_attr))
-            inputs.append(model.graph_inputs(batch.x, batch.batch, batch.num_graphs, batch.graph_attr))
+            g_in = model.graph_inputs(batch.x, batch.batch, batch.num_graphs, batch.graph_attr)
+            base.append(pred / model.graph_factor_from(model.graph_mlp(g_in), dev))
+            inputs.append(g_in)
     base_t, g = torch.cat(base)[:, :, mem], torch.cat(inputs)
+    all_devices = torch.arange(num_devices).expand(len(idx), -1)
     y = torch.as_tensor(table.y[idx][:, :, mem], dtype=torch.float32)
     fit_rows, val_rows = np.arange(len(train_idx)), np.arange(len(train_idx), len(idx))
     params = [*model.graph_mlp.parameters(), model.device_graph_vec, model.device_graph_bias]
 
     def head_pred(rows: np.ndarray) -> torch.Tensor:
-        h = model.graph_mlp(g[rows])
-        logit = torch.einsum("bh,dmh->bdm", h, model.device_graph_vec[:, mem]) + model.device_graph_bias[:, mem]
-        return base_t[rows] * torch.exp(torch.tanh(logit))
+        return base_t[rows] * model.graph_factor_from(model.graph_mlp(g[rows]), all_devices[rows])[:, :, mem]
 
     def score() -> float:
         rows = val_rows if len(val_rows) else fit_rows

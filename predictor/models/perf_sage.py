@@ -434,10 +434,22 @@ class PerfSAGE(nn.Module):
         """``[B, K, T]``: the graph-level factor of each (graph, device, target), 1 for targets
         that do not use the memory basis."""
         h = self.graph_mlp(self.graph_inputs(x, batch, device_idx.size(0), graph_attr, one_hot))  # [B, H]
+        return self.graph_factor_from(h, device_idx)
+
+    def graph_factor_from(self, h: Tensor, device_idx: Tensor) -> Tensor:
+        """:meth:`graph_factor` from the head's MLP output ``h [B, H]`` (``graph_mlp`` of
+        :meth:`graph_inputs`): the device rows' bounded factor, 1 outside the memory targets."""
         logit = torch.einsum("bh,bkth->bkt", h, self.device_graph_vec[device_idx])
         logit = torch.tanh(logit + self.device_graph_bias[device_idx])
-        mask = torch.tensor([b == "memory" for b in self.target_bases or []], device=x.device)
-        return torch.exp(torch.where(mask, logit, torch.zeros_like(logit)))
+        return torch.exp(torch.where(self._memory_mask(h.device), logit, torch.zeros_like(logit)))
+
+    def _memory_mask(self, device: torch.device) -> Tensor:
+        """``[T]`` bool: the targets on the memory basis (built once per ``target_bases``)."""
+        key = (tuple(self.target_bases or ()), device)
+        if self.__dict__.get("_mask_key") != key:
+            self.__dict__["_mask"] = torch.tensor([b == "memory" for b in key[0]], dtype=torch.bool, device=device)
+            self.__dict__["_mask_key"] = key
+        return self.__dict__["_mask"]
 
     def config(self) -> dict[str, Any]:
         """Constructor arguments (what a checkpoint stores)."""

@@ -262,5 +262,10 @@ def test_graph_head_scales_only_memory_targets_within_its_bound():
     m.add_devices(1)
     assert m.device_graph_vec.shape == (5, 3, 8)
     assert PerfSAGE(**m.config()).graph_head == 8
-    m.keep_targets([0])
+    # keeping memory and one other target: the factor follows memory to its new column
+    m.keep_targets([1, 2])
+    pred2, _ = m(b.x, b.edge_index, b.batch, dev, b.graph_attr)
+    torch.testing.assert_close(pred2[..., 0] / base[..., 1], ratio[..., 1])
+    torch.testing.assert_close(pred2[..., 1], base[..., 2])
+    m.keep_targets([1])
     assert m.graph_head == 0 and m.graph_mlp is None and "graph_head" not in m.config()
