@@ -170,6 +170,21 @@ def test_calibrate_device_blends_in_a_kernel_sum_where_cross_validation_prefers_
     assert "kernels" not in few.meta
 
 
+def test_blend_weight_needs_a_clear_cross_validated_win():
+    from predictor.train import BLEND_WEIGHTS, _blend_weight
+
+    rng = np.random.default_rng(3)
+    gnn = rng.exponential(0.02, 50)
+    # a blend 5% better on average but no better than chance sample to sample: the GNN stays alone
+    noisy = np.stack([gnn * 1.2 for _ in BLEND_WEIGHTS[:-1]] + [gnn])
+    noisy[3] = gnn * np.tile([0.5, 1.3], 25)
+    assert noisy[3].mean() < 0.96 * gnn.mean() and _blend_weight(noisy) == 1.0
+    # a blend better on nearly every sample is taken
+    clear = np.stack([gnn * (0.3 + 0.1 * i) for i in range(len(BLEND_WEIGHTS) - 1)] + [gnn])
+    assert _blend_weight(clear) == BLEND_WEIGHTS[0]
+    assert _blend_weight(np.stack([gnn[:1]] * len(BLEND_WEIGHTS))) == 1.0  # one sample: no evidence
+
+
 def test_metrics_on_known_values():
     y = np.array([100.0, 200.0, 300.0, 400.0])
     pred = np.array([104.0, 180.0, 300.0, 500.0])
