@@ -170,6 +170,30 @@ def test_calibrate_device_blends_in_a_kernel_sum_where_cross_validation_prefers_
     assert "kernels" not in few.meta
 
 
+def test_calibrate_device_takes_a_known_device_times_a_constant_when_cross_validation_clearly_prefers_it(
+    trained, table
+):
+    # a new device that is exactly the known "slow" device 1.3x slower: the one-constant transfer
+    # from "slow" explains it better on every held-out fold than a free row fitted on 20 graphs
+    # (with noisy measurements the two tie here: the mixture prior finds "slow" too, and the row
+    # stays with the GNN)
+    from predictor.train import calibrate_device
+
+    data = [table.data[i] for i in range(120, 160)]
+    slow = np.exp(trained.predict_log(data, trained.device_indices(["slow"]))[0][:, 0, 0])
+    y = slow * 1.3
+    values = np.full((20, 2), np.nan)
+    values[:, 0] = y[:20]
+    adapted = calibrate_device(trained, "slow-ish", data[:20], values)
+    info = adapted.meta["adapted"]["slow-ish"]
+    assert info["method"] == "nearest" and info["cv_mse"]["nearest"] < info["cv_mse"]["gnn"]
+    pred = np.exp(adapted.predict_log(data[20:], adapted.device_indices(["slow-ish"]))[0][:, 0, 0])
+    assert metrics(pred, slow[20:] * 1.3)["mape"] < 0.1
+    # the known devices answer as before
+    known = trained.device_indices(["fast", "slow"])
+    assert np.allclose(adapted.predict_log(data, known)[0], trained.predict_log(data, known)[0], rtol=1e-5)
+
+
 def test_blend_weight_needs_a_clear_cross_validated_win():
     from predictor.train import BLEND_WEIGHTS, _blend_weight
 
