@@ -551,12 +551,11 @@ def calibrate_device(
     from predictor.baselines import fit_kernel_sum, kernel_features, kernel_predict
 
     values = np.asarray(values, dtype=np.float64)
-    adapted = adapt_device(predictor, device, graphs, values, seed=seed, **adapt)
     measured = np.isfinite(values) & (values > 0)
     targets = [t for t, name in enumerate(predictor.targets) if name in ADDITIVE_TARGETS
                and measured[:, t].sum() >= max(min_samples, 2)]
     if not targets:
-        return adapted
+        return adapt_device(predictor, device, graphs, values, seed=seed, **adapt)
     rows = np.flatnonzero(measured[:, targets].any(1))
     k = min(folds, len(rows))
     fold = np.full(len(graphs), -1)
@@ -576,10 +575,12 @@ def calibrate_device(
         gnn_sq.append((gnn_oof[ok, t] - logy) ** 2)
     near_sq, gnn_sq = np.concatenate(near_sq), np.concatenate(gnn_sq)
     method = "nearest" if _clearly_lower(near_sq, gnn_sq) else "gnn"
-    if method == "nearest":
+    if method == "nearest":  # the model fitted on all K measurements: only the chosen one
         adapted = adapt_device(predictor, device, graphs, values, seed=seed, prior="nearest", refine=False,
                                op_l2=None)
         gnn_oof = near_oof
+    else:
+        adapted = adapt_device(predictor, device, graphs, values, seed=seed, **adapt)
     adapted.meta = {**adapted.meta, "adapted": {**adapted.meta.get("adapted", {}), device: {
         "samples": len(graphs), "method": method,
         "cv_mse": {"gnn": float(gnn_sq.mean()), "nearest": float(near_sq.mean())}}}}
