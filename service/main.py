@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
 
+from predictor.frontends import preload as preload_front_ends
 from service.body_limit import BodySizeLimitMiddleware
 from service.calibration.endpoints import router as calibration_router
 from service.config import Settings, load_settings
@@ -60,6 +61,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     if settings.seed_reference_devices:
         _seed_reference_devices(app)
+    preload_front_ends()  # the first upload would otherwise import onnx (about 0.7 s)
     log.info("service.started", extra={"database": engine.url.render_as_string(hide_password=True)})
     try:
         yield
