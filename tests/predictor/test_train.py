@@ -370,3 +370,31 @@ def test_build_model_memory_options():
     plain = build_model(TrainConfig(memory_basis=False), 2, 2, ["latency", "memory"])
     assert plain.target_bases is None and plain.encoder_targets is None  # memory trains the encoder as before
     assert build_model(TrainConfig(), 2, 1, ["latency"]).target_bases is None
+
+
+def test_refit_graph_heads_improves_memory_of_a_trained_ensemble_and_checks_its_table():
+    from predictor.train import Table, refit_graph_heads
+
+    table = build_table(_stepped_memory_records(160, seed=5))
+    cfg = TrainConfig(**{**CFG.__dict__, "ensemble": 2, "epochs": 6, "graph_head": 16, "graph_head_steps": 0})
+    pred = train_predictor(table, cfg)
+    latency_before, _ = pred.predict_log(table.data[:20], pred.device_indices(table.devices))
+    refit = refit_graph_heads(pred, table, steps=600)
+    info = refit.meta["refit"]
+    assert info["val_mape_ensemble_before"] == pytest.approx(pred.meta["metrics"]["val_mape_ensemble"])
+    assert refit.meta["metrics"]["val_mape_ensemble"] < info["val_mape_ensemble_before"]
+    for k in range(2):  # each member's head on its own validation graphs
+        head = refit.meta["members"][k]["graph_head"]
+        assert head["val_mape_after"] < head["val_mape_before"]
+    assert refit.meta["train_config"]["graph_head_steps"] == 600
+    assert not np.array_equal(refit.q, pred.q) and refit.version != pred.version
+    mu, _ = refit.predict_log(table.data[:20], refit.device_indices(table.devices))
+    np.testing.assert_allclose(mu[:, :, 0], latency_before[:, :, 0], rtol=1e-6)  # latency untouched
+    assert pred.meta["members"][0].get("graph_head") is None  # the original is not modified
+    # another table (one graph fewer, or other labels) would put training graphs in the split's
+    # validation part: refused
+    with pytest.raises(ValueError, match="not the one"):
+        refit_graph_heads(pred, table.subset_graphs(np.arange(159)))
+    relabelled = Table(table.keys, table.data, table.spaces, table.devices, table.targets, table.y * 1.3)
+    with pytest.raises(ValueError, match="validation MAPE"):
+        refit_graph_heads(pred, relabelled)
