@@ -194,6 +194,32 @@ def test_calibrate_device_takes_a_known_device_times_a_constant_when_cross_valid
     assert np.allclose(adapted.predict_log(data, known)[0], trained.predict_log(data, known)[0], rtol=1e-5)
 
 
+def test_calibrate_device_fits_its_own_row_when_cross_validation_clearly_prefers_it(trained):
+    # a new device with the slow device's cost per MAC and the fast one's per-node overhead: no
+    # known device times one constant follows it (their ratio to it varies with each graph's mix of
+    # work and nodes), a row fitted to it does, so the one-standard-error rule leaves the constant
+    from predictor.features import featurize
+    from predictor.train import calibrate_device
+    from tests.predictor.test_features import chain_graph, synthetic_latency
+
+    rng = np.random.default_rng(11)
+    graphs = [chain_graph(int(rng.integers(3, 25)), int(rng.choice([8, 16, 32, 48])), size=int(rng.choice([4, 8, 16])))
+              for _ in range(60)]
+    data = [featurize(g) for g in graphs]
+    y = np.array([synthetic_latency(g, 5e-7, 0.002) for g in graphs])
+    values = np.full((30, 2), np.nan)
+    values[:, 0] = y[:30]
+    adapted = calibrate_device(trained, "mixed", data[:30], values)
+    info = adapted.meta["adapted"]["mixed"]
+    assert info["method"] == "gnn" and info["cv_mse"]["gnn"] < info["cv_mse"]["nearest"]
+    pred = np.exp(adapted.predict_log(data[30:], adapted.device_indices(["mixed"]))[0][:, 0, 0])
+    best_constant = min(
+        metrics(np.exp(trained.predict_log(data[30:], trained.device_indices([d]))[0][:, 0, 0]) * c, y[30:])["mape"]
+        for d in ("fast", "slow") for c in [float(np.median(y[:30] / np.exp(
+            trained.predict_log(data[:30], trained.device_indices([d]))[0][:, 0, 0])))])
+    assert metrics(pred, y[30:])["mape"] < best_constant
+
+
 def test_blend_weight_needs_a_clear_cross_validated_win():
     from predictor.train import BLEND_WEIGHTS, _blend_weight
 
