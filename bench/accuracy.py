@@ -90,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="leave these search spaces out of the data entirely (e.g. to measure what one adds)")
     ap.add_argument("--drift", action=argparse.BooleanOptionalAction, default=True,
                     help="corpus latency labels divided by the device's speed drift of their hour (datasets.drift)")
+    ap.add_argument("--measured", default=None, metavar="FROM..TO",
+                    help="corpus records measured in this UTC window only (YYYYmmddTHHMMSS or a prefix, either "
+                         "side may be empty), e.g. 20261128T04..20261128T07: one session of a cloud VM")
     ap.add_argument("--per-device", action="store_true", help="print every device, not just the mean")
     ap.add_argument("--per-space", action="store_true",
                     help="random and zoo: also a table per search space (zoo: per network family)")
@@ -104,7 +107,14 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.monotonic()
     if args.checkpoint:
         return score_checkpoint(args, t0)
-    records = [r for r in evaluate.load_records(args.source, args.devices, args.max_graphs, drift=args.drift)
+    measured = None
+    if args.measured:
+        if ".." not in args.measured:
+            ap.error("--measured takes FROM..TO, e.g. 20261128T04..20261128T07")
+        start, end = args.measured.split("..", 1)
+        measured = (start, end)
+    records = [r for r in evaluate.load_records(args.source, args.devices, args.max_graphs, drift=args.drift,
+                                                measured=measured)
                if r.space not in args.exclude_spaces]
     table = build_table(records, devices=args.devices)
     spaces = {s: table.spaces.count(s) for s in sorted(set(table.spaces))}

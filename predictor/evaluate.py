@@ -16,7 +16,7 @@ splits are drawn from the training graphs).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -312,14 +312,26 @@ def load_help_records(cache: str, spaces: Sequence[str] = ("nb201",), devices: S
     return records
 
 
+def in_window(record: Mapping[str, Any], start: str, end: str) -> bool:
+    """Whether a corpus record was measured in ``[start, end)`` (UTC ``YYYYmmddTHHMMSS`` or a prefix of
+    one; an empty bound is open)."""
+    stamp = str((record.get("measurement") or {}).get("measured_at") or "")
+    return bool(stamp) and (not start or stamp >= start) and (not end or stamp < end)
+
+
 def corpus_records(device_key: str | None = None, space: str | None = None, include_help: bool = False,
                    include_pending: bool = False, limit: int | None = None, drift: bool = False,
-                   devices: Sequence[str] | None = None, **where: Any) -> list:
+                   devices: Sequence[str] | None = None, measured: tuple[str, str] | None = None,
+                   **where: Any) -> list:
     """Records from the measured corpus (``datasets.corpus.iter_records``; ``devices``: only
     these device keys, read device by device): graph key = arch id + variant + format; targets
     latency (ms, :func:`datasets.corpus.latency_label_ms`), memory (peak MB), energy (mJ) where
     measured. ``drift``: latency labels divided by the device's speed drift factor of the time
-    they were measured in (:mod:`datasets.drift`). ``where``: ``root`` / ``cache`` of another corpus.
+    they were measured in (:mod:`datasets.drift`). ``measured = (start, end)``: only the records
+    measured in that UTC window (``measurement.measured_at``, ``YYYYmmddTHHMMSS``; a prefix such as
+    ``20261128T04`` compares as the start of that hour), e.g. one session of a cloud VM, whose host
+    state differs from other sessions' (``bench/label_noise.py``); HELP records carry no time and
+    are dropped by it. ``where``: ``root`` / ``cache`` of another corpus.
 
     Each graph is featurised once as its records stream in; a record's IR document is dropped
     once read (a 30,000-record corpus held with its IR took over 12 GB)."""
@@ -342,6 +354,8 @@ def corpus_records(device_key: str | None = None, space: str | None = None, incl
     cache: dict[str, Any] = {}
     kept: list[tuple[str, dict[str, Any]]] = []
     for rec in stream():
+        if measured is not None and not in_window(rec, *measured):
+            continue
         key = f"{rec['arch_id']}:{rec.get('variant', 'fp32')}:{rec.get('format', 'onnx')}"
         if key not in cache:
             if limit is not None and len(cache) >= limit:
@@ -362,15 +376,16 @@ def corpus_records(device_key: str | None = None, space: str | None = None, incl
 
 
 def load_records(source: str, devices: Sequence[str] | None = None, limit: int | None = None,
-                 drift: bool = False) -> list:
+                 drift: bool = False, measured: tuple[str, str] | None = None) -> list:
     """Records of a named source: ``help-cache:<path>[:spaces]`` (IR cache written by
     :func:`build_help_cache`), ``corpus`` (our measured corpus, sealed shards plus
-    the records still in run journals) or ``corpus+help``."""
+    the records still in run journals) or ``corpus+help``. ``measured``: corpus records measured
+    in this UTC window only (see :func:`corpus_records`)."""
     if source.startswith("help-cache:"):
         _, path, *rest = source.split(":")
         spaces = rest[0].split(",") if rest else ("nb201",)
         return load_help_records(path, spaces, devices, limit)
     if source in ("corpus", "corpus+help"):
         return corpus_records(include_help=source == "corpus+help", include_pending=True, limit=limit, drift=drift,
-                              devices=devices)
+                              devices=devices, measured=measured)
     raise ValueError(f"unknown data source {source!r}: use help-cache:<path>[:nb201,fbnet], corpus, corpus+help")

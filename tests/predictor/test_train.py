@@ -283,7 +283,8 @@ def test_corpus_records_reads_only_the_devices_asked_for(tmp_path):
     def rec(dev: str, i: int) -> dict:
         return {"arch_id": f"nb201-0-{i}", "space": "nb201", "variant": "fp32", "format": "onnx", "device_key": dev,
                 "spec": {"i": i}, "summary": {"macs": 1000 * (i + 1)}, "ir": chain_graph(3 + i, 4).to_dict(),
-                "measurement": {"latency_ms": 1.0 + i, "median_ms": 1.0 + i, "peak_memory_mb": 20.0 + i}}
+                "measurement": {"latency_ms": 1.0 + i, "median_ms": 1.0 + i, "peak_memory_mb": 20.0 + i,
+                                "measured_at": f"2026112{7 + i // 2}T{10 + i:02d}3000"}}
 
     root = tmp_path / "corpus"
     for dev in ("cpu-a", "cpu-b"):
@@ -295,6 +296,11 @@ def test_corpus_records_reads_only_the_devices_asked_for(tmp_path):
     assert {r.device for r in only_b} == {"cpu-b"} and len(only_b) == 3  # the limit counts cpu-b's graphs
     assert [r.targets["memory"] for r in only_b] == [20.0, 21.0, 22.0]
     assert only_b[1].graph.num_nodes == 4  # featurised from the IR, which the records no longer hold
+    # one measuring window: [start, end) by UTC time stamp prefixes, either side open
+    window = corpus_records(devices=["cpu-a"], measured=("20261127T11", "20261128T13"), **where)
+    assert [r.targets["memory"] for r in window] == [21.0, 22.0]
+    assert len(corpus_records(devices=["cpu-a"], measured=("", "20261127T12"), **where)) == 2
+    assert len(corpus_records(devices=["cpu-a"], measured=("20261128", ""), **where)) == 2
 
 
 def test_fit_roofline_recovers_nonnegative_rates():
