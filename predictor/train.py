@@ -670,13 +670,24 @@ def _nearest_oof(predictor: Predictor, graphs: Sequence[Data], values: np.ndarra
                 continue
             best = (np.inf, 0, 0.0)
             for d in np.flatnonzero(avail[:, t]) if avail[:, t].any() else range(mu.shape[1]):
-                ratio = logy[train, t] - mu[train, d, t]
-                off = float(np.median(ratio))
-                err = float(np.mean((ratio - off) ** 2))
+                off, err = _constant_fit(logy[train, t] - mu[train, d, t])
                 if err < best[0]:
                     best = (err, d, off)
             out[test, t] = mu[test, best[1], t] + best[2]
     return out
+
+
+def _constant_fit(log_ratio: np.ndarray) -> tuple[float, float]:
+    """The one-constant transfer from a known device: ``(offset, error)``, the median of the log
+    ratios measured / predicted (robust to a noisy measurement) and the mean squared log error left
+    after it; NaN ratios (unmeasured) are skipped, none at all gives ``(0, inf)``. One rule for the
+    cross-validation (:func:`_nearest_oof`) and the fit (:func:`_nearest_row`)."""
+    r = np.asarray(log_ratio, dtype=np.float64)
+    r = r[np.isfinite(r)]
+    if not r.size:
+        return 0.0, float("inf")
+    off = float(np.median(r))
+    return off, float(np.mean((r - off) ** 2))
 
 
 def _clearly_lower(a: np.ndarray, b: np.ndarray) -> bool:
@@ -814,14 +825,13 @@ def _nearest_row(model: PerfSAGE, z: torch.Tensor, batch: torch.Tensor, y: torch
             r = rates[d] if rates is not None else torch.zeros(T, 3)
             pred = _row_pred(model, z, batch, model.device_vec[d], model.device_bias[d], model.device_log_scale[d],
                              y.size(0), basis, r)
-            ratio = torch.where(mask, logy - torch.log(pred.clamp_min(1e-12)), torch.nan)
-            offset = torch.nan_to_num(torch.nanmedian(ratio, 0).values)
-            err = torch.where(mask, (ratio - offset) ** 2, 0.0).sum(0) / mask.sum(0).clamp_min(1)
+            ratio = torch.where(mask, logy - torch.log(pred.clamp_min(1e-12)), torch.nan).numpy()
             for t in range(T):
-                if allowed[d, t] and err[t] < best[t]:
-                    best[t] = err[t]
+                offset, err = _constant_fit(ratio[:, t])
+                if allowed[d, t] and err < best[t]:
+                    best[t] = err
                     vec[t], bias[t] = model.device_vec[d, t], model.device_bias[d, t]
-                    scale[t] = model.device_log_scale[d, t] + offset[t]
+                    scale[t] = model.device_log_scale[d, t] + offset
                     rate[t] = r[t]
     return vec, bias, scale, rate
 

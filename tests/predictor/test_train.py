@@ -430,3 +430,12 @@ def test_refit_graph_heads_improves_memory_of_a_trained_ensemble_and_checks_its_
     relabelled = Table(table.keys, table.data, table.spaces, table.devices, table.targets, table.y * 1.3)
     with pytest.raises(ValueError, match="validation MAPE"):
         refit_graph_heads(pred, relabelled)
+
+
+def test_constant_fit_is_the_median_log_ratio_and_skips_unmeasured():
+    from predictor.train import _constant_fit
+
+    off, err = _constant_fit(np.log([1.1, 1.2, 1.3, 5.0, np.nan]))  # one wild measurement, one missing
+    assert off == pytest.approx(np.log(np.sqrt(1.2 * 1.3)))  # the median of four: the middle two's mean
+    assert err == pytest.approx(np.mean((np.log([1.1, 1.2, 1.3, 5.0]) - off) ** 2))
+    assert _constant_fit(np.array([np.nan, np.nan])) == (0.0, float("inf"))
