@@ -9,8 +9,9 @@ architectures of the same size.
 Rows:
   in-process   ``featurize_many`` (IR documents, validated, straight to ``Data``) + ``Predictor.predict``,
                timed apart; wall time and this process's CPU time (the machine may be shared)
-  HTTP ir      ``POST /v1/predictions/batch`` with IR documents, to a real uvicorn server (also
-               gzip-encoded, compressed by the client within the time)
+  HTTP ir      ``POST /v1/predictions/batch`` with IR documents, to a real uvicorn server, encoded
+               as ``edgeperf.client`` encodes them (orjson) within the time; also gzip-encoded
+               (level 1, what the client does for bodies of 256 KB or more), compressed within the time
   HTTP id      the same graphs uploaded first and sent by id (features cached by graph hash)
   HTTP ir, N client(s)  the NB201 batch as gzip bodies encoded before timing, posted by N
                concurrent clients to ``--server-workers`` API processes
@@ -177,17 +178,19 @@ def start_server(root: Path, checkpoints: Path, threads: int, workers: int = 1) 
 
 
 def http_batch(http: httpx.Client, items: list[dict], device: str, chunk: int, gzip_level: int = 0) -> float:
-    """Seconds to post ``items`` in requests of ``chunk``, JSON encoded by the client (gzip
-    level ``gzip_level``, 0 for none) as part of the time."""
+    """Seconds to post ``items`` in requests of ``chunk``, encoded as ``edgeperf.client`` does
+    (``encode_json``: orjson) as part of the time, gzip-compressed at ``gzip_level`` (0: none;
+    the client compresses bodies of 256 KB or more at level 1)."""
+    from edgeperf.client import encode_json
+
     t0 = time.perf_counter()
     for s in range(0, len(items), chunk):
-        body = {"items": items[s : s + chunk], "devices": device}
+        data = encode_json({"items": items[s : s + chunk], "devices": device})
+        headers = {"content-type": "application/json"}
         if gzip_level:
-            data = gzip.compress(json.dumps(body).encode(), gzip_level)
-            headers = {"content-type": "application/json", "content-encoding": "gzip"}
-            resp = http.post("/v1/predictions/batch", content=data, headers=headers)
-        else:
-            resp = http.post("/v1/predictions/batch", json=body)
+            data = gzip.compress(data, gzip_level)
+            headers["content-encoding"] = "gzip"
+        resp = http.post("/v1/predictions/batch", content=data, headers=headers)
         resp.raise_for_status()
         assert resp.json()["failed"] == 0, resp.text[:500]
     return time.perf_counter() - t0
@@ -329,10 +332,12 @@ def http_rows(
         items = [{"ir": pool[i % len(pool)]} for i in range(n)]
         print(row(name, n, http_batch(http, items, device, args.chunk), f"{args.chunk} per request"))
     items = [{"ir": docs[i % len(docs)]} for i in range(args.nb201)]
-    raw, packed = len(json.dumps(items[0])), len(gzip.compress(json.dumps(items[0]).encode(), 1))
+    from edgeperf.client import encode_json
+
+    raw, packed = len(encode_json(items[0])), len(gzip.compress(encode_json(items[0]), 1))
     print(
         row(
-            "HTTP ir NB201, gzip level 1",
+            "HTTP ir NB201, gzip 1 (client)",
             args.nb201,
             http_batch(http, items, device, args.chunk, gzip_level=1),
             f"{args.chunk} per request; {raw / 1000:.0f} KB -> {packed / 1000:.0f} KB per graph",

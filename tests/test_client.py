@@ -72,6 +72,32 @@ def test_upload_batch_and_devices(server, model_file):
     assert by_id["graph_id"] == graph["id"]
 
 
+def test_big_prediction_bodies_are_sent_gzip_compressed(server):
+    from edgeperf.client import GZIP_MIN_BYTES, encode_json
+
+    graphs = (nb201_graphs() * 16)[:16]  # about 24 KB of IR each
+    assert len(encode_json({"items": [{"ir": g.to_dict()} for g in graphs]})) > GZIP_MIN_BYTES
+    sent: list[tuple[str | None, int]] = []
+    with EdgePerfClient(server) as api, EdgePerfClient(server, gzip_min_bytes=None) as plain:
+        for client in (api, plain):
+            client._http.event_hooks["request"].append(
+                lambda req: sent.append((req.headers.get("content-encoding"), len(req.content))))
+        small = api.predict(graphs[0], device="dev-b")
+        packed = api.predict_batch(graphs, device="dev-b")
+        unpacked = plain.predict_batch(graphs, device="dev-b")
+    assert [enc for enc, _ in sent] == [None, "gzip", None]  # one graph stays under the threshold
+    assert sent[1][1] * 5 < sent[2][1]
+    assert packed["succeeded"] == 16 and packed["results"] == unpacked["results"]
+    assert small["predictions"] == packed["results"][0]["predictions"]
+
+
+def test_encode_json_is_compact_and_falls_back_for_what_orjson_refuses():
+    from edgeperf.client import encode_json
+
+    assert encode_json({"a": [1, 2.5, "x"]}) == b'{"a":[1,2.5,"x"]}'
+    assert json.loads(encode_json({1: 2**70})) == {"1": 2**70}  # int key, 70-bit int: json's reading
+
+
 def test_errors_are_typed_with_the_server_body(server, model_file):
     with EdgePerfClient(server) as api:
         with pytest.raises(EdgePerfError) as info:
