@@ -170,6 +170,21 @@ def test_calibrate_device_blends_in_a_kernel_sum_where_cross_validation_prefers_
     assert "kernels" not in few.meta
 
 
+def _latency(predictor, data, device: str) -> np.ndarray:
+    """Predicted latency (ms) of ``data`` on one device."""
+    return np.exp(predictor.predict_log(data, predictor.device_indices([device]))[0][:, 0, 0])
+
+
+def _calibrated(trained, device: str, data, y: np.ndarray, k: int):
+    """``calibrate_device`` on the first ``k`` graphs' latencies; the predictor and its record of the choice."""
+    from predictor.train import calibrate_device
+
+    values = np.full((k, 2), np.nan)
+    values[:, 0] = y[:k]
+    adapted = calibrate_device(trained, device, data[:k], values)
+    return adapted, adapted.meta["adapted"][device]
+
+
 def test_calibrate_device_takes_a_known_device_times_a_constant_when_cross_validation_clearly_prefers_it(
     trained, table
 ):
@@ -177,18 +192,12 @@ def test_calibrate_device_takes_a_known_device_times_a_constant_when_cross_valid
     # from "slow" explains it better on every held-out fold than a free row fitted on 20 graphs
     # (with noisy measurements the two tie here: the mixture prior finds "slow" too, and the row
     # stays with the GNN)
-    from predictor.train import calibrate_device
 
     data = [table.data[i] for i in range(120, 160)]
-    slow = np.exp(trained.predict_log(data, trained.device_indices(["slow"]))[0][:, 0, 0])
-    y = slow * 1.3
-    values = np.full((20, 2), np.nan)
-    values[:, 0] = y[:20]
-    adapted = calibrate_device(trained, "slow-ish", data[:20], values)
-    info = adapted.meta["adapted"]["slow-ish"]
+    slow = _latency(trained, data, "slow")
+    adapted, info = _calibrated(trained, "slow-ish", data, slow * 1.3, 20)
     assert info["method"] == "nearest" and info["cv_mse"]["nearest"] < info["cv_mse"]["gnn"]
-    pred = np.exp(adapted.predict_log(data[20:], adapted.device_indices(["slow-ish"]))[0][:, 0, 0])
-    assert metrics(pred, slow[20:] * 1.3)["mape"] < 0.1
+    assert metrics(_latency(adapted, data[20:], "slow-ish"), slow[20:] * 1.3)["mape"] < 0.1
     # the known devices answer as before
     known = trained.device_indices(["fast", "slow"])
     assert np.allclose(adapted.predict_log(data, known)[0], trained.predict_log(data, known)[0], rtol=1e-5)
@@ -199,7 +208,6 @@ def test_calibrate_device_fits_its_own_row_when_cross_validation_clearly_prefers
     # known device times one constant follows it (their ratio to it varies with each graph's mix of
     # work and nodes), a row fitted to it does, so the one-standard-error rule leaves the constant
     from predictor.features import featurize
-    from predictor.train import calibrate_device
     from tests.predictor.test_features import chain_graph, synthetic_latency
 
     rng = np.random.default_rng(11)
@@ -207,17 +215,13 @@ def test_calibrate_device_fits_its_own_row_when_cross_validation_clearly_prefers
               for _ in range(60)]
     data = [featurize(g) for g in graphs]
     y = np.array([synthetic_latency(g, 5e-7, 0.002) for g in graphs])
-    values = np.full((30, 2), np.nan)
-    values[:, 0] = y[:30]
-    adapted = calibrate_device(trained, "mixed", data[:30], values)
-    info = adapted.meta["adapted"]["mixed"]
+    adapted, info = _calibrated(trained, "mixed", data, y, 30)
     assert info["method"] == "gnn" and info["cv_mse"]["gnn"] < info["cv_mse"]["nearest"]
-    pred = np.exp(adapted.predict_log(data[30:], adapted.device_indices(["mixed"]))[0][:, 0, 0])
     best_constant = min(
-        metrics(np.exp(trained.predict_log(data[30:], trained.device_indices([d]))[0][:, 0, 0]) * c, y[30:])["mape"]
-        for d in ("fast", "slow") for c in [float(np.median(y[:30] / np.exp(
-            trained.predict_log(data[:30], trained.device_indices([d]))[0][:, 0, 0])))])
-    assert metrics(pred, y[30:])["mape"] < best_constant
+        metrics(_latency(trained, data[30:], d) * float(np.median(y[:30] / _latency(trained, data[:30], d))),
+                y[30:])["mape"]
+        for d in ("fast", "slow"))
+    assert metrics(_latency(adapted, data[30:], "mixed"), y[30:])["mape"] < best_constant
 
 
 def test_blend_weight_needs_a_clear_cross_validated_win():
