@@ -190,9 +190,7 @@ def test_calibrate_device_takes_a_known_device_times_a_constant_when_cross_valid
 ):
     # a new device that is exactly the known "slow" device 1.3x slower: the one-constant transfer
     # from "slow" explains it better on every held-out fold than a free row fitted on 20 graphs
-    # (with noisy measurements the two tie here: the mixture prior finds "slow" too, and the row
-    # stays with the GNN)
-
+    # (the simpler model, which the one-standard-error rule also keeps where the two tie)
     data = [table.data[i] for i in range(120, 160)]
     slow = _latency(trained, data, "slow")
     adapted, info = _calibrated(trained, "slow-ish", data, slow * 1.3, 20)
