@@ -123,3 +123,26 @@ async def test_a_calibrated_device_is_answered_by_its_calibrated_model(client, a
     assert value == pytest.approx(expected["predictions"]["new-board"]["latency"]["value"], rel=1e-4)
     everything = await client.post("/v1/predictions", json={"graph_id": target, "devices": "all"})
     assert set(everything.json()["predictions"]) == {"board-a", "board-b", "new-board"}
+
+
+def test_start_up_imports_the_front_ends(tmp_path):
+    # a fresh interpreter, as `edgeperf serve` starts: nothing has imported onnx before the lifespan
+    import subprocess
+    import sys
+
+    code = (
+        "import asyncio, sys\n"
+        "from service.main import create_app\n"
+        "app = create_app()\n"
+        "before = 'predictor.frontends.onnx' in sys.modules or 'onnx' in sys.modules\n"
+        "async def main():\n"
+        "    async with app.router.lifespan_context(app):\n"
+        "        pass\n"
+        "asyncio.run(main())\n"
+        "print(before, 'predictor.frontends.onnx' in sys.modules, 'predictor.frontends.tflite' in sys.modules)\n"
+    )
+    env = {"EDGEPERF_DATA_DIR": str(tmp_path), "EDGEPERF_ADMIN_KEY": "preload-admin-key-0123456789abcdef",
+           "EDGEPERF_SEED_REFERENCE_DEVICES": "false", "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["False", "True", "True"]
