@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--devices", nargs="*", default=None, help="restrict to these devices")
     ap.add_argument("--held-out", nargs="*", default=list(DEFAULT_HELD_OUT))
     ap.add_argument("--ks", nargs="*", type=int, default=[10, 50])
-    ap.add_argument("--max-graphs", type=int, default=None, help="graphs loaded per space")
+    ap.add_argument("--max-graphs", type=int, default=None, help="at most this many graphs loaded, the first ones read (shards are read space by space)")
     ap.add_argument("--max-train", type=int, default=None)
     ap.add_argument("--max-test", type=int, default=None)
     ap.add_argument("--epochs", type=int, default=TrainConfig.epochs)
@@ -103,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(message)s")
+    logging.getLogger("predictor.evaluate").setLevel(logging.INFO)  # a line per trained model, even without -v
 
     t0 = time.monotonic()
     if args.checkpoint:

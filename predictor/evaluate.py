@@ -16,6 +16,7 @@ splits are drawn from the training graphs).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -90,6 +91,8 @@ def compare(
     also rows per :func:`group_labels` group, as scenario ``<scenario>/<group>``)."""
     y = table.y[test_idx]
     labels = group_labels(table, test_idx) if per_group else None
+    started = time.monotonic()
+    log.info("%s: training on %d graphs, testing on %d", scenario, len(train_idx), len(test_idx))
     predictor = train_predictor(table, cfg, train_idx, name=f"eval-{scenario}")
     rows = _scored(scenario, "perfsage", table, y, labels, *gnn_predict(predictor, table, test_idx))
     train_data = [table.data[i] for i in train_idx]
@@ -97,6 +100,7 @@ def compare(
     for name in baselines:
         model = BASELINES[name]().fit(train_data, table.y[train_idx])
         rows += _scored(scenario, name, table, y, labels, model.predict(test_data))
+    log.info("%s: done in %.0f s", scenario, time.monotonic() - started)
     return rows, predictor
 
 
