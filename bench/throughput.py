@@ -8,7 +8,8 @@ architectures of the same size.
 
 Rows:
   in-process   ``featurize_many`` (IR documents, validated, straight to ``Data``) + ``Predictor.predict``,
-               timed apart; wall time and this process's CPU time (the machine may be shared)
+               timed apart; wall time and this process's CPU time (the machine may be shared); then
+               the NB201 batch split over one forked process per usable core (the in-process ceiling)
   HTTP ir      ``POST /v1/predictions/batch`` with IR documents, to a real uvicorn server, encoded
                as ``edgeperf.client`` encodes them (orjson) within the time; also gzip-encoded
                (level 1, what the client does for bodies of 256 KB or more), compressed within the time
@@ -131,6 +132,35 @@ def in_process(predictor: Predictor, docs: list[dict], n: int, device: str) -> d
     assert not any(isinstance(d, Exception) for d in data)
     return {"n": n, "featurize_s": t1 - t0, "forward_s": t2 - t1, "total_s": t2 - t0, "cpu_s": c2 - c0,
             "featurize_cpu_s": c1 - c0, "forward_cpu_s": c2 - c1}
+
+
+def in_processes(predictor: Predictor, docs: list[dict], n: int, device: str, processes: int) -> float:
+    """Wall seconds for ``processes`` forked copies of this process (one torch thread each) to
+    featurise and predict ``n`` graphs between them, each its share: the in-process ceiling of a
+    machine with that many cores, without any transport."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    start, done = ctx.Barrier(processes + 1), ctx.Queue()
+
+    def work(k: int) -> None:
+        torch.set_num_threads(1)
+        share = [docs[i % len(docs)] for i in range(k, n, processes)]
+        in_process(predictor, share[:8], 8, device)  # warm
+        start.wait()
+        done.put(in_process(predictor, share, len(share), device)["total_s"])
+
+    procs = [ctx.Process(target=work, args=(k,)) for k in range(processes)]
+    for p in procs:
+        p.start()
+    start.wait()
+    t0 = time.perf_counter()
+    for _ in procs:
+        done.get(timeout=600)
+    wall = time.perf_counter() - t0
+    for p in procs:
+        p.join(timeout=30)
+    return wall
 
 
 # -- HTTP --------------------------------------------------------------------------------
@@ -295,6 +325,11 @@ def main() -> int:
                 f"forward {r['forward_cpu_s']:.2f})",
             )
         )
+
+    if "inprocess" in parts and len(os.sched_getaffinity(0)) > 1:
+        k = len(os.sched_getaffinity(0))
+        wall = in_processes(predictor, docs, args.nb201, device, k)
+        print(row(f"in-process NB201, {k} processes", args.nb201, wall, "forked, one torch thread and 1/k of the graphs each"))
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
