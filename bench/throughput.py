@@ -30,7 +30,6 @@ graphs (weights' quality does not change the cost of a forward pass).
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import random
@@ -47,6 +46,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from edgeperf.client import encode_body  # noqa: E402
 from predictor.artifacts import Predictor, load_checkpoint, load_default_predictors, save_checkpoint  # noqa: E402
 from predictor.features import featurize, featurize_many  # noqa: E402
 from predictor.graph.ir import Graph, gc_paused  # noqa: E402
@@ -207,19 +207,13 @@ def start_server(root: Path, checkpoints: Path, threads: int, workers: int = 1) 
     raise RuntimeError("server not ready after 120 s")
 
 
-def http_batch(http: httpx.Client, items: list[dict], device: str, chunk: int, gzip_level: int = 0) -> float:
+def http_batch(http: httpx.Client, items: list[dict], device: str, chunk: int, compress: bool = False) -> float:
     """Seconds to post ``items`` in requests of ``chunk``, encoded as ``edgeperf.client`` does
-    (``encode_json``: orjson) as part of the time, gzip-compressed at ``gzip_level`` (0: none;
-    the client compresses bodies of 256 KB or more at level 1)."""
-    from edgeperf.client import encode_json
-
+    (``encode_body``: orjson; ``compress``: gzip level 1, which the client does for bodies of
+    256 KB or more) as part of the time."""
     t0 = time.perf_counter()
     for s in range(0, len(items), chunk):
-        data = encode_json({"items": items[s : s + chunk], "devices": device})
-        headers = {"content-type": "application/json"}
-        if gzip_level:
-            data = gzip.compress(data, gzip_level)
-            headers["content-encoding"] = "gzip"
+        data, headers = encode_body({"items": items[s : s + chunk], "devices": device}, 0 if compress else None)
         resp = http.post("/v1/predictions/batch", content=data, headers=headers)
         resp.raise_for_status()
         assert resp.json()["failed"] == 0, resp.text[:500]
@@ -342,7 +336,7 @@ def main() -> int:
                     http_rows(http, docs, mnet, device, args)
                     clients = args.clients or args.server_workers
                     items = [{"ir": docs[i % len(docs)]} for i in range(args.nb201)]
-                    bodies = [gzip.compress(json.dumps({"items": items[s : s + args.chunk], "devices": device}).encode(), 1)
+                    bodies = [encode_body({"items": items[s : s + args.chunk], "devices": device}, 0)[0]
                               for s in range(0, len(items), args.chunk)]
                     http_concurrent(base, bodies[: 2 * clients], clients)  # every process warm
                     print(row(f"HTTP ir NB201, {clients} client(s)", args.nb201, http_concurrent(base, bodies, clients),
@@ -367,14 +361,12 @@ def http_rows(
         items = [{"ir": pool[i % len(pool)]} for i in range(n)]
         print(row(name, n, http_batch(http, items, device, args.chunk), f"{args.chunk} per request"))
     items = [{"ir": docs[i % len(docs)]} for i in range(args.nb201)]
-    from edgeperf.client import encode_json
-
-    raw, packed = len(encode_json(items[0])), len(gzip.compress(encode_json(items[0]), 1))
+    raw, packed = len(encode_body(items[0], None)[0]), len(encode_body(items[0], 0)[0])
     print(
         row(
             "HTTP ir NB201, gzip 1 (client)",
             args.nb201,
-            http_batch(http, items, device, args.chunk, gzip_level=1),
+            http_batch(http, items, device, args.chunk, compress=True),
             f"{args.chunk} per request; {raw / 1000:.0f} KB -> {packed / 1000:.0f} KB per graph",
         )
     )

@@ -56,6 +56,17 @@ def encode_json(body: Any) -> bytes:
         return json.dumps(body, separators=(",", ":")).encode()
 
 
+def encode_body(body: Any, gzip_min_bytes: int | None = GZIP_MIN_BYTES) -> tuple[bytes, dict[str, str]]:
+    """A JSON request body as sent: :func:`encode_json`, gzip-compressed (level 1) when it is at
+    least ``gzip_min_bytes`` long (None: never, 0: always), and its headers."""
+    data = encode_json(body)
+    headers = {"content-type": "application/json"}
+    if gzip_min_bytes is not None and len(data) >= gzip_min_bytes:
+        data = gzip.compress(data, 1)
+        headers["content-encoding"] = "gzip"
+    return data, headers
+
+
 def to_ir_document(model: ModelLike, input_shapes: dict[str, list[int]] | None = None) -> dict[str, Any]:
     """An IR document from a model file path, file bytes, an IR ``Graph`` or a document."""
     if isinstance(model, dict):
@@ -109,14 +120,9 @@ class EdgePerfClient:
 
     # -- requests -----------------------------------------------------------------
     def _call(self, method: str, path: str, body: Any = None, **kwargs: Any) -> Any:
-        """One request; ``body``: a JSON body, encoded by :func:`encode_json` and gzip-compressed
-        from ``gzip_min_bytes`` on."""
+        """One request; ``body``: a JSON body, sent as :func:`encode_body` makes it."""
         if body is not None:
-            data = encode_json(body)
-            headers = {"content-type": "application/json"}
-            if self.gzip_min_bytes is not None and len(data) >= self.gzip_min_bytes:
-                data = gzip.compress(data, 1)
-                headers["content-encoding"] = "gzip"
+            data, headers = encode_body(body, self.gzip_min_bytes)
             kwargs.update(content=data, headers=headers)
         try:
             resp = self._http.request(method, path, **kwargs)
