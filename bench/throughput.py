@@ -13,8 +13,10 @@ Rows:
   HTTP ir      ``POST /v1/predictions/batch`` with IR documents, to a real uvicorn server, encoded
                as ``edgeperf.client`` encodes them (orjson) within the time; also gzip-encoded
                (level 1, what the client does for bodies of 256 KB or more), compressed within the time
+  HTTP columns the same graphs in the columns form (``predictor.columns``: what the predictor reads,
+               packed arrays), made from the IR documents and gzip-encoded by the client within the time
   HTTP id      the same graphs uploaded first and sent by id (features cached by graph hash)
-  HTTP ir, N client(s)  the NB201 batch as gzip bodies encoded before timing, posted by N
+  HTTP ir / columns, N client(s)  the NB201 batch as gzip bodies encoded before timing, posted by N
                concurrent clients to ``--server-workers`` API processes
 ResNet-50: ``POST /v1/predictions/upload`` of the exported file (~100 MB with weights), cold and
 repeated, and ``EdgePerfClient.predict`` (local parse, structure sent).
@@ -47,6 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from edgeperf.client import encode_body  # noqa: E402
+from predictor.columns import to_columns  # noqa: E402
 from predictor.artifacts import Predictor, load_checkpoint, load_default_predictors, save_checkpoint  # noqa: E402
 from predictor.features import featurize, featurize_many  # noqa: E402
 from predictor.graph.ir import Graph, gc_paused  # noqa: E402
@@ -207,13 +210,18 @@ def start_server(root: Path, checkpoints: Path, threads: int, workers: int = 1) 
     raise RuntimeError("server not ready after 120 s")
 
 
-def http_batch(http: httpx.Client, items: list[dict], device: str, chunk: int, compress: bool = False) -> float:
+def http_batch(http: httpx.Client, items: list[dict], device: str, chunk: int, compress: bool = False,
+               columns: bool = False) -> float:
     """Seconds to post ``items`` in requests of ``chunk``, encoded as ``edgeperf.client`` does
     (``encode_body``: orjson; ``compress``: gzip level 1, which the client does for bodies of
-    256 KB or more) as part of the time."""
+    256 KB or more) as part of the time; ``columns``: each IR document turned into its columns
+    form (``predictor.columns.to_columns``, what ``EdgePerfClient.predict_batch`` sends) within the time."""
     t0 = time.perf_counter()
     for s in range(0, len(items), chunk):
-        data, headers = encode_body({"items": items[s : s + chunk], "devices": device}, 0 if compress else None)
+        part = items[s : s + chunk]
+        if columns:
+            part = [{"columns": to_columns(it["ir"])} for it in part]
+        data, headers = encode_body({"items": part, "devices": device}, 0 if compress else None)
         resp = http.post("/v1/predictions/batch", content=data, headers=headers)
         resp.raise_for_status()
         assert resp.json()["failed"] == 0, resp.text[:500]
@@ -341,6 +349,13 @@ def main() -> int:
                     http_concurrent(base, bodies[: 2 * clients], clients)  # every process warm
                     print(row(f"HTTP ir NB201, {clients} client(s)", args.nb201, http_concurrent(base, bodies, clients),
                               f"{args.chunk} per request, bodies gzip-encoded before the clock starts"))
+                    items = [{"columns": to_columns(docs[i % len(docs)])} for i in range(args.nb201)]
+                    bodies = [encode_body({"items": items[s : s + args.chunk], "devices": device}, 0)[0]
+                              for s in range(0, len(items), args.chunk)]
+                    http_concurrent(base, bodies[: 2 * clients], clients)
+                    print(row(f"HTTP columns NB201, {clients} client(s)", args.nb201,
+                              http_concurrent(base, bodies, clients),
+                              f"{args.chunk} per request, bodies made and gzip-encoded before the clock starts"))
                 if "resnet" in parts:
                     resnet_rows(http, base, device)
         finally:
@@ -370,6 +385,14 @@ def http_rows(
             f"{args.chunk} per request; {raw / 1000:.0f} KB -> {packed / 1000:.0f} KB per graph",
         )
     )
+    for name, pool, n in (
+        ("HTTP columns NB201", docs, args.nb201),
+        ("HTTP columns MobileNetV2", [mnet], args.mobilenet),
+    ):
+        items = [{"ir": pool[i % len(pool)]} for i in range(n)]
+        one = len(encode_body({"columns": to_columns(pool[0])}, None)[0])
+        print(row(name, n, http_batch(http, items, device, args.chunk, compress=True, columns=True),
+                  f"{args.chunk} per request, made and gzipped by the client in the time; {one / 1000:.0f} KB per graph"))
     ids = upload_ids(http, [zoo_file("mobilenet_v2")])
     http_batch(http, [{"graph_id": ids[0]}], device, 1)  # featurised once, then cached
     items = [{"graph_id": ids[0]}] * args.mobilenet

@@ -448,6 +448,18 @@ def _int64(parts: Iterable[list[Any]]) -> np.ndarray:
     return np.frombuffer(out, dtype=np.int64)
 
 
+def _field(docs: Sequence[_Doc], name: str, loose: bool = False) -> np.ndarray:
+    """One field of every document, concatenated: int64, or float64 with ``loose`` (values read
+    like ``int()``, see :func:`_int_column`). A field is a list (gathered from a document) or an
+    int64 array (decoded from the columns form, :mod:`predictor.columns`)."""
+    parts = [getattr(g, name) for g in docs]
+    if not any(isinstance(p, np.ndarray) for p in parts):
+        return _int_column(parts) if loose else _int64(parts)
+    arrays = [p if isinstance(p, np.ndarray) else (_int_column([p]) if loose else _int64([p])) for p in parts]
+    out = np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int64)
+    return out.astype(np.float64) if loose else out.astype(np.int64, copy=False)
+
+
 def _peak_live(out_bytes: np.ndarray, edges: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """Per node: the graph's peak of live activation bytes on the node where it occurs, else 0.
 
@@ -466,8 +478,14 @@ def _peak_live(out_bytes: np.ndarray, edges: np.ndarray, offsets: np.ndarray) ->
         last = np.where(consumed >= 0, consumed, last)
     diff = np.zeros(total + 1)
     diff[:total] += out_bytes
-    np.add.at(diff, np.maximum(last, index) + 1, -out_bytes)
-    live = np.cumsum(diff)[:total]
+    freed = np.maximum(last, index) + 1  # where a tensor's bytes leave the running sum
+    if np.abs(out_bytes).sum() < 2.0**53:  # whole numbers, every sum exact: one running sum for all graphs
+        np.add.at(diff, freed, -out_bytes)
+        live = np.cumsum(diff)[:total]
+    else:  # sums this big round: each graph's running sum on its own, or one graph's bytes shift the next's
+        inside = freed < np.repeat(offsets[1:], sizes)
+        np.add.at(diff, freed[inside], -out_bytes[inside])
+        live = np.concatenate([np.cumsum(diff[a:b]) for a, b in zip(offsets[:-1], offsets[1:], strict=True)])
     peak = np.maximum.reduceat(live, starts)
     first = np.minimum.reduceat(np.where(live >= np.repeat(peak, sizes) - 1e-6, index, total), starts)
     out = np.zeros(total)
@@ -483,13 +501,13 @@ def _featurize_docs(docs: Sequence[_Doc]) -> list[Data]:
     n_edges = np.array([len(g.edges) for g in docs], dtype=np.int64)
     all_edges = np.concatenate([g.edges for g in docs]) + np.repeat(offsets[:-1], n_edges)[:, None]
 
-    codes = _int64(g.codes for g in docs)
-    ints = _int_column([g.ints for g in docs]).reshape(total, 5)
-    attrs = _int_column([g.attrs for g in docs]).reshape(total, 5)
-    counts = _int64(g.counts for g in docs).reshape(total, 3).astype(np.float64)
-    nhwc = _int64(g.nhwc for g in docs).astype(bool)
-    lens = _int64(g.lens for g in docs)
-    dims = _int_column([g.dims for g in docs])
+    codes = _field(docs, "codes")
+    ints = _field(docs, "ints", loose=True).reshape(total, 5)
+    attrs = _field(docs, "attrs", loose=True).reshape(total, 5)
+    counts = _field(docs, "counts").reshape(total, 3).astype(np.float64)
+    nhwc = _field(docs, "nhwc").astype(bool)
+    lens = _field(docs, "lens")
+    dims = _field(docs, "dims", loose=True)
     i_numel, i_rank, i_ch, i_sp = _tensor_stats(lens, dims, np.repeat(nhwc, 2))
     raw: dict[str, np.ndarray] = {
         "flops": ints[:, 0], "macs": ints[:, 1], "params": ints[:, 2],
@@ -578,7 +596,9 @@ def _featurize(
     gathered: list[_Doc | IRError] = []
     for item in graphs:
         try:
-            if isinstance(item, Graph):
+            if isinstance(item, _Doc):  # already gathered (the columns form, predictor.columns)
+                gathered.append(item)
+            elif isinstance(item, Graph):
                 gathered.append(_gather(item.to_dict(), None, scan))
             else:
                 gathered.append(_gather(item, max_nodes, scan))

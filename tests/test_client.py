@@ -83,12 +83,27 @@ def test_big_prediction_bodies_are_sent_gzip_compressed(server):
             client._http.event_hooks["request"].append(
                 lambda req: sent.append((req.headers.get("content-encoding"), len(req.content))))
         small = api.predict(graphs[0], device="dev-b")
-        packed = api.predict_batch(graphs, device="dev-b")
-        unpacked = plain.predict_batch(graphs, device="dev-b")
+        packed = api.predict_batch(graphs, device="dev-b", encoding="ir")
+        unpacked = plain.predict_batch(graphs, device="dev-b", encoding="ir")
     assert [enc for enc, _ in sent] == [None, "gzip", None]  # one graph stays under the threshold
     assert sent[1][1] * 5 < sent[2][1]
     assert packed["succeeded"] == 16 and packed["results"] == unpacked["results"]
     assert small["predictions"] == packed["results"][0]["predictions"]
+
+
+def test_batches_are_sent_in_the_columns_form_by_default(server, model_file):
+    graphs = [model_file, *nb201_graphs()[:4]]
+    sent: list[dict] = []
+    with EdgePerfClient(server, gzip_min_bytes=None) as api:
+        api._http.event_hooks["request"].append(lambda req: sent.append(json.loads(req.content)))
+        columns = api.predict_batch(graphs, devices=["dev-a", "dev-b"])
+        documents = api.predict_batch(graphs, devices=["dev-a", "dev-b"], encoding="ir")
+        with pytest.raises(ValueError):
+            api.predict_batch(graphs, device="dev-a", encoding="xml")
+    assert [set(item) for item in sent[0]["items"]] == [{"columns"}] * 5
+    assert [set(item) for item in sent[1]["items"]] == [{"ir"}] * 5
+    assert len(json.dumps(sent[0])) * 2 < len(json.dumps(sent[1]))
+    assert columns == documents and columns["succeeded"] == 5
 
 
 def test_encode_json_is_compact_and_falls_back_for_what_orjson_refuses():

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from torch_geometric.data import Data
 
 from predictor.artifacts import Predictor
+from predictor.columns import from_columns as read_columns
 from predictor.features import DocScan, featurize_scanned
 from predictor.graph.ir import IRError
 from service.errors import NotFound
@@ -54,11 +55,32 @@ def from_ir(doc: dict[str, Any], max_nodes: int | None = 200_000) -> Prepared:
     return item
 
 
-def from_irs(docs: list[dict[str, Any]], max_nodes: int) -> list[Prepared | IRError]:
-    """Many IR documents featurised in one batch (no Graph objects built); a malformed one
-    gives its ``IRError`` in its place."""
-    return [item if isinstance(item, IRError) else _prepare(*item)
-            for item in featurize_scanned(docs, max_nodes=max_nodes)]
+def from_columns(doc: dict[str, Any], max_nodes: int | None = 200_000) -> Prepared:
+    """Check a columns document (:mod:`predictor.columns`) and featurise it; bad -> ``IRError`` (4xx)."""
+    [item] = from_irs([doc], max_nodes, ["columns"])
+    if isinstance(item, IRError):
+        raise item
+    return item
+
+
+def from_irs(docs: list[dict[str, Any]], max_nodes: int | None,
+             kinds: list[str] | None = None) -> list[Prepared | IRError]:
+    """Many IR documents (or, where ``kinds`` says ``"columns"``, columns documents) featurised in
+    one batch (no Graph objects built); a malformed one gives its ``IRError`` in its place."""
+    items: list[Any] = list(docs)
+    for i, kind in enumerate(kinds or ()):
+        if kind == "columns":
+            try:
+                items[i] = read_columns(docs[i], max_nodes)
+            except IRError as exc:
+                items[i] = exc
+    todo = [d for d in items if not isinstance(d, IRError)]
+    done = iter(featurize_scanned(todo, max_nodes=max_nodes))
+    return [d if isinstance(d, IRError) else _prepared(next(done)) for d in items]
+
+
+def _prepared(item: tuple[Data, DocScan] | IRError) -> Prepared | IRError:
+    return item if isinstance(item, IRError) else _prepare(*item)
 
 
 def from_graph_ids(session: Session, ids: list[int], cache: FeatureCache) -> dict[int, Prepared | NotFound]:

@@ -45,25 +45,40 @@ class PredictionOptions(BaseModel):
         return list(dict.fromkeys(value))
 
 
+COLUMNS_DESCRIPTION = (
+    "the graph in the columns form (predictor.columns.to_columns: what featurisation reads, as packed "
+    "base64 arrays; about 5x faster to read than an IR document)"
+)
+SOURCES = "graph_id (an uploaded graph), ir (an IR document) and columns (the columns form)"
+
+
+def sources_given(item: Any) -> int:
+    """How many of ``graph_id``, ``ir`` and ``columns`` a request or batch item gives."""
+    return sum(v is not None for v in (item.graph_id, item.ir, item.columns))
+
+
 class PredictionRequest(PredictionOptions):
-    """Exactly one of ``graph_id`` (an uploaded graph) and ``ir`` (an IR document)."""
+    """Exactly one of ``graph_id`` (an uploaded graph), ``ir`` (an IR document) and ``columns``."""
 
     graph_id: int | None = Field(None, ge=1, le=MAX_ID)
     ir: dict[str, Any] | None = Field(None, description="predictor.graph.ir.Graph.to_dict() (structure only)")
+    columns: dict[str, Any] | None = Field(None, description=COLUMNS_DESCRIPTION)
     breakdown: bool = Field(False, description="add per-layer contributions")
 
     @model_validator(mode="after")
     def _one_source(self) -> PredictionRequest:
-        if (self.graph_id is None) == (self.ir is None):
-            raise ValueError("give exactly one of graph_id (an uploaded graph) and ir (an IR document)")
+        if sources_given(self) != 1:
+            raise ValueError(f"give exactly one of {SOURCES}")
         return self
 
 
 class BatchItem(BaseModel):
-    """One graph of a batch: ``graph_id`` or ``ir`` (checked per item, errors reported per item)."""
+    """One graph of a batch: ``graph_id``, ``ir`` or ``columns`` (checked per item, errors reported
+    per item)."""
 
     graph_id: int | None = Field(None, ge=1, le=MAX_ID)
     ir: dict[str, Any] | None = None
+    columns: dict[str, Any] | None = Field(None, description=COLUMNS_DESCRIPTION)
 
 
 class BatchRequest(PredictionOptions):

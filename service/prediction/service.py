@@ -20,12 +20,13 @@ from service.prediction.prepare import (
     Prepared,
     distance_warning,
     from_graph_id,
+    from_columns,
     from_graph_ids,
     from_ir,
     from_irs,
 )
 from service.prediction.registry import PredictorRegistry
-from service.prediction.schemas import BatchItem, BatchRequest, PredictionRequest
+from service.prediction.schemas import SOURCES, BatchItem, BatchRequest, PredictionRequest, sources_given
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +171,8 @@ def predict(session: Session, registry: PredictorRegistry, body: PredictionReque
     devices = resolve_devices(session, registry, body.devices)
     if body.graph_id is not None:
         item = from_graph_id(session, body.graph_id, registry.cache)
+    elif body.columns is not None:
+        item = from_columns(body.columns, max_nodes)
     else:
         assert body.ir is not None  # the schema demands exactly one
         item = from_ir(body.ir, max_nodes)
@@ -180,7 +183,7 @@ def predict(session: Session, registry: PredictorRegistry, body: PredictionReque
         body.targets,
         body.breakdown,
         started,
-        {"source": "graph_id" if body.graph_id else "ir"},
+        {"source": "graph_id" if body.graph_id else "columns" if body.columns is not None else "ir"},
     )
 
 
@@ -246,8 +249,10 @@ def predict_batch(
     results: list[dict[str, Any]] = []
     good: list[tuple[int, Prepared]] = []
     with gc_paused():  # many graphs' objects at once: see predictor.graph.ir.gc_paused
-        docs = {i: it.ir for i, it in enumerate(body.items) if it.ir is not None and it.graph_id is None}
-        irs = dict(zip(docs, from_irs(list(docs.values()), max_nodes), strict=True))  # one featurising pass
+        docs = {i: it.ir if it.ir is not None else it.columns for i, it in enumerate(body.items)
+                if sources_given(it) == 1 and it.graph_id is None}
+        kinds = ["columns" if body.items[i].columns is not None else "ir" for i in docs]
+        irs = dict(zip(docs, from_irs(list(docs.values()), max_nodes, kinds), strict=True))  # one featurising pass
         for i, it in enumerate(body.items):
             try:
                 good.append((i, _batch_item(stored, it, irs.get(i))))
@@ -300,9 +305,10 @@ def predict_batch(
 def _batch_item(
     stored: dict[int, Prepared | NotFound], item: BatchItem, from_ir: Prepared | IRError | None
 ) -> Prepared:
-    """A batch item's prepared graph: stored (by id) or its IR document's (featurised with the others)."""
-    if (item.graph_id is None) == (item.ir is None):
-        raise ServiceError("give exactly one of graph_id and ir", 422, "validation_error")
+    """A batch item's prepared graph: stored (by id) or its IR or columns document's (featurised
+    with the others)."""
+    if sources_given(item) != 1:
+        raise ServiceError(f"give exactly one of {SOURCES}", 422, "validation_error")
     if item.graph_id is not None:
         found = stored[item.graph_id]
         if isinstance(found, NotFound):

@@ -93,6 +93,46 @@ async def test_breakdown_per_layer_sums_to_the_prediction(client):
     assert set(body["breakdown"]["dev-b"]) == {"latency"}  # nothing for unavailable targets
 
 
+async def test_columns_documents_are_answered_like_their_ir(client):
+    from predictor.columns import to_columns
+
+    doc = ir(3)
+    doc["nodes"][1]["op"] = "unknown:FancyOp"
+    doc["nodes"][5]["outputs"][-1]["shape"] = None
+    devices = ["dev-a", "dev-b"]
+    by_ir = (await client.post("/v1/predictions", json={"ir": doc, "devices": devices, "breakdown": True})).json()
+    by_columns = await client.post(
+        "/v1/predictions", json={"columns": to_columns(doc, names=True), "devices": devices, "breakdown": True}
+    )
+    assert by_columns.status_code == 200, by_columns.text
+    assert by_columns.json() == by_ir  # predictions, warnings (unknown op, unresolved shape), breakdown
+    items = [{"ir": ir(i)} for i in range(4)]
+    batch_ir = (await client.post("/v1/predictions/batch", json={"items": items, "devices": devices})).json()
+    columns = [{"columns": to_columns(it["ir"])} for it in items]
+    batch_columns = (await client.post("/v1/predictions/batch", json={"items": columns, "devices": devices})).json()
+    assert batch_columns == batch_ir and batch_ir["succeeded"] == 4
+
+
+async def test_bad_columns_documents_are_4xx_naming_the_field(client):
+    from predictor.columns import to_columns
+
+    good = to_columns(ir(0))
+    items = [{"columns": good}, {"columns": {**good, "edges": "AAAA"}}, {"columns": {**good, "columns": 9}},
+             {"columns": good, "ir": ir(0)}]
+    resp = await client.post("/v1/predictions/batch", json={"items": items, "devices": "dev-a"})
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert (body["succeeded"], body["failed"]) == (1, 3)
+    errors = [r["error"] for r in body["results"][1:]]
+    assert [e["error"] for e in errors[:2]] == ["invalid_ir", "invalid_ir"]
+    assert "columns document: edges " in errors[0]["detail"] and "columns document: columns " in errors[1]["detail"]
+    assert errors[2]["error"] == "validation_error" and "exactly one of" in errors[2]["detail"]
+    not_object = await client.post("/v1/predictions/batch", json={"items": [{"columns": [1]}], "devices": "dev-a"})
+    assert "items.0.columns" in assert_error(not_object, 422, "validation_error")["detail"]  # as for ir
+    single = await client.post("/v1/predictions", json={"columns": {**good, "op": "!"}, "devices": "dev-a"})
+    assert "columns document: op " in assert_error(single, 422, "invalid_ir")["detail"]
+
+
 async def test_stored_graph_by_id_is_featurised_once(client, app):
     up = await client.post(
         "/v1/graphs", files={"file": ("net.onnx", onnx_bytes(), "application/octet-stream")}
