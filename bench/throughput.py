@@ -49,8 +49,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from edgeperf.client import encode_body  # noqa: E402
-from predictor.columns import to_columns  # noqa: E402
 from predictor.artifacts import Predictor, load_checkpoint, load_default_predictors, save_checkpoint  # noqa: E402
+from predictor.columns import to_columns  # noqa: E402
 from predictor.features import featurize, featurize_many  # noqa: E402
 from predictor.graph.ir import Graph, gc_paused  # noqa: E402
 

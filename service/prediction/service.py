@@ -19,8 +19,8 @@ from service.prediction import repository
 from service.prediction.prepare import (
     Prepared,
     distance_warning,
-    from_graph_id,
     from_columns,
+    from_graph_id,
     from_graph_ids,
     from_ir,
     from_irs,
