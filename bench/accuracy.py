@@ -99,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--checkpoint", default=None,
                     help="no training: score this trained checkpoint on the zoo records of its devices "
                          "(real architectures it never saw; scenario c), e.g. predictor/checkpoints/cpu-reference.pt")
+    ap.add_argument("--by-novelty", action="store_true",
+                    help="with --checkpoint: also a table for the zoo networks the service warns about (nodes of "
+                         "kinds no training graph had, novel_nodes) and one for the rest")
     ap.add_argument("--json", default=None, help="also write every row to this JSON file")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
@@ -171,7 +174,17 @@ def score_checkpoint(args: argparse.Namespace, t0: float) -> int:
           f"(loaded in {time.monotonic() - t0:.0f}s)")
     test = np.arange(len(table.keys))
     labels = evaluate.group_labels(table, test) if args.per_space else None
-    rows = evaluate._scored("zoo", "perfsage", table, table.y, labels, *evaluate.gnn_predict(pred, table, test))
+    scored = evaluate.gnn_predict(pred, table, test)
+    rows = evaluate._scored("zoo", "perfsage", table, table.y, labels, *scored)
+    if args.by_novelty:
+        unseen = [pred.unseen_kinds(d) for d in table.data]
+        if any(u is None for u in unseen):
+            print(f"{args.checkpoint} records no node kinds (add them: edgeperf train --node-kinds)")
+        else:
+            novel = np.array(["novel" if u.any() else "familiar" for u in unseen])
+            print(f"novel_nodes warning on {int((novel == 'novel').sum())} of {len(novel)} zoo graphs")
+            rows += [r for r in evaluate._scored("zoo", "perfsage", table, table.y, novel, *scored)
+                     if r["scenario"] != "zoo"]
     print_table(rows, args.per_device)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))

@@ -31,6 +31,7 @@ from predictor.features import (
     GRAPH_FEATURES,
     N_OP_COLS,
     featurize_many,
+    node_kinds,
 )
 from predictor.graph.ir import Graph, IRError
 from predictor.models.perf_sage import PerfSAGE
@@ -50,6 +51,8 @@ BATCH_NODES = 8192
 #: the same before saving and after loading)
 _SAVE_KEYS = frozenset({"format", "version", "name", "model", "config", "feature_schema_version",
                         "devices", "targets", "units", "available"})
+#: Metadata that changes what serving warns about, not what it predicts: not part of the version.
+_UNVERSIONED = frozenset({"node_kinds"})
 
 
 class CheckpointError(ValueError):
@@ -88,7 +91,7 @@ class Predictor:
         explicit = self.meta.get("version")
         if explicit:
             return str(explicit)
-        keep = {k: v for k, v in self.meta.items() if k not in _SAVE_KEYS}
+        keep = {k: v for k, v in self.meta.items() if k not in _SAVE_KEYS and k not in _UNVERSIONED}
         keep["devices"] = self.devices
         digest = hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()
         return f"{self.name}-{digest[:10]}"
@@ -137,6 +140,17 @@ class Predictor:
         dev = torch.as_tensor(device_idx, dtype=torch.long).unsqueeze(0)
         contribs = [m(batch.x, batch.edge_index, batch.batch, dev, batch.graph_attr)[1] for m in self.members]
         return torch.stack(contribs).mean(0).numpy()
+
+    def unseen_kinds(self, data: Data) -> np.ndarray | None:
+        """``bool [N]``: the nodes of ``data`` whose kind (:func:`predictor.features.node_kinds`) no
+        training graph had; None when the checkpoint does not record its kinds (``meta["node_kinds"]``)."""
+        known = self.__dict__.get("_known_kinds")
+        if known is None:
+            known = np.asarray(self.meta.get("node_kinds") or [], dtype=np.int64)
+            self.__dict__["_known_kinds"] = known
+        if not known.size:
+            return None
+        return ~np.isin(node_kinds(data), known, assume_unique=False)
 
     def interval(self, mu: np.ndarray, sigma: np.ndarray, device_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         half = self.q[device_idx][None] * np.maximum(sigma, SIGMA_FLOOR)
@@ -362,6 +376,12 @@ def graph_feature_stats(data: Sequence[Data]) -> dict[str, Any]:
         "std": attrs.std(0).tolist(),
         "graphs": int(attrs.shape[0]),
     }
+
+
+def node_kind_stats(data: Sequence[Data]) -> list[int]:
+    """The node kinds (:func:`predictor.features.node_kinds`) of the training graphs, sorted, kept in
+    ``meta["node_kinds"]`` so that serving can warn about nodes of a kind never trained on."""
+    return np.unique(np.concatenate([node_kinds(d) for d in data])).tolist() if data else []
 
 
 def conformal_q(scores: np.ndarray, coverage: float = COVERAGE) -> float:

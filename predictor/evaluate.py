@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -383,7 +384,8 @@ def load_records(source: str, devices: Sequence[str] | None = None, limit: int |
                  drift: bool = False, measured: tuple[str, str] | None = None) -> list:
     """Records of a named source: ``help-cache:<path>[:spaces]`` (IR cache written by
     :func:`build_help_cache`), ``corpus`` (our measured corpus, sealed shards plus
-    the records still in run journals) or ``corpus+help``. ``measured``: corpus records measured
+    the records still in run journals), ``corpus+help`` or ``corpus-root:<dir>`` (the sealed
+    records of another corpus root). ``measured``: corpus records measured
     in this UTC window only (see :func:`corpus_records`)."""
     if source.startswith("help-cache:"):
         _, path, *rest = source.split(":")
@@ -392,4 +394,8 @@ def load_records(source: str, devices: Sequence[str] | None = None, limit: int |
     if source in ("corpus", "corpus+help"):
         return corpus_records(include_help=source == "corpus+help", include_pending=True, limit=limit, drift=drift,
                               devices=devices, measured=measured)
-    raise ValueError(f"unknown data source {source!r}: use help-cache:<path>[:nb201,fbnet], corpus, corpus+help")
+    if source.startswith("corpus-root:"):  # a scratch corpus, e.g. a re-measurement (--root of dataset measure)
+        return corpus_records(include_help=False, limit=limit, drift=drift, devices=devices, measured=measured,
+                              root=Path(source.split(":", 1)[1]))
+    raise ValueError(f"unknown data source {source!r}: use help-cache:<path>[:nb201,fbnet], corpus, corpus+help, "
+                     "corpus-root:<dir>")

@@ -638,6 +638,27 @@ def featurize(graph: Graph | Mapping[str, Any], *, max_nodes: int | None = 200_0
     return out
 
 
+_KIND_COLS = tuple(N_OP_COLS + NUMERIC_FEATURES.index(c) for c in ("kernel_h", "kernel_w", "stride"))
+_KIND_SCALES = np.array([7.0, 7.0, 2.0])
+
+
+def node_kinds(data: Data) -> np.ndarray:
+    """``int64 [N]``: each node's kind, its op column with its kernel height, kernel width and
+    stride (each clipped to 0..99), as one code: what :func:`describe_kind` reads back. The
+    service warns about a graph whose nodes are of kinds no training graph had (an 11x11 stride-4
+    convolution where training only saw 3x3 and 5x5 ones)."""
+    x = data.x.numpy()
+    op = data.op_col.numpy() if getattr(data, "op_col", None) is not None else x[:, :N_OP_COLS].argmax(1)
+    geometry = np.clip(np.rint(x[:, list(_KIND_COLS)] * _KIND_SCALES), 0, 99).astype(np.int64)
+    return op.astype(np.int64) * 1_000_000 + geometry[:, 0] * 10_000 + geometry[:, 1] * 100 + geometry[:, 2]
+
+
+def describe_kind(code: int, op: str) -> str:
+    """A node kind (:func:`node_kinds`) as text, e.g. ``conv 11x11/4`` (``op``: the node's op name)."""
+    kh, kw, stride = (code // 10_000) % 100, (code // 100) % 100, code % 100
+    return f"{op} {kh}x{kw}/{stride}" if kh or kw else op
+
+
 def op_histogram_vector(graph: Graph) -> np.ndarray:
     """Counts of each one-hot op column (for graph-level baselines)."""
     return np.bincount([op_column(nd.op) for nd in graph.nodes], minlength=N_OP_COLS).astype(np.float32)

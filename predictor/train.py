@@ -14,6 +14,7 @@ import argparse
 import copy
 import logging
 import math
+import sys
 import time
 import warnings
 from collections.abc import Iterable, Sequence
@@ -24,7 +25,14 @@ import numpy as np
 import torch
 from torch_geometric.data import Batch, Data
 
-from predictor.artifacts import COVERAGE, SIGMA_FLOOR, Predictor, conformal_q, graph_feature_stats
+from predictor.artifacts import (
+    COVERAGE,
+    SIGMA_FLOOR,
+    Predictor,
+    conformal_q,
+    graph_feature_stats,
+    node_kind_stats,
+)
 from predictor.features import (
     GRAPH_DIM,
     MEMORY_COLUMNS,
@@ -473,6 +481,7 @@ def train_predictor(
         "members": [{k: v for k, v in i.items() if k != "norm"} for i in infos],
         "normalisation": infos[0]["norm"],
         "graph_stats": graph_feature_stats([table.data[i] for i in idx]),
+        "node_kinds": node_kind_stats([table.data[i] for i in idx]),
         "metrics": {"val_mape_ensemble": mape(np.exp(mu), table.y[val]), **cal_info},
         "training_data": {"graphs": len(idx), "spaces": sorted(set(table.spaces[i] for i in idx)),
                           **(description or {})},
@@ -917,6 +926,9 @@ def register(subparsers: argparse._SubParsersAction, name: str) -> None:
     p.add_argument("--refit-graph-head", metavar="CHECKPOINT", default=None,
                    help="do not train: refit CHECKPOINT's graph-level memory correction on the data it was "
                         "trained on (its devices, source and drift setting), recompute its intervals, save as --out")
+    p.add_argument("--node-kinds", metavar="CHECKPOINT", default=None,
+                   help="do not train: record the node kinds of the data CHECKPOINT was trained on in its "
+                        "metadata (what the service's novel_nodes warning reads), save as --out")
     p.set_defaults(func=_run)
 
 
@@ -928,6 +940,8 @@ def _run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, handlers=[handler])
     if args.refit_graph_head:
         return _refit(args)
+    if args.node_kinds:
+        return _add_node_kinds(args)
     # Real, widely known architectures ("zoo") are kept out of training: they test generalisation.
     records = [r for r in load_records(args.source, devices=args.devices, limit=args.limit, drift=args.drift)
                if r.space != HELD_OUT_SPACE]
@@ -944,16 +958,39 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _refit(args: argparse.Namespace) -> int:
-    from predictor.artifacts import load_checkpoint, save_checkpoint
+def _checkpoint_table(base: Predictor) -> Table:
+    """The table a checkpoint was trained on, rebuilt from its recorded source, devices and drift setting."""
     from predictor.evaluate import load_records
 
-    base = load_checkpoint(args.refit_graph_head)
     data = base.meta.get("training_data") or {}
     records = [r for r in load_records(data.get("source", "corpus"), devices=base.devices,
                                        drift=bool(data.get("drift_normalised", False)))
                if r.space != HELD_OUT_SPACE]
-    table = build_table(records, devices=base.devices, targets=base.targets)
+    return build_table(records, devices=base.devices, targets=base.targets)
+
+
+def _add_node_kinds(args: argparse.Namespace) -> int:
+    from predictor.artifacts import load_checkpoint, save_checkpoint
+
+    base = load_checkpoint(args.node_kinds)
+    table = _checkpoint_table(base)
+    n = (base.meta.get("training_data") or {}).get("graphs")
+    if n != len(table.keys):
+        print(f"error: the data found ({len(table.keys)} graphs) is not what {args.node_kinds} was trained on "
+              f"({n} graphs)", file=sys.stderr)
+        return 1
+    base.meta["node_kinds"] = node_kind_stats(table.data)
+    save_checkpoint(base, args.out)
+    print(f"saved {args.out}: {len(base.meta['node_kinds'])} node kinds of {n} training graphs; "
+          f"version {base.version} (unchanged)")
+    return 0
+
+
+def _refit(args: argparse.Namespace) -> int:
+    from predictor.artifacts import load_checkpoint, save_checkpoint
+
+    base = load_checkpoint(args.refit_graph_head)
+    table = _checkpoint_table(base)
     pred = refit_graph_heads(base, table)
     save_checkpoint(pred, args.out)
     before = pred.meta["refit"]["val_mape_ensemble_before"]

@@ -15,7 +15,7 @@ from torch_geometric.data import Data
 
 from predictor.artifacts import Predictor
 from predictor.columns import from_columns as read_columns
-from predictor.features import DocScan, featurize_scanned
+from predictor.features import DocScan, describe_kind, featurize_scanned, node_kinds
 from predictor.graph.ir import IRError
 from service.errors import NotFound
 from service.prediction import repository
@@ -172,6 +172,27 @@ def distance_warning(data: Data, predictor: Predictor) -> dict[str, str] | None:
         "message": f"the graph is far from the training data of {predictor.version}: "
         + "; ".join(far)
         + "; expect larger errors than the interval suggests",
+    }
+
+
+def novelty_warning(item: Prepared, predictor: Predictor) -> dict[str, str] | None:
+    """Nodes whose kind (op, kernel, stride: :func:`predictor.features.node_kinds`) no training graph
+    of ``predictor`` had, unknown ops aside (they have their own warning); needs
+    ``meta["node_kinds"]`` (checkpoints without it: no check)."""
+    unseen = predictor.unseen_kinds(item.data)
+    if unseen is None:
+        return None
+    ops = item.ops
+    idx = [i for i in np.flatnonzero(unseen).tolist() if not ops[i].startswith("unknown:")]
+    if not idx:
+        return None
+    codes = node_kinds(item.data)
+    kinds = Counter(describe_kind(int(codes[i]), ops[i]) for i in idx)
+    shown = ", ".join(f"{k} x{c}" for k, c in kinds.most_common(5)) + (", ..." if len(kinds) > 5 else "")
+    return {
+        "code": "novel_nodes",
+        "message": f"{len(idx)} of {len(ops)} node(s) are of kinds no training graph of {predictor.version} "
+        f"had ({shown}); expect larger errors than the interval suggests",
     }
 
 

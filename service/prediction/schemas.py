@@ -101,7 +101,7 @@ class LayerContribution(BaseModel):
 
 
 class PredictionWarning(BaseModel):
-    code: str = Field(examples=["unknown_ops", "unresolved_shapes", "out_of_distribution"])
+    code: str = Field(examples=["unknown_ops", "unresolved_shapes", "out_of_distribution", "novel_nodes"])
     message: str
 
 

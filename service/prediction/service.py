@@ -24,6 +24,7 @@ from service.prediction.prepare import (
     from_graph_ids,
     from_ir,
     from_irs,
+    novelty_warning,
 )
 from service.prediction.registry import PredictorRegistry
 from service.prediction.schemas import SOURCES, BatchItem, BatchRequest, PredictionRequest, sources_given
@@ -126,9 +127,9 @@ def _target(res: dict[str, Any] | None, predictor: Predictor, device: str, targe
 def warnings_for(item: Prepared, devices: list[Target]) -> list[dict[str, str]]:
     out = list(item.warnings)
     for predictor, _ in _by_predictor(devices):
-        w = distance_warning(item.data, predictor)
-        if w is not None:
-            out.append(w)
+        for w in (distance_warning(item.data, predictor), novelty_warning(item, predictor)):
+            if w is not None:
+                out.append(w)
     return out
 
 

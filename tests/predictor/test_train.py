@@ -58,6 +58,24 @@ def test_checkpoint_metadata_and_availability(trained):
     assert len(trained.members) == 2
 
 
+def test_checkpoints_record_the_node_kinds_of_their_training_graphs(trained, table):
+    from predictor.features import describe_kind, node_kinds
+    from tests.predictor.test_features import COL
+
+    kinds = trained.meta["node_kinds"]
+    assert kinds == sorted(set(kinds)) and kinds
+    assert not any(trained.unseen_kinds(table.data[i]).any() for i in range(120))  # trained on 0..119
+    data = table.data[0].clone()
+    data.x = data.x.clone()
+    data.x[2, [COL["kernel_h"], COL["kernel_w"], COL["stride"]]] = torch.tensor([11 / 7, 11 / 7, 4 / 2])
+    assert np.flatnonzero(trained.unseen_kinds(data)).tolist() == [2]
+    assert describe_kind(int(node_kinds(data)[2]), "conv") == "conv 11x11/4"
+    before = trained.version
+    trained.meta["node_kinds"] = kinds[:1]
+    assert trained.version == before  # what serving warns about, not what it predicts
+    trained.meta["node_kinds"] = kinds
+
+
 def test_progress_is_logged(table, caplog):
     cfg = TrainConfig(min_steps=0, hidden_channels=8, num_layers=1, embed_channels=4, ensemble=1, epochs=1, batch_size=64)
     with caplog.at_level(logging.INFO, logger="predictor.train"):

@@ -179,6 +179,17 @@ async def test_warnings_unknown_ops_and_far_from_training(client):
     assert far and "nodes" in far[0] and "training range" in far[0]
 
 
+async def test_nodes_of_kinds_never_trained_on_are_warned_about(client):
+    doc = ir(3)
+    convs = [n for n in doc["nodes"] if n["op"] == "conv"]
+    convs[0]["attrs"].update(kernel_shape=[11, 11], strides=[4, 4])  # the training graphs have 1x1 and 3x3
+    body = (await client.post("/v1/predictions", json={"ir": doc, "devices": "dev-a"})).json()
+    codes = {w["code"]: w["message"] for w in body["warnings"]}
+    assert codes["novel_nodes"].startswith("1 of ") and "conv 11x11/4 x1" in codes["novel_nodes"], codes
+    plain = (await client.post("/v1/predictions", json={"ir": ir(3), "devices": "dev-a"})).json()
+    assert "novel_nodes" not in {w["code"] for w in plain["warnings"]}
+
+
 async def test_all_means_registered_devices_with_a_predictor(client):
     await make_device(client, "dev-a")
     await make_device(client, "unmodelled")
