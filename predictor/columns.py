@@ -56,7 +56,6 @@ ARRAYS: dict[str, tuple[str, int | None]] = {
     "edges": ("<i8", None),
 }
 KEYS = frozenset(ARRAYS) | {"columns", "op_table", "names", "unresolved"}
-MAX_RANK = 16
 MAX_NAME = 512
 
 
@@ -160,8 +159,8 @@ def from_columns(doc: Any, max_nodes: int | None = 200_000) -> _Doc:
             raise _bad(name, f"holds {len(a)} values; {per} per node ({per * n}) expected")
         arrays[name] = a
     ranks, counts, nhwc = arrays["ranks"], arrays["counts"].reshape(n, 3), arrays["nhwc"]
-    if ranks.min() < -1 or ranks.max() > MAX_RANK:
-        raise _bad("ranks", f"must lie in -1..{MAX_RANK}")
+    if ranks.min() < -1:
+        raise _bad("ranks", "must be -1 (no shape) or more")
     if len(arrays["dims"]) != int(np.maximum(ranks, 0).sum()):
         raise _bad("dims", f"holds {len(arrays['dims'])} values; the ranks add up to {int(np.maximum(ranks, 0).sum())}")
     if nhwc.max() > 1:
