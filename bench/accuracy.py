@@ -102,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--by-novelty", action="store_true",
                     help="with --checkpoint: also a table for the zoo networks the service warns about (nodes of "
                          "kinds no training graph had, novel_nodes) and one for the rest")
+    ap.add_argument("--session-factor", action="store_true",
+                    help="with --checkpoint: also the rows after one factor per device and target (the median of "
+                         "label / prediction), what a few measurements of a known device in a new session of its "
+                         "host (a VM that runs faster or slower today) give at least")
     ap.add_argument("--json", default=None, help="also write every row to this JSON file")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
@@ -185,6 +189,15 @@ def score_checkpoint(args: argparse.Namespace, t0: float) -> int:
             print(f"novel_nodes warning on {int((novel == 'novel').sum())} of {len(novel)} zoo graphs")
             rows += [r for r in evaluate._scored("zoo", "perfsage", table, table.y, novel, *scored)
                      if r["scenario"] != "zoo"]
+    if args.session_factor:
+        value, lo, hi = scored
+        with np.errstate(invalid="ignore", divide="ignore"):
+            factor = np.nanmedian(table.y / value, axis=0)  # [D, T]
+        factor = np.where(np.isfinite(factor), factor, 1.0)
+        print("one factor per device and target (label / prediction): " + "; ".join(
+            f"{d} {t} x{factor[i, j]:.3f}" for i, d in enumerate(table.devices) for j, t in enumerate(table.targets)
+            if np.isfinite(table.y[:, i, j]).any()))
+        rows += evaluate._rows("zoo x factor", "perfsage", table, table.y, value * factor, lo * factor, hi * factor)
     print_table(rows, args.per_device)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))

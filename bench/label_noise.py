@@ -10,6 +10,8 @@ then compare each re-measured label with the corpus label of the same architectu
 
     .venv/bin/python bench/label_noise.py --root data/remeasure [--root data/remeasure-b] [--device KEY]
 
+``--zoo`` compares the real networks instead (``edgeperf dataset measure-zoo --root data/zoo``).
+
 With a second ``--root`` (the same architectures measured again, e.g. minutes later), each is
 compared with the corpus and the second with the first: the noise within one session.
 
@@ -50,12 +52,13 @@ def _when(record: dict) -> str:
     return f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]} {stamp[9:11]}:{stamp[11:13]}" if len(stamp) >= 13 else stamp
 
 
-def _labels(key: str, root: Path) -> dict[tuple[str, str], tuple[float, str, str]]:
-    """(arch id, variant) -> (label, when, space) of the sampled records under a scratch root."""
+def _labels(key: str, root: Path, zoo: bool = False) -> dict[tuple[str, str], tuple[float, str, str]]:
+    """(arch id, variant) -> (label, when, space) of the sampled records under a scratch root: the
+    search spaces' (``zoo``: the zoo's, ``edgeperf dataset measure-zoo --root``)."""
     out = {}
     for r in corpus.iter_records(key, root=root, include_help=False):
         label = corpus.latency_label_ms(r.get("measurement") or {})
-        if label and r["space"] not in drift.TEST_SPACES:
+        if label and (r["space"] in drift.TEST_SPACES) == zoo:
             out[(r["arch_id"], r.get("variant", "fp32"))] = (label, _when(r), r["space"])
     return out
 
@@ -75,6 +78,8 @@ def main() -> int:
     ap.add_argument("--root", required=True, type=Path, action="append",
                     help="the scratch corpus root of a re-measurement (twice: two passes, also compared)")
     ap.add_argument("--device", default=None, help="device key (default: the one device under --root)")
+    ap.add_argument("--zoo", action="store_true",
+                    help="compare the zoo networks (measured with `edgeperf dataset measure-zoo --root`) instead")
     args = ap.parse_args()
     roots: list[Path] = args.root
     key = args.device or next(iter(corpus.measured_devices(roots[0])), None)
@@ -82,7 +87,7 @@ def main() -> int:
         sys.exit(f"no measured device under {roots[0]}: run `edgeperf dataset measure --root {roots[0]}` first")
     records = list(corpus.iter_records(key, include_help=False))
     factors = drift.factors(records)
-    passes = [_labels(key, root) for root in roots]
+    passes = [_labels(key, root, args.zoo) for root in roots]
     between: list[float] = []
     for root, new in zip(roots, passes, strict=True):
         rows: dict[str, list[tuple[float, ...]]] = defaultdict(list)
