@@ -69,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--devices", nargs="*", default=None, help="restrict to these devices")
     ap.add_argument("--held-out", nargs="*", default=list(DEFAULT_HELD_OUT))
     ap.add_argument("--ks", nargs="*", type=int, default=[10, 50])
+    ap.add_argument("--same-graphs-as", default=None, metavar="SOURCE",
+                    help="keep only the graphs (architecture, variant, format) that SOURCE also has, e.g. the "
+                         "corpus labels of the architectures of a re-measurement: corpus-root:<dir>")
     ap.add_argument("--max-graphs", type=int, default=None, help="at most this many graphs loaded, the first ones read (shards are read space by space)")
     ap.add_argument("--max-train", type=int, default=None)
     ap.add_argument("--max-test", type=int, default=None)
@@ -124,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     records = [r for r in evaluate.load_records(args.source, args.devices, args.max_graphs, drift=args.drift,
                                                 measured=measured)
                if r.space not in args.exclude_spaces]
+    if args.same_graphs_as:
+        keep = {r.key for r in evaluate.load_records(args.same_graphs_as, args.devices)}
+        records = [r for r in records if r.key in keep]
     table = build_table(records, devices=args.devices)
     spaces = {s: table.spaces.count(s) for s in sorted(set(table.spaces))}
     print(f"source {args.source}: {len(table.keys)} graphs {spaces}, {len(table.devices)} devices, "
