@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from predictor.columns import from_columns, to_columns
+from predictor.columns import ARRAYS, from_columns, to_columns
 from predictor.features import featurize, featurize_many, featurize_scanned
 from predictor.frontends import load_model
 from predictor.graph.ir import IRError
@@ -152,3 +152,39 @@ def test_malformed_fields_are_refused_by_name() -> None:
     with pytest.raises(IRError) as err:
         from_columns(to_columns(nb201_docs()[0]), max_nodes=10)
     assert err.value.code == "too_large" and "limit is 10" in err.value.message
+
+
+def test_random_corruptions_give_features_or_an_ir_error_never_another_exception() -> None:
+    """What a hostile client can send: every field replaced by random bytes, lengths or types. The
+    server's path (from_columns, then featurisation) answers each with features or an IRError (a 4xx)."""
+    rng = random.Random(5)
+    good = to_columns(nb201_docs()[0], names=True)
+    junk: list[Any] = [None, 0, -1, 2**70, 1.5, "", "=", "AAAA", [], {}, [1, "a"], True]
+    outcomes = {"features": 0, "refused": 0}
+    for _ in range(400):
+        doc = dict(good)
+        for field in rng.sample(sorted(good), rng.randint(1, 3)):
+            if rng.random() < 0.6 and field not in ("columns", "op_table", "names", "unresolved"):
+                same = len(base64.b64decode(good[field]))
+                size = same if rng.random() < 0.6 else rng.choice([0, 1, 7, 8, 64])
+                values = rng.randbytes(size)
+                if rng.random() < 0.7:  # plausible numbers of the right width instead of raw bytes
+                    dtype = np.dtype(ARRAYS[field][0])
+                    top = 255 if dtype.kind == "u" else 2**31 - 1 if dtype.itemsize == 4 else 2**40
+                    choices = [0, 1, 2, 3, 10**6 % (top + 1), top] + ([] if dtype.kind == "u" else [-2, -1])
+                    values = np.asarray([rng.choice(choices) for _ in range(size // dtype.itemsize)],
+                                        dtype=dtype).tobytes()
+                doc[field] = base64.b64encode(values).decode()
+            else:
+                doc[field] = rng.choice(junk)
+        try:
+            out = featurize_many([from_columns(doc)])[0]
+        except IRError:
+            outcomes["refused"] += 1
+            continue
+        if isinstance(out, IRError):
+            outcomes["refused"] += 1
+        else:
+            assert np.isfinite(out.x.numpy()).all()
+            outcomes["features"] += 1
+    assert outcomes["refused"] > 100 and outcomes["features"] > 5, outcomes  # both ways taken
