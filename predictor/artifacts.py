@@ -141,16 +141,17 @@ class Predictor:
         contribs = [m(batch.x, batch.edge_index, batch.batch, dev, batch.graph_attr)[1] for m in self.members]
         return torch.stack(contribs).mean(0).numpy()
 
-    def unseen_kinds(self, data: Data) -> np.ndarray | None:
-        """``bool [N]``: the nodes of ``data`` whose kind (:func:`predictor.features.node_kinds`) no
-        training graph had; None when the checkpoint does not record its kinds (``meta["node_kinds"]``)."""
+    def unseen_kinds(self, data: Data, kinds: np.ndarray | None = None) -> np.ndarray | None:
+        """``bool [N]``: the nodes of ``data`` whose kind (:func:`predictor.features.node_kinds`, or
+        ``kinds`` where the caller has them) no training graph had; None when the checkpoint does not
+        record its kinds (``meta["node_kinds"]``)."""
         known = self.__dict__.get("_known_kinds")
         if known is None:
             known = np.asarray(self.meta.get("node_kinds") or [], dtype=np.int64)
             self.__dict__["_known_kinds"] = known
         if not known.size:
             return None
-        return ~np.isin(node_kinds(data), known, assume_unique=False)
+        return ~np.isin(node_kinds(data) if kinds is None else kinds, known)
 
     def interval(self, mu: np.ndarray, sigma: np.ndarray, device_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         half = self.q[device_idx][None] * np.maximum(sigma, SIGMA_FLOOR)

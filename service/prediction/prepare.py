@@ -179,14 +179,14 @@ def novelty_warning(item: Prepared, predictor: Predictor) -> dict[str, str] | No
     """Nodes whose kind (op, kernel, stride: :func:`predictor.features.node_kinds`) no training graph
     of ``predictor`` had, unknown ops aside (they have their own warning); needs
     ``meta["node_kinds"]`` (checkpoints without it: no check)."""
-    unseen = predictor.unseen_kinds(item.data)
+    codes = node_kinds(item.data)
+    unseen = predictor.unseen_kinds(item.data, codes)
     if unseen is None:
         return None
     ops = item.ops
     idx = [i for i in np.flatnonzero(unseen).tolist() if not ops[i].startswith("unknown:")]
     if not idx:
         return None
-    codes = node_kinds(item.data)
     kinds = Counter(describe_kind(int(codes[i]), ops[i]) for i in idx)
     shown = ", ".join(f"{k} x{c}" for k, c in kinds.most_common(5)) + (", ..." if len(kinds) > 5 else "")
     return {
