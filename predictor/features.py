@@ -450,8 +450,9 @@ def _int64(parts: Iterable[list[Any]]) -> np.ndarray:
 
 def _field(docs: Sequence[_Doc], name: str, loose: bool = False) -> np.ndarray:
     """One field of every document, concatenated: int64, or float64 with ``loose`` (values read
-    like ``int()``, see :func:`_int_column`). A field is a list (gathered from a document) or an
-    int64 array (decoded from the columns form, :mod:`predictor.columns`)."""
+    like ``int()``, see :func:`_int_column`). A field is a list (gathered from a document) or a
+    numpy array (decoded from the columns form, :mod:`predictor.columns`: int64, float64 for the
+    loose fields)."""
     parts = [getattr(g, name) for g in docs]
     if not any(isinstance(p, np.ndarray) for p in parts):
         return _int_column(parts) if loose else _int64(parts)

@@ -179,6 +179,8 @@ def novelty_warning(item: Prepared, predictor: Predictor) -> dict[str, str] | No
     """Nodes whose kind (op, kernel, stride: :func:`predictor.features.node_kinds`) no training graph
     of ``predictor`` had, unknown ops aside (they have their own warning); needs
     ``meta["node_kinds"]`` (checkpoints without it: no check)."""
+    if not predictor.meta.get("node_kinds"):
+        return None  # no kinds recorded: nothing to compare with, no work in the batch path
     codes = node_kinds(item.data)
     unseen = predictor.unseen_kinds(item.data, codes)
     if unseen is None:
