@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from predictor import evaluate  # noqa: E402
 from predictor.models.perf_sage import CONTRIBUTIONS  # noqa: E402
-from predictor.train import HELD_OUT_SPACE, TrainConfig, build_table  # noqa: E402
+from predictor.train import HELD_OUT_SPACE, TrainConfig, build_table, default_workers  # noqa: E402
 
 #: HELP devices held out of training for the new-device scenario: one per kind
 #: (phone, server CPU, GPU at batch 1 and at a large batch), the rest train.
@@ -77,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-test", type=int, default=None)
     ap.add_argument("--epochs", type=int, default=TrainConfig.epochs)
     ap.add_argument("--ensemble", type=int, default=TrainConfig.ensemble)
+    ap.add_argument("--workers", type=int, default=None,
+                    help="ensemble members trained at once (default: one per CPU this process may use)")
     ap.add_argument("--hidden", type=int, default=TrainConfig.hidden_channels)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--contribution", default=TrainConfig.contribution, choices=sorted(CONTRIBUTIONS),
@@ -137,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = TrainConfig(epochs=args.epochs, ensemble=args.ensemble, hidden_channels=args.hidden, seed=args.seed,
                       contribution=args.contribution, memory_basis=args.memory_basis,
                       encoder_memory=args.encoder_memory, aux_memory=args.aux_memory,
-                      graph_head=args.graph_head)
+                      graph_head=args.graph_head, workers=args.workers or default_workers())
     rows: list[dict] = []
     # The zoo (real architectures) is only ever a test set: out of every other scenario's data.
     sampled = table.subset_graphs(np.flatnonzero(np.asarray(table.spaces) != HELD_OUT_SPACE))

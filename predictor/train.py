@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import argparse
 import copy
+import io
 import logging
 import math
+import os
 import sys
 import time
 import warnings
@@ -123,6 +125,10 @@ class TrainConfig:
     seed: int = 0
     num_threads: int = 1  # more threads on a busy 2-core machine is far slower, not faster
     max_minutes: float | None = None
+    # ensemble members trained at once, each in its own forked process with num_threads threads.
+    # Execution only: members are seeded alike either way, so the checkpoint is the same (and the
+    # field is not recorded in it: see _recorded_config)
+    workers: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -467,17 +473,13 @@ def train_predictor(
     fit, val, cal = idx[fit_pos], idx[val_pos], idx[cal_pos]
     log.info("train.start", extra={"graphs": len(idx), "fit": len(fit), "val": len(val), "calib": len(cal),
                                    "devices": len(table.devices), "targets": table.targets})
-    members, infos = [], []
     trained = with_aux_target(table, cfg)
-    for k in range(cfg.ensemble):
-        m, info = train_member(trained, fit, val, cfg, cfg.seed + k)
-        members.append(m)
-        infos.append(info)
+    members, infos = train_members(trained, fit, val, cfg)
     drop_aux_targets(members, trained, table)
     q, cal_info = calibrate(members, table, cal)
     mu, _ = ensemble_log(members, table, val)
     meta = {
-        "train_config": asdict(cfg),
+        "train_config": _recorded_config(cfg),
         "members": [{k: v for k, v in i.items() if k != "norm"} for i in infos],
         "normalisation": infos[0]["norm"],
         "graph_stats": graph_feature_stats([table.data[i] for i in idx]),
@@ -487,6 +489,52 @@ def train_predictor(
                           **(description or {})},
     }
     return Predictor(members, list(table.devices), list(table.targets), table.available(), q, meta, name)
+
+
+def _recorded_config(cfg: TrainConfig) -> dict[str, Any]:
+    """``cfg`` as a checkpoint records it: without ``workers``, which changes how long training
+    takes, not what it makes (so not the predictor's version either)."""
+    return {k: v for k, v in asdict(cfg).items() if k != "workers"}
+
+
+def default_workers() -> int:
+    """The CPUs this process may run on (``taskset`` narrows it)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+_POOL_STATE: dict[str, Any] = {}
+
+
+def _member_in_child(k: int) -> bytes:
+    st = _POOL_STATE
+    model, info = train_member(st["table"], st["fit"], st["val"], st["cfg"], st["cfg"].seed + k)
+    buf = io.BytesIO()
+    torch.save((model, info), buf)
+    return buf.getvalue()
+
+
+def train_members(
+    table: Table, fit: np.ndarray, val: np.ndarray, cfg: TrainConfig
+) -> tuple[list[PerfSAGE], list[dict[str, Any]]]:
+    """The ``cfg.ensemble`` members (seeds ``cfg.seed + k``), ``cfg.workers`` at a time in forked
+    processes (they inherit ``table`` without copying it up front); the same members as one
+    after another, which is what ``workers <= 1`` does."""
+    workers = max(1, min(int(cfg.workers), cfg.ensemble))
+    if workers == 1:
+        pairs = [train_member(table, fit, val, cfg, cfg.seed + k) for k in range(cfg.ensemble)]
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        log.info("train.parallel", extra={"members": cfg.ensemble, "workers": workers})
+        _POOL_STATE.update(table=table, fit=fit, val=val, cfg=cfg)
+        try:
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+                blobs = list(pool.map(_member_in_child, range(cfg.ensemble)))
+        finally:
+            _POOL_STATE.clear()
+        pairs = [torch.load(io.BytesIO(b), weights_only=False) for b in blobs]
+    return [m for m, _ in pairs], [i for _, i in pairs]
 
 
 def refit_graph_heads(predictor: Predictor, table: Table, steps: int | None = None) -> Predictor:
@@ -923,6 +971,9 @@ def register(subparsers: argparse._SubParsersAction, name: str) -> None:
                    help="corpus latency labels divided by their device's speed drift of the hour they were "
                         "measured in (datasets.drift)")
     p.add_argument("--max-minutes", dest="max_minutes", type=float, default=None)
+    p.add_argument("--workers", type=int, default=None,
+                   help="ensemble members trained at once, one process each (default: one per CPU this "
+                        "process may run on, at most --ensemble; the checkpoint is the same either way)")
     p.add_argument("--refit-graph-head", metavar="CHECKPOINT", default=None,
                    help="do not train: refit CHECKPOINT's graph-level memory correction on the data it was "
                         "trained on (its devices, source and drift setting), recompute its intervals, save as --out")
@@ -948,7 +999,8 @@ def _run(args: argparse.Namespace) -> int:
     table = build_table(records, devices=args.devices)
     cfg = TrainConfig(epochs=args.epochs, ensemble=args.ensemble, hidden_channels=args.hidden_channels,
                       seed=args.seed, batch_size=args.batch_size, max_minutes=args.max_minutes,
-                      contribution=args.contribution, memory_basis=args.memory_basis, graph_head=args.graph_head)
+                      contribution=args.contribution, memory_basis=args.memory_basis, graph_head=args.graph_head,
+                      workers=args.workers or default_workers())
     pred = train_predictor(table, cfg, name=args.out.rsplit("/", 1)[-1].removesuffix(".pt"),
                            description={"source": args.source, "drift_normalised": args.drift})
     from predictor.artifacts import save_checkpoint

@@ -20,6 +20,9 @@ class TrainRequest(BaseModel):
     )
     max_minutes: float | None = Field(None, gt=0, le=24 * 60)
     seed: int | None = Field(None, ge=0)
+    workers: int | None = Field(
+        None, ge=1, le=64, description="ensemble members trained at once on the worker, one process each"
+    )
     holdout_fraction: float | None = Field(None, gt=0, lt=0.9)
     ddp: int | None = Field(
         None, ge=2, le=64, description="train data-parallel with torchrun, this many processes"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -39,6 +40,22 @@ def test_training_is_deterministic_with_a_seed(table):
     b = train_predictor(table, cfg, np.arange(60)).members[0].state_dict()
     for k in a:
         assert torch.equal(a[k], b[k]), k
+
+
+def test_members_trained_in_parallel_processes_are_the_sequential_members(table):
+    cfg = TrainConfig(min_steps=0, hidden_channels=8, num_layers=1, embed_channels=4, ensemble=2, epochs=3,
+                      batch_size=32, graph_head_steps=20)
+    one = train_predictor(table, cfg, np.arange(80))
+    two = train_predictor(table, replace(cfg, workers=2), np.arange(80))
+    assert len(two.members) == 2
+    for a, b in zip(one.members, two.members):
+        sa, sb = a.state_dict(), b.state_dict()
+        assert sa.keys() == sb.keys()
+        for k in sa:
+            assert torch.equal(sa[k], sb[k]), k
+    assert one.meta["members"] == two.meta["members"] and np.array_equal(one.q, two.q)
+    assert "workers" not in two.meta["train_config"]
+    assert one.version == two.version  # how it was run is not what it is
 
 
 def test_training_learns_and_beats_a_constant(trained, table):
