@@ -85,6 +85,9 @@ async def test_train_requests_are_checked_and_deduplicated(client, app, settings
     assert bad.status_code == 422
     unknown = await client.post("/v1/predictors/train", json={"bogus": 1}, headers=ADMIN)
     assert unknown.status_code == 422
+    for body in ({"workers": 0}, {"workers": 65}, {"workers": "two"}):
+        resp = await client.post("/v1/predictors/train", json=body, headers=ADMIN)
+        assert resp.status_code == 422 and "workers" in resp.text, body
     a = (await client.post("/v1/predictors/train", json={}, headers=ADMIN)).json()
     b = (await client.post("/v1/predictors/train", json={}, headers=ADMIN)).json()
     assert a["new"] and not b["new"] and a["job_id"] == b["job_id"]
@@ -96,6 +99,16 @@ async def test_train_without_data_fails_clearly(client, app, settings):
     with app.state.sessionmaker() as s:
         job = s.get(Job, resp.json()["job_id"])
         assert job.status == "failed" and "not enough data" in job.error
+
+
+async def test_train_job_members_in_parallel_processes(client, app, settings):
+    await _dataset(client)
+    result = await _train(client, app, settings, **{**FAST, "epochs": 6, "workers": 2})
+    assert result["promoted"] and result["holdout"]["n"] > 0
+    from predictor.artifacts import load_checkpoint
+
+    ckpt = load_checkpoint(settings.data_dir / "predictors" / "perfsage" / f"{result['version']}.pt")
+    assert len(ckpt.members) == 2 and "workers" not in ckpt.meta["train_config"]
 
 
 async def test_train_job_data_parallel_with_torchrun(client, app, settings):
