@@ -319,6 +319,16 @@ def mape(pred: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(np.abs(pred[m] - y[m]) / y[m]) * 100) if m.any() else float("nan")
 
 
+def fit_horizon(horizon: int, epoch: int, elapsed: float, deadline: float) -> int:
+    """The epochs a schedule of ``horizon`` epochs can have when ``epoch`` (from 0) ended
+    ``elapsed`` seconds in and training must end by ``deadline``: ``horizon`` when the pace so far
+    fits, else as many as it affords, never fewer than the next epoch (it only shrinks)."""
+    per_epoch = elapsed / (epoch + 1)
+    if per_epoch <= 0 or per_epoch * horizon <= deadline:
+        return horizon
+    return max(epoch + 2, min(horizon, int(deadline / per_epoch)))
+
+
 def train_member(
     table: Table, train_idx: np.ndarray, val_idx: np.ndarray, cfg: TrainConfig, seed: int
 ) -> tuple[PerfSAGE, dict[str, Any]]:
@@ -328,11 +338,18 @@ def train_member(
     stats = init_scales(model, table, train_idx)
     epochs = max(cfg.epochs, math.ceil(cfg.min_steps / max(math.ceil(len(train_idx) / cfg.batch_size), 1)))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs, 1))
+    # cosine decay to zero over `horizon` epochs; with max_minutes the horizon shrinks to the epochs
+    # the budget affords (fit_horizon), so a time-limited run still ends its schedule instead of
+    # stopping half-way at a high learning rate
+    horizon = [max(epochs, 1)]
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda e: 0.5 * (1.0 + math.cos(math.pi * min(e, horizon[0]) / horizon[0])))
     rng = np.random.default_rng(seed)
     best: tuple[float, dict[str, torch.Tensor], int] = (float("inf"), copy.deepcopy(model.state_dict()), 0)
     t0, deadline = time.monotonic(), (cfg.max_minutes or 1e9) * 60
-    for epoch in range(epochs):
+    epoch = -1
+    while epoch + 1 < horizon[0]:
+        epoch += 1
         model.train()
         perm = rng.permutation(train_idx)
         total = 0.0
@@ -347,7 +364,12 @@ def train_member(
         sched.step()
         val = mape(predict_table(model, table, val_idx), table.y[val_idx]) if len(val_idx) else float("nan")
         elapsed = time.monotonic() - t0
-        eta = elapsed / (epoch + 1) * (epochs - epoch - 1)
+        fitted = fit_horizon(horizon[0], epoch, elapsed, deadline)
+        if fitted < horizon[0]:
+            log.info("train.budget", extra={"seed": seed, "epoch": epoch, "epochs": fitted,
+                                            "planned": epochs, "max_minutes": cfg.max_minutes})
+            horizon[0] = fitted
+        eta = elapsed / (epoch + 1) * (horizon[0] - epoch - 1)
         log.info(
             "train.epoch",
             extra={"seed": seed, "epoch": epoch, "loss": total / max(len(perm), 1), "val_mape": val,
@@ -358,12 +380,12 @@ def train_member(
         elif epoch - best[2] >= max(cfg.patience, epochs // 3):
             log.info("train.early_stop", extra={"seed": seed, "epoch": epoch, "best_epoch": best[2]})
             break
-        if elapsed > deadline:
+        if elapsed > deadline and epoch + 1 < horizon[0]:
             log.warning("train.time_limit", extra={"seed": seed, "epoch": epoch})
             break
     model.load_state_dict(best[1])
     model.eval()
-    info = {"val_mape": best[0], "best_epoch": best[2], "norm": stats}
+    info = {"val_mape": best[0], "best_epoch": best[2], "epochs_scheduled": horizon[0], "norm": stats}
     if cfg.graph_head_steps and model.graph_head:
         # at most 120 passes over the training graphs (batches of 256): small tables need few steps
         steps = min(cfg.graph_head_steps, 120 * math.ceil(len(train_idx) / 256))

@@ -58,6 +58,29 @@ def test_members_trained_in_parallel_processes_are_the_sequential_members(table)
     assert one.version == two.version  # how it was run is not what it is
 
 
+def test_a_time_budget_shrinks_the_schedule_to_the_epochs_it_affords():
+    from predictor.train import fit_horizon
+
+    assert fit_horizon(80, 0, 10.0, 1e9) == 80  # no budget
+    assert fit_horizon(80, 0, 10.0, 800.0) == 80  # 10 s an epoch: 80 fit in 800 s
+    assert fit_horizon(80, 0, 10.0, 600.0) == 60
+    assert fit_horizon(80, 9, 200.0, 600.0) == 30  # slower than planned: 20 s an epoch
+    assert fit_horizon(80, 9, 2000.0, 600.0) == 11  # past the budget: the next epoch is the last
+
+
+def test_a_time_limited_member_ends_its_learning_rate_schedule(table, caplog):
+    cfg = TrainConfig(min_steps=0, hidden_channels=8, num_layers=1, embed_channels=4, ensemble=1, epochs=500,
+                      batch_size=32, max_minutes=0.02, graph_head_steps=0)
+    with caplog.at_level(logging.INFO, logger="predictor.train"):
+        pred = train_predictor(table, cfg, np.arange(80))
+    scheduled = pred.meta["members"][0]["epochs_scheduled"]
+    assert 2 <= scheduled < 500
+    budget = [r for r in caplog.records if r.getMessage() == "train.budget"]
+    assert budget and budget[-1].epochs == scheduled
+    epochs = [r.epoch for r in caplog.records if r.getMessage() == "train.epoch"]
+    assert epochs[-1] == scheduled - 1  # ran to the end of its (shrunk) schedule
+
+
 def test_training_learns_and_beats_a_constant(trained, table):
     test = np.arange(120, 160)
     pred = predict_table(trained.members[0], table, test)
