@@ -25,10 +25,12 @@ device's own corpus records stand in for its agent. A pool of ``--pool`` of its 
 at random, active selection orders it, and K = 10, 25, 50 are prefixes of that order (and, for
 comparison, K random ones); the test set is every other architecture of the device, zoo included.
 It reports MAPE, within-10% and Spearman rho per K, so a new device's calibration is judged on
-hundreds of architectures instead of ten.
+hundreds of architectures instead of ten. ``--measured FROM..TO`` keeps the records of one session
+(a host that ran 25-35% faster one week than another, as the family-25 model-1 VM did, is two devices to
+a calibration that mixes them; a new device is calibrated and used in one).
 
 Run: ``.venv/bin/python -m bench.calibration [--pool 80] [--base-graphs N] [--base CHECKPOINT]
-[--from-corpus DEVICE_KEY]``
+[--from-corpus DEVICE_KEY [--measured FROM..TO]]``
 """
 
 from __future__ import annotations
@@ -134,12 +136,21 @@ def main() -> int:
     ap.add_argument("--from-corpus", default=None, metavar="DEVICE_KEY",
                     help="calibrate to this device from its corpus records instead of measuring (needs --base)")
     ap.add_argument("--seed", type=int, default=0, help="--from-corpus: the pool and random draws")
+    ap.add_argument("--measured", default=None, metavar="FROM..TO",
+                    help="--from-corpus: only records measured in this UTC window (YYYYmmddTHHMMSS or a prefix, "
+                         "either side may be empty): one session of the device, as a new device is calibrated "
+                         "and then used, instead of sessions whose host ran at different speeds")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     if args.from_corpus:
         if args.base is None:
             raise SystemExit("--from-corpus needs --base CHECKPOINT (one trained without that device)")
-        return from_corpus(args.base, args.from_corpus, args.pool, args.seed)
+        window = None
+        if args.measured:
+            if ".." not in args.measured:
+                ap.error("--measured takes FROM..TO, e.g. 20261206T09..20261206T11")
+            window = tuple(args.measured.split("..", 1))
+        return from_corpus(args.base, args.from_corpus, args.pool, args.seed, window)
     t0 = time.time()
     here = describe("onnxruntime", 1)["device_key"]
     if args.base is not None:
@@ -210,11 +221,12 @@ def main() -> int:
     return 0
 
 
-def from_corpus(base_path: Path, device: str, pool_size: int, seed: int) -> int:
+def from_corpus(base_path: Path, device: str, pool_size: int, seed: int,
+                window: tuple[str, str] | None = None) -> int:
     """Calibrate ``base_path`` to ``device`` from the device's corpus records (see the module doc)."""
     from datasets.corpus import iter_records
     from predictor.artifacts import load_checkpoint
-    from predictor.evaluate import metrics
+    from predictor.evaluate import in_window, metrics
 
     t0 = time.time()
     base = load_checkpoint(base_path)
@@ -222,12 +234,15 @@ def from_corpus(base_path: Path, device: str, pool_size: int, seed: int) -> int:
         raise SystemExit(f"{base_path} already knows {device}: pass a checkpoint trained without it")
     recs = {}
     for rec in iter_records(device, include_help=False, include_pending=True):
+        if window is not None and not in_window(rec, *window):
+            continue
         y = latency_label_ms(rec.get("measurement") or {})
         if y is not None and rec.get("ir") and rec.get("format", "onnx") == "onnx" and \
                 rec.get("variant", "fp32") == "fp32":
             recs[rec["arch_id"]] = (rec.get("space", ""), rec["ir"], float(y))
     if not recs:
-        raise SystemExit(f"no onnxruntime fp32 records of {device} in the corpus")
+        raise SystemExit(f"no onnxruntime fp32 records of {device} in the corpus"
+                         + (f" measured in {window[0]}..{window[1]}" if window else ""))
     keys = sorted(recs)
     rng = np.random.default_rng(seed)
     sampled = [k for k in keys if recs[k][0] != HELD_OUT_SPACE]
@@ -242,7 +257,7 @@ def from_corpus(base_path: Path, device: str, pool_size: int, seed: int) -> int:
     test_y = np.array([y[k] for k in test_keys])
     zoo_mask = np.array([recs[k][0] == HELD_OUT_SPACE for k in test_keys])
     print(f"base {base_path} ({base.version}; {len(base.devices)} devices, never {device}); {len(keys)} records "
-          f"of {device}: pool {len(pool)}, test {len(test_keys)} ({int(zoo_mask.sum())} zoo) "
+          f"of {device}" + (f" measured in {window[0]}..{window[1]}" if window else "") + ": pool {len(pool)}, test {len(test_keys)} ({int(zoo_mask.sum())} zoo) "
           f"({time.time() - t0:.0f}s)\n")
     print(f"{'K':>3} | {'picks':>6} | {'method':>10} | {'MAPE %':>6} | {'+-10 %':>6} | {'rho':>5} | "
           f"{'zoo MAPE %':>10}")
