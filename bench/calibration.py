@@ -256,8 +256,9 @@ def from_corpus(base_path: Path, device: str, pool_size: int, seed: int,
     y = {k: recs[k][2] for k in keys}
     test_y = np.array([y[k] for k in test_keys])
     zoo_mask = np.array([recs[k][0] == HELD_OUT_SPACE for k in test_keys])
+    when = f" measured in {window[0]}..{window[1]}" if window else ""
     print(f"base {base_path} ({base.version}; {len(base.devices)} devices, never {device}); {len(keys)} records "
-          f"of {device}" + (f" measured in {window[0]}..{window[1]}" if window else "") + ": pool {len(pool)}, test {len(test_keys)} ({int(zoo_mask.sum())} zoo) "
+          f"of {device}{when}: pool {len(pool)}, test {len(test_keys)} ({int(zoo_mask.sum())} zoo) "
           f"({time.time() - t0:.0f}s)\n")
     print(f"{'K':>3} | {'picks':>6} | {'method':>10} | {'MAPE %':>6} | {'+-10 %':>6} | {'rho':>5} | "
           f"{'zoo MAPE %':>10}")
