@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         for m in pred.members:
             m.graph_head = 0
         floor = evaluate.gnn_predict(pred, table, test)[0][:, 0, t]
-        for m, g in zip(pred.members, saved):
+        for m, g in zip(pred.members, saved, strict=True):
             m.graph_head = g
         gated = np.where(novel, floor, head)
         cells = [_mape(p, y, ok) for p in (head, floor, gated)]

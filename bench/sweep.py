@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     test, train = split_indices(len(table.keys), [0.2], args.seed + 1000)
     train, test = _limit(train, args.max_train, args.seed), _limit(test, args.max_test, args.seed)
     print(f"{args.device}: {len(train)} training graphs, {len(test)} test graphs; MAPE % per target")
-    for v, cfg in zip(variants, cfgs):
+    for v, cfg in zip(variants, cfgs, strict=True):
         t0 = time.monotonic()
         pred = train_predictor(table, cfg, train, name="sweep")
         value = evaluate.gnn_predict(pred, table, test)[0]

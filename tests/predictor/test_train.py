@@ -48,7 +48,7 @@ def test_members_trained_in_parallel_processes_are_the_sequential_members(table)
     one = train_predictor(table, cfg, np.arange(80))
     two = train_predictor(table, replace(cfg, workers=2), np.arange(80))
     assert len(two.members) == 2
-    for a, b in zip(one.members, two.members):
+    for a, b in zip(one.members, two.members, strict=True):
         sa, sb = a.state_dict(), b.state_dict()
         assert sa.keys() == sb.keys()
         for k in sa:

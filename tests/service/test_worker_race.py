@@ -38,6 +38,11 @@ def _wait(predicate, timeout: float) -> bool:
     return False
 
 
+def _all_done(db_sessions, ids: list[int]) -> bool:
+    with db_sessions() as s:
+        return s.query(Job).filter(Job.id.in_(ids), Job.status == "done").count() == len(ids)
+
+
 def test_two_worker_processes_never_share_a_job(db_sessions, database_url, tmp_path):
     env = {**os.environ, "EDGEPERF_DATABASE_URL": database_url, "EDGEPERF_DATA_DIR": str(tmp_path)}
     logs = [tmp_path / "w0.log", tmp_path / "w1.log"]
@@ -53,11 +58,7 @@ def test_two_worker_processes_never_share_a_job(db_sessions, database_url, tmp_p
             with db_sessions.begin() as s:
                 ids += [jobqueue.enqueue(s, "device.drift").id for _ in range(JOBS)]
 
-            def all_done() -> bool:
-                with db_sessions() as s:
-                    return s.query(Job).filter(Job.id.in_(ids), Job.status == "done").count() == len(ids)
-
-            assert _wait(all_done, 120)
+            assert _wait(lambda ids=ids: _all_done(db_sessions, ids), 120)
             with db_sessions() as s:
                 leasers = {j.leased_by for j in s.query(Job).filter(Job.id.in_(ids))}
             if len(leasers) == 2:
