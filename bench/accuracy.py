@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="leave these search spaces out of the data entirely (e.g. to measure what one adds)")
     ap.add_argument("--drift", action=argparse.BooleanOptionalAction, default=True,
                     help="corpus latency labels divided by the device's speed drift of their hour (datasets.drift)")
-    ap.add_argument("--measured", default=None, metavar="FROM..TO",
+    ap.add_argument("--measured", default=None, metavar="FROM..TO", type=evaluate.parse_window,
                     help="corpus records measured in this UTC window only (YYYYmmddTHHMMSS or a prefix, either "
                          "side may be empty), e.g. 20261128T04..20261128T07: one session of a cloud VM")
     ap.add_argument("--per-device", action="store_true", help="print every device, not just the mean")
@@ -120,14 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.monotonic()
     if args.checkpoint:
         return score_checkpoint(args, t0)
-    measured = None
-    if args.measured:
-        if ".." not in args.measured:
-            ap.error("--measured takes FROM..TO, e.g. 20261128T04..20261128T07")
-        start, end = args.measured.split("..", 1)
-        measured = (start, end)
     records = [r for r in evaluate.load_records(args.source, args.devices, args.max_graphs, drift=args.drift,
-                                                measured=measured)
+                                                measured=args.measured)
                if r.space not in args.exclude_spaces]
     if args.same_graphs_as:
         keep = {r.key for r in evaluate.load_records(args.same_graphs_as, args.devices)}

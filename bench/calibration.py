@@ -50,6 +50,7 @@ from datasets import zoo
 from datasets.corpus import latency_label_ms
 from datasets.measure import build_model
 from datasets.spaces import CORPUS_SPACES
+from predictor.evaluate import parse_window
 from predictor.features import featurize
 from predictor.frontends import load_model
 from predictor.graph.ir import Graph
@@ -136,7 +137,7 @@ def main() -> int:
     ap.add_argument("--from-corpus", default=None, metavar="DEVICE_KEY",
                     help="calibrate to this device from its corpus records instead of measuring (needs --base)")
     ap.add_argument("--seed", type=int, default=0, help="--from-corpus: the pool and random draws")
-    ap.add_argument("--measured", default=None, metavar="FROM..TO",
+    ap.add_argument("--measured", default=None, metavar="FROM..TO", type=parse_window,
                     help="--from-corpus: only records measured in this UTC window (YYYYmmddTHHMMSS or a prefix, "
                          "either side may be empty): one session of the device, as a new device is calibrated "
                          "and then used, instead of sessions whose host ran at different speeds")
@@ -145,12 +146,7 @@ def main() -> int:
     if args.from_corpus:
         if args.base is None:
             raise SystemExit("--from-corpus needs --base CHECKPOINT (one trained without that device)")
-        window = None
-        if args.measured:
-            if ".." not in args.measured:
-                ap.error("--measured takes FROM..TO, e.g. 20261206T09..20261206T11")
-            window = tuple(args.measured.split("..", 1))
-        return from_corpus(args.base, args.from_corpus, args.pool, args.seed, window)
+        return from_corpus(args.base, args.from_corpus, args.pool, args.seed, args.measured)
     t0 = time.time()
     here = describe("onnxruntime", 1)["device_key"]
     if args.base is not None:

@@ -24,11 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from predictor import evaluate  # noqa: E402
 from predictor.evaluate import _limit  # noqa: E402
-from predictor.train import HELD_OUT_SPACE, TrainConfig, build_table, train_predictor  # noqa: E402
-
-
-def _mape(pred: np.ndarray, y: np.ndarray, mask: np.ndarray) -> float:
-    return float(np.mean(np.abs(pred[mask] - y[mask]) / y[mask]) * 100) if mask.any() else float("nan")
+from predictor.train import HELD_OUT_SPACE, TrainConfig, build_table, mape, train_predictor  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,7 +55,6 @@ def main(argv: list[str] | None = None) -> int:
         pred = train_predictor(table, cfg, train, name=f"memory-head-{space}")
         novel = np.array([bool(pred.unseen_kinds(table.data[i]).any()) for i in test])
         y = table.y[test, 0, t]
-        ok = np.isfinite(y)
         head = evaluate.gnn_predict(pred, table, test)[0][:, 0, t]
         saved = [m.graph_head for m in pred.members]
         for m in pred.members:
@@ -68,8 +63,10 @@ def main(argv: list[str] | None = None) -> int:
         for m, g in zip(pred.members, saved, strict=True):
             m.graph_head = g
         gated = np.where(novel, floor, head)
-        cells = [_mape(p, y, ok) for p in (head, floor, gated)]
-        cells += [_mape(p, y, ok & novel) for p in (head, floor)] + [_mape(p, y, ok & ~novel) for p in (head, floor)]
+        cells = [mape(p, y) for p in (head, floor, gated)]
+        cells += [mape(p[novel], y[novel]) for p in (head, floor)]
+        cells += [mape(p[~novel], y[~novel]) for p in (head, floor)]
+        ok = np.isfinite(y)
         print(f"{space:10s} {int(ok.sum()):4d} {int(novel[ok].sum()):5d} | {cells[0]:5.1f} {cells[1]:5.1f} "
               f"{cells[2]:5.1f} | novel: {cells[3]:5.1f} {cells[4]:5.1f} | familiar: {cells[5]:5.1f} "
               f"{cells[6]:5.1f}   ({time.monotonic() - t0:.0f}s)", flush=True)

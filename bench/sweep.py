@@ -18,13 +18,11 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from predictor import evaluate  # noqa: E402
 from predictor.evaluate import _limit  # noqa: E402
-from predictor.train import HELD_OUT_SPACE, TrainConfig, build_table, split_indices, train_predictor  # noqa: E402
+from predictor.train import HELD_OUT_SPACE, TrainConfig, build_table, mape, split_indices, train_predictor  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,11 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.monotonic()
         pred = train_predictor(table, cfg, train, name="sweep")
         value = evaluate.gnn_predict(pred, table, test)[0]
-        cells = []
-        for t, name in enumerate(table.targets):
-            y = table.y[test, 0, t]
-            ok = np.isfinite(y)
-            cells.append(f"{name} {np.mean(np.abs(value[ok, 0, t] - y[ok]) / y[ok]) * 100:5.2f}")
+        cells = [f"{name} {mape(value[:, 0, t], table.y[test, 0, t]):5.2f}" for t, name in enumerate(table.targets)]
         best = [m["best_epoch"] for m in pred.meta["members"]]
         print(f"{json.dumps(v):40s} {' | '.join(cells)} | best epoch {best} | {time.monotonic() - t0:.0f}s",
               flush=True)

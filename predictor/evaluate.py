@@ -15,6 +15,7 @@ splits are drawn from the training graphs).
 
 from __future__ import annotations
 
+import argparse
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -315,6 +316,15 @@ def load_help_records(cache: str, spaces: Sequence[str] = ("nb201",), devices: S
             if devices is None or key in devices:
                 records.append(Record(f"{s}:{row['index']}", data, key, {"latency": float(values[row["index"]])}, s))
     return records
+
+
+def parse_window(text: str) -> tuple[str, str]:
+    """``FROM..TO`` (the benches' ``--measured``) as the ``(start, end)`` of :func:`in_window`; an
+    ``argparse`` type, so a malformed value is a usage error naming the expected form."""
+    if ".." not in text:
+        raise argparse.ArgumentTypeError(f"{text!r} is not FROM..TO, e.g. 20261128T04..20261128T07")
+    start, end = text.split("..", 1)
+    return start, end
 
 
 def in_window(record: Mapping[str, Any], start: str, end: str) -> bool:
