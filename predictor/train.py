@@ -89,8 +89,65 @@ class Table:
         return Table([self.keys[i] for i in idx], [self.data[i] for i in idx], [self.spaces[i] for i in idx],
                      self.devices, self.targets, self.y[idx])
 
+    _packed: Packed | None = field(default=None, init=False, repr=False, compare=False)
+
     def available(self) -> np.ndarray:
         return np.isfinite(self.y).any(0)
+
+    def packed(self) -> Packed:
+        """Every graph of the table concatenated (built on first use, then kept)."""
+        if self._packed is None:
+            self._packed = Packed(self.data)
+        return self._packed
+
+
+@dataclass
+class GraphBatch:
+    """Graphs concatenated for one forward pass (:meth:`Packed.batch`)."""
+
+    x: torch.Tensor
+    adj: torch.Tensor  # sparse CSR (PerfSAGE.adjacency): every layer aggregates over it
+    batch: torch.Tensor
+    graph_attr: torch.Tensor
+    one_hot: tuple[torch.Tensor, int] | None
+    num_graphs: int
+
+
+class Packed:
+    """Node features, edges, graph features and op columns of many graphs concatenated once, so
+    that a training batch is a few index operations on them instead of ``Batch.from_data_list``'s
+    Python work per graph and attribute (which was a fifth of a training step)."""
+
+    def __init__(self, data: Sequence[Data]) -> None:
+        self.nodes = np.array([d.num_nodes for d in data], dtype=np.int64)
+        self.edges = np.array([d.edge_index.size(1) for d in data], dtype=np.int64)
+        self.node_start = np.cumsum(self.nodes) - self.nodes
+        self.edge_start = np.cumsum(self.edges) - self.edges
+        self.x = torch.cat([d.x for d in data]) if len(data) else torch.zeros(0, NODE_DIM)
+        self.edge_index = torch.cat([d.edge_index for d in data], 1) if len(data) else torch.zeros(2, 0, dtype=torch.long)
+        self.graph_attr = torch.cat([d.graph_attr for d in data]) if len(data) else torch.zeros(0, GRAPH_DIM)
+        cols = [getattr(d, "op_col", None) for d in data]
+        self.op_col = torch.cat(cols) if cols and all(c is not None for c in cols) else None
+
+    def batch(self, idx: Sequence[int] | np.ndarray) -> GraphBatch:
+        """Graphs ``idx`` (positions in the packed list) in that order, as ``Batch.from_data_list``
+        would concatenate them."""
+        idx = np.asarray(idx, dtype=np.int64)
+        nodes, edges = self.nodes[idx], self.edges[idx]
+        node_idx = _ranges(self.node_start[idx], nodes)
+        offsets = np.cumsum(nodes) - nodes
+        edge_index = self.edge_index[:, _ranges(self.edge_start[idx], edges)] + torch.from_numpy(np.repeat(offsets, edges))
+        n = int(nodes.sum())
+        one_hot = (self.op_col[node_idx], N_OP_COLS) if self.op_col is not None else None
+        return GraphBatch(self.x[node_idx], PerfSAGE.adjacency(edge_index, n),
+                          torch.from_numpy(np.repeat(np.arange(len(idx)), nodes)), self.graph_attr[idx], one_hot,
+                          len(idx))
+
+
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> torch.Tensor:
+    """``cat(arange(s, s + l) for s, l in zip(starts, lengths))`` without the Python loop."""
+    shift = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+    return torch.from_numpy(np.arange(int(lengths.sum()), dtype=np.int64) + shift)
 
 
 @dataclass
@@ -220,14 +277,13 @@ def _set_determinism(seed: int, threads: int) -> None:
     torch.use_deterministic_algorithms(True)
 
 
-def _collate(table: Table, idx: np.ndarray) -> tuple[Batch, torch.Tensor]:
-    batch = Batch.from_data_list([table.data[i] for i in idx], exclude_keys=["node_names"])
-    return batch, torch.as_tensor(table.y[idx], dtype=torch.float32)
+def _collate(table: Table, idx: np.ndarray) -> tuple[GraphBatch, torch.Tensor]:
+    return table.packed().batch(idx), torch.as_tensor(table.y[idx], dtype=torch.float32)
 
 
-def _forward_all(model: PerfSAGE, batch: Batch, num_devices: int) -> torch.Tensor:
+def _forward_all(model: PerfSAGE, batch: GraphBatch, num_devices: int) -> torch.Tensor:
     dev = torch.arange(num_devices).expand(batch.num_graphs, -1)
-    pred, _ = model(batch.x, batch.edge_index, batch.batch, dev, batch.graph_attr)
+    pred, _ = model(batch.x, batch.adj, batch.batch, dev, batch.graph_attr, one_hot=batch.one_hot)
     return pred
 
 
@@ -418,8 +474,8 @@ def refit_graph_head(model: PerfSAGE, table: Table, train_idx: np.ndarray, val_i
         for s in range(0, len(idx), 256):
             batch, _ = _collate(table, idx[s : s + 256])
             dev = torch.arange(num_devices).expand(batch.num_graphs, -1)
-            pred, _ = model(batch.x, batch.edge_index, batch.batch, dev, batch.graph_attr)
-            g_in = model.graph_inputs(batch.x, batch.batch, batch.num_graphs, batch.graph_attr)
+            pred = _forward_all(model, batch, num_devices)
+            g_in = model.graph_inputs(batch.x, batch.batch, batch.num_graphs, batch.graph_attr, batch.one_hot)
             base.append(pred / model.graph_factor_from(model.graph_mlp(g_in), dev))
             inputs.append(g_in)
     base_t, g = torch.cat(base)[:, :, mem], torch.cat(inputs)
@@ -553,6 +609,7 @@ def train_members(
         from concurrent.futures import ProcessPoolExecutor
 
         log.info("train.parallel", extra={"members": cfg.ensemble, "workers": workers})
+        table.packed()  # built once here, shared by the forked workers
         _POOL_STATE.update(table=table, fit=fit, val=val, cfg=cfg)
         try:
             with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:

@@ -269,3 +269,18 @@ def test_graph_head_scales_only_memory_targets_within_its_bound():
     torch.testing.assert_close(pred2[..., 1], base[..., 2])
     m.keep_targets([1])
     assert m.graph_head == 0 and m.graph_mlp is None and "graph_head" not in m.config()
+
+
+def test_device_logits_match_a_per_node_product_for_mixed_device_rows():
+    """contributions() multiplies the embeddings by the rows of the devices asked for once and
+    gathers; the result is each node's own dot product with its (graph, device) row, also when
+    graphs ask for different devices in different orders."""
+    m, b = _model(contribution="exp"), _batch()
+    dev = torch.tensor([[2, 0], [1, 1], [3, 2]])
+    with torch.no_grad():
+        z = m.encode(b.x, b.edge_index, b.batch, b.graph_attr)
+        got = m.contributions(z, b.batch, dev)
+        node_dev = dev[b.batch]  # [N, K]
+        logits = torch.einsum("ne,nkte->nkt", z, m.device_vec[node_dev]) + m.device_bias[node_dev]
+        want = m.activate(logits, m.device_log_scale[node_dev])
+    torch.testing.assert_close(got, want)

@@ -11,7 +11,7 @@ import torch
 
 from predictor.evaluate import metrics
 from predictor.train import TrainConfig, adapt_device, build_table, predict_table, train_predictor
-from tests.predictor.test_features import synthetic_records
+from tests.predictor.test_features import chain_graph, synthetic_records
 
 CFG = TrainConfig(min_steps=0, hidden_channels=16, num_layers=2, embed_channels=8, ensemble=2, epochs=40, batch_size=32,
                   patience=8, lr=5e-3)
@@ -499,3 +499,24 @@ def test_constant_fit_is_the_median_log_ratio_and_skips_unmeasured():
     assert off == pytest.approx(np.log(np.sqrt(1.2 * 1.3)))  # the median of four: the middle two's mean
     assert err == pytest.approx(np.mean((np.log([1.1, 1.2, 1.3, 5.0]) - off) ** 2))
     assert _constant_fit(np.array([np.nan, np.nan])) == (0.0, float("inf"))
+
+
+def test_packed_batches_are_what_pyg_batches_are():
+    """Training batches come from Table.packed(): the same node features, graph index, graph
+    features, op columns and adjacency as Batch.from_data_list of the same graphs in that order."""
+    from torch_geometric.data import Batch
+
+    from predictor.features import featurize
+    from predictor.models.perf_sage import PerfSAGE
+    from predictor.train import Packed
+
+    data = [featurize(chain_graph(n, 4 + n)) for n in (1, 5, 3, 8, 2)]
+    order = [3, 0, 4, 3]
+    got = Packed(data).batch(order)
+    ref = Batch.from_data_list([data[i] for i in order], exclude_keys=["node_names"])
+    assert got.num_graphs == 4
+    assert torch.equal(got.x, ref.x) and torch.equal(got.batch, ref.batch)
+    assert torch.equal(got.graph_attr, ref.graph_attr)
+    assert torch.equal(got.one_hot[0], torch.cat([data[i].op_col for i in order]))
+    want = PerfSAGE.adjacency(ref.edge_index, ref.num_nodes)
+    assert torch.equal(got.adj.to_dense(), want.to_dense())
