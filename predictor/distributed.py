@@ -23,6 +23,7 @@ import hashlib
 import json
 import logging
 import math
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -45,8 +46,10 @@ from predictor.train import (
     build_model,
     build_table,
     calibrate,
+    cosine_schedule,
     drop_aux_targets,
     ensemble_log,
+    fit_horizon,
     init_scales,
     log_loss,
     mape,
@@ -81,9 +84,16 @@ def train_member(table: Table, fit: np.ndarray, val: np.ndarray, cfg: TrainConfi
     init_scales(model, table, fit)
     ddp = DistributedDataParallel(model)
     opt = torch.optim.AdamW(ddp.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    # the schedule, clipping, patience and budget of predictor.train.train_member; the budget's
+    # decisions use the slowest rank's clock, so every rank shrinks the schedule and stops alike
+    horizon = [max(cfg.epochs, 1)]
+    sched = cosine_schedule(opt, horizon)
     rng = np.random.default_rng(seed)
     best = (float("inf"), copy.deepcopy(model.state_dict()), 0)
-    for epoch in range(cfg.epochs):
+    t0, deadline = time.monotonic(), (cfg.max_minutes or 1e9) * 60
+    epoch = -1
+    while epoch + 1 < horizon[0]:
+        epoch += 1
         ddp.train()
         shard = _shard(rng.permutation(fit), rank, world)
         for s in range(0, len(shard), cfg.batch_size):
@@ -91,12 +101,23 @@ def train_member(table: Table, fit: np.ndarray, val: np.ndarray, cfg: TrainConfi
             loss = log_loss(_forward_all(ddp, batch, len(table.devices)), y)
             opt.zero_grad()
             loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             opt.step()
+        sched.step()
         val_mape = mape(predict_table(model, table, val), table.y[val]) if len(val) else float("nan")
+        elapsed = torch.tensor([time.monotonic() - t0], dtype=torch.float64)
+        dist.all_reduce(elapsed, op=dist.ReduceOp.MAX)
+        fitted = fit_horizon(horizon[0], epoch, float(elapsed), deadline)
+        if fitted < horizon[0]:
+            log.info("ddp.budget", extra={"rank": rank, "epoch": epoch, "epochs": fitted, "max_minutes": cfg.max_minutes})
+            horizon[0] = fitted
         log.info("ddp.epoch", extra={"rank": rank, "epoch": epoch, "val_mape": val_mape})
         if not math.isfinite(val_mape) or val_mape < best[0]:
             best = (val_mape, copy.deepcopy(model.state_dict()), epoch)
-        elif epoch - best[2] >= cfg.patience:
+        elif epoch - best[2] >= max(cfg.patience, cfg.epochs // 3):
+            break
+        if float(elapsed) > deadline and epoch + 1 < horizon[0]:
+            log.warning("ddp.time_limit", extra={"rank": rank, "epoch": epoch})
             break
     model.load_state_dict(best[1])
     return model.eval()
@@ -135,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, required=True)
     for f in ("epochs", "ensemble", "hidden_channels", "batch_size", "seed"):
         ap.add_argument(f"--{f.replace('_', '-')}", dest=f, type=int, default=getattr(TrainConfig, f))
+    ap.add_argument("--max-minutes", type=float, default=None,
+                    help="per member: the learning-rate schedule shrinks to the epochs this affords")
     ap.add_argument("--contribution", default=TrainConfig.contribution, choices=sorted(CONTRIBUTIONS))
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -148,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             num_threads=1,
             contribution=args.contribution,
+            max_minutes=args.max_minutes,
         )
         pred = train(read_records(args.records), cfg, name=args.out.stem)
         rank = dist.get_rank()

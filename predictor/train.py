@@ -389,6 +389,13 @@ def fit_horizon(horizon: int, epoch: int, elapsed: float, deadline: float) -> in
     return max(epoch + 2, min(horizon, int(deadline / per_epoch)))
 
 
+def cosine_schedule(opt: torch.optim.Optimizer, horizon: list[int]) -> torch.optim.lr_scheduler.LambdaLR:
+    """Cosine decay of the learning rate to zero over ``horizon[0]`` epochs, read at every step
+    (a list, so that :func:`fit_horizon` can shrink it while training runs)."""
+    return torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda e: 0.5 * (1.0 + math.cos(math.pi * min(e, horizon[0]) / horizon[0])))
+
+
 def train_member(
     table: Table, train_idx: np.ndarray, val_idx: np.ndarray, cfg: TrainConfig, seed: int
 ) -> tuple[PerfSAGE, dict[str, Any]]:
@@ -402,8 +409,7 @@ def train_member(
     # the budget affords (fit_horizon), so a time-limited run still ends its schedule instead of
     # stopping half-way at a high learning rate
     horizon = [max(epochs, 1)]
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda e: 0.5 * (1.0 + math.cos(math.pi * min(e, horizon[0]) / horizon[0])))
+    sched = cosine_schedule(opt, horizon)
     rng = np.random.default_rng(seed)
     best: tuple[float, dict[str, torch.Tensor], int] = (float("inf"), copy.deepcopy(model.state_dict()), 0)
     t0, deadline = time.monotonic(), (cfg.max_minutes or 1e9) * 60

@@ -67,6 +67,7 @@ def train(records: list[Record], cfg: TrainConfig, name: str, procs: int, workdi
             str(cfg.seed),
             "--contribution",
             cfg.contribution,
+            *(["--max-minutes", str(cfg.max_minutes)] if cfg.max_minutes else []),
         ]
         limit = (cfg.max_minutes or 10.0) * cfg.ensemble * 60 + 300
         log.info("training.ddp_start", extra={"procs": procs, "records": len(records)})

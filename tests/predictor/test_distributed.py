@@ -20,7 +20,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_torchrun_two_processes_train_one_model(tmp_path: Path):
+def _run(tmp_path: Path, *extra: str) -> tuple[subprocess.CompletedProcess, Path]:
     records = tmp_path / "records.jsonl"
     with records.open("w") as f:
         for i, shape in enumerate(SHAPES):
@@ -55,15 +55,32 @@ def test_torchrun_two_processes_train_one_model(tmp_path: Path):
         "8",
         "--batch-size",
         "8",
+        *extra,
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo"}
     done = subprocess.run(
         cmd, env=env, capture_output=True, text=True, timeout=300, cwd=Path(__file__).parents[2]
     )
     assert done.returncode == 0, done.stderr[-3000:]
+    return done, out
+
+
+def test_torchrun_two_processes_train_one_model(tmp_path: Path):
+    _, out = _run(tmp_path)
     sums = [json.loads(Path(f"{out}.rank{r}.json").read_text()) for r in (0, 1)]
     assert sums[0]["checksum"] == sums[1]["checksum"]  # gradients were averaged: identical weights
     pred = load_checkpoint(out)
     assert pred.devices == ["a", "b"] and pred.meta["training_data"]["ddp_world_size"] == 2
     res = pred.predict([load_model(conv_net(*SHAPES[0]))], ["a"])
     assert res[0]["predictions"]["a"]["latency"]["value"] > 0
+
+
+def test_a_time_budget_shrinks_the_schedule_alike_on_every_rank(tmp_path: Path):
+    """--max-minutes far below what 400 epochs take: the ranks agree on the shrunken schedule
+    (the slowest clock decides) and still end with identical weights."""
+    done, out = _run(tmp_path, "--epochs", "400", "--max-minutes", "0.01")
+    assert "ddp.budget" in done.stderr
+    epochs = done.stderr.count("ddp.epoch")
+    assert 0 < epochs < 2 * 400  # both ranks log every epoch
+    sums = [json.loads(Path(f"{out}.rank{r}.json").read_text()) for r in (0, 1)]
+    assert sums[0]["checksum"] == sums[1]["checksum"]
