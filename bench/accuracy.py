@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from predictor import evaluate  # noqa: E402
 from predictor.models.perf_sage import CONTRIBUTIONS  # noqa: E402
-from predictor.train import HELD_OUT_SPACE, TrainConfig, build_table, default_workers  # noqa: E402
+from predictor.train import HELD_OUT_SPACE, ExtrasFormatter, TrainConfig, build_table, default_workers  # noqa: E402
 
 #: HELP devices held out of training for the new-device scenario: one per kind
 #: (phone, server CPU, GPU at batch 1 and at a large batch), the rest train.
@@ -114,8 +114,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", default=None, help="also write every row to this JSON file")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(ExtrasFormatter("%(asctime)s %(message)s"))
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, handlers=[handler])
     logging.getLogger("predictor.evaluate").setLevel(logging.INFO)  # a line per trained model, even without -v
+    if not args.verbose:  # training progress: every tenth epoch of each member, its budget and early stop
+        train_log = logging.getLogger("predictor.train")
+        train_log.setLevel(logging.INFO)
+        train_log.addFilter(every_tenth_epoch)
 
     t0 = time.monotonic()
     if args.checkpoint:
@@ -161,6 +167,11 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.json).write_text(json.dumps(rows, indent=1))
     print(f"\ntotal {time.monotonic() - t0:.0f}s")
     return 0
+
+
+def every_tenth_epoch(record: logging.LogRecord) -> bool:
+    """A logging filter: of the per-epoch lines, only every tenth epoch's (the rest pass)."""
+    return record.getMessage() != "train.epoch" or getattr(record, "epoch", 0) % 10 == 9
 
 
 def score_checkpoint(args: argparse.Namespace, t0: float) -> int:
