@@ -158,7 +158,7 @@ def run_fit(session: Session, settings: CoreSettings, device_id: int) -> dict[st
             "method": "trained",
         }
     else:
-        cv, fitter = _best_fit(predictor, name, data, latency)
+        cv, fitter = best_fit(predictor, name, data, latency)
     entry = {"at": utcnow().isoformat(), "measured": len(rows), "base_version": row.version, **cv}
     artifact = None
     if len(rows) >= 2 and fitter is not None:
@@ -180,7 +180,7 @@ def run_fit(session: Session, settings: CoreSettings, device_id: int) -> dict[st
     return {"device_id": device_id, **entry}
 
 
-def _best_fit(predictor, name: str, data: list, latency: np.ndarray) -> tuple[dict[str, Any], Any]:
+def best_fit(predictor, name: str, data: list, latency: np.ndarray) -> tuple[dict[str, Any], Any]:
     """Cross-validate the embedding fit and (from ``HEAD_MIN_MEASUREMENTS`` on) the embedding +
     head fine-tuning; the method with the lower CV MAPE is used."""
     methods = {"embedding": adaptation.fit}
