@@ -14,7 +14,9 @@
    fast spell of a shared host shifts both sets alike instead of biasing one against the other.
 4. For each K: MAPE on the test set of (a) the base predictor adapted to the device with
    the K measurements (device embedding only) and (b) a PerfSAGE trained from scratch on
-   the same K measurements.
+   the same K measurements. The verdict (K = 50 within 1.2x the noise) is that of the method the
+   service would serve, the one with the lower cross-validated MAPE on the K measurements
+   (``service.calibration.service.best_fit``), not the better of the two on the test set.
 
 ``--base CHECKPOINT`` skips step 1 and starts from a trained predictor instead (e.g. the shipped
 ``predictor/checkpoints/cpu-reference.pt``, which is what the service adapts when a device
