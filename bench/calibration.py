@@ -22,6 +22,13 @@
 ``predictor/checkpoints/cpu-reference.pt``, which is what the service adapts when a device
 registers), refused if it already knows this machine; its other targets are left unused.
 
+``--real-in-pool`` adds a second pool: the corpus candidates plus the zoo's real networks of every
+family but the test set's (``datasets.zoo.family``: no ResNet, ResNeXt, wide ResNet, MobileNetV2 or V3
+variant is ever a pick; EfficientNet, MNASNet, RegNet, ShuffleNet, ... may be). Both pools' picks are
+measured in one session, interleaved with the test models, and each pool gets its own table against the
+same test passes and noise. With ``--from-corpus`` the same networks join the pool of the device's records,
+and a column gives the MAPE on the test families' zoo networks alone.
+
 ``--from-corpus DEVICE_KEY`` (with ``--base``, which must not know that device) measures nothing: the
 device's own corpus records stand in for its agent. A pool of ``--pool`` of its architectures is drawn
 at random, active selection orders it, and K = 10, 25, 50 are prefixes of that order (and, for
@@ -32,7 +39,7 @@ hundreds of architectures instead of ten. ``--measured FROM..TO`` keeps the reco
 a calibration that mixes them; a new device is calibrated and used in one).
 
 Run: ``.venv/bin/python -m bench.calibration [--pool 80] [--base-graphs N] [--base CHECKPOINT]
-[--from-corpus DEVICE_KEY [--measured FROM..TO]]``
+[--real-in-pool] [--from-corpus DEVICE_KEY [--measured FROM..TO]]``
 """
 
 from __future__ import annotations
@@ -67,6 +74,8 @@ ZOO = [
     for r in (224, 160)
 ]
 KS = (10, 25, 50)
+#: no network of these families is ever a calibration pick: the test set's families
+TEST_FAMILIES = frozenset(zoo.family(n) for n, _ in ZOO)
 
 
 def base_records(device_key: str, limit: int | None) -> list[Record]:
@@ -144,12 +153,14 @@ def main() -> int:
                     help="--from-corpus: only records measured in this UTC window (YYYYmmddTHHMMSS or a prefix, "
                          "either side may be empty): one session of the device, as a new device is calibrated "
                          "and then used, instead of sessions whose host ran at different speeds")
+    ap.add_argument("--real-in-pool", action="store_true",
+                    help="the zoo's real networks of families other than the test set's join the pool")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     if args.from_corpus:
         if args.base is None:
             raise SystemExit("--from-corpus needs --base CHECKPOINT (one trained without that device)")
-        return from_corpus(args.base, args.from_corpus, args.pool, args.seed, args.measured)
+        return from_corpus(args.base, args.from_corpus, args.pool, args.seed, args.measured, args.real_in_pool)
     t0 = time.time()
     here = describe("onnxruntime", 1)["device_key"]
     if args.base is not None:
@@ -171,7 +182,15 @@ def main() -> int:
     cands = selection.corpus_candidates(args.pool)
     if len(cands) < args.pool:
         cands += selection.sampled_candidates(args.pool - len(cands), list(CORPUS_SPACES))
-    picks = [c for c, _ in selection.select(cands, max(KS), base)]
+    pools = {"corpus": [c for c, _ in selection.select(cands, max(KS), base)]}
+    if args.real_in_pool:
+        real = selection.zoo_candidates(TEST_FAMILIES)
+        pools["corpus+real"] = [c for c, _ in selection.select(cands + real, max(KS), base)]
+        print(f"pool corpus+real: {len(cands)} corpus + {len(real)} real networks of families "
+              f"{sorted({zoo.family(c.spec['name']) for c in real})}; picked "
+              f"{sum(c.space == HELD_OUT_SPACE for c in pools['corpus+real'])} real of {max(KS)}")
+    # every pool's picks are measured in one session, interleaved with the test models
+    picks = list({c.key: c for pool in pools.values() for c in pool}.values())
     cached = json.loads(args.cache.read_text()) if args.cache and args.cache.exists() else None
     if cached is None or cached["picks"] != [c.key for c in picks]:
         cached = measure_all(picks, t0)
@@ -179,9 +198,39 @@ def main() -> int:
             args.cache.write_text(json.dumps(cached))
     else:
         print(f"measurements from {args.cache}")
-    cal_y, pass1, pass2 = (np.asarray(cached[k], dtype=float) for k in ("cal_y", "pass1", "pass2"))
+    pass1, pass2 = (np.asarray(cached[k], dtype=float) for k in ("pass1", "pass2"))
+    y_of = dict(zip(cached["picks"], np.asarray(cached["cal_y"], dtype=float), strict=True))
     test_data = [featurize(Graph.from_dict(doc)) for doc in cached["test_ir"]]
     noise = mape(pass2, pass1)
+    print(
+        f"\ntest set: {len(ZOO)} zoo models (never in training); run-to-run noise MAPE {noise:.2f}% "
+        f"(median {np.median(np.abs(pass2 - pass1) / pass1) * 100:.2f}%)"
+    )
+    for pool_name, pool in pools.items():
+        rows = calibration_rows(base, pool, np.array([y_of[c.key] for c in pool]), test_data, pass1)
+        print(f"\npool {pool_name}:")
+        print(f"{'K':>3} | {'embedding %':>11} | {'emb+head %':>10} | {'scratch %':>9} | "
+              f"{'service picks (by CV)':>21} | picked / noise")
+        print("----+-------------+------------+-----------+-----------------------+---------------")
+        for k, a, h, s, method in rows:
+            picked = h if method == "embedding+head" else a
+            print(f"{k:>3} | {a:>11.2f} | {h:>10.2f} | {s:>9.2f} | {method:>14} {picked:>6.2f} "
+                  f"| {picked / max(noise, 1e-9):>6.2f}x")
+        k, a, h, s, method = rows[-1]
+        k50 = h if method == "embedding+head" else a
+        print(
+            f"K={k} (the service's pick, {method}) within 1.2x noise: {'yes' if k50 <= 1.2 * noise else 'no'} "
+            f"({k50:.2f}% vs {1.2 * noise:.2f}%); {time.time() - t0:.0f}s so far"
+        )
+    for (name, res), y1, y2 in zip(ZOO, pass1, pass2, strict=True):
+        print(f"  {name}@{res}: {y1:.2f} ms / {y2:.2f} ms")
+    return 0
+
+
+def calibration_rows(base, picks: list[selection.Candidate], cal_y: np.ndarray, test_data: list,
+                     pass1: np.ndarray) -> list[tuple[int, float, float, float, str]]:
+    """For each K: test MAPE of the embedding fit, the embedding + head fit, a model trained from
+    scratch on the same K, and the method the service would pick by cross-validation."""
     cal_data = [c.features() for c in picks]
     rows = []
     for k in KS:
@@ -205,30 +254,11 @@ def main() -> int:
         )
         s = mape(adaptation.predicted_latency(scratch, "this-machine", test_data), pass1)
         rows.append((k, a, h, s, method))
-    print(
-        f"\ntest set: {len(ZOO)} zoo models (never in training); run-to-run noise MAPE {noise:.2f}% "
-        f"(median {np.median(np.abs(pass2 - pass1) / pass1) * 100:.2f}%)\n"
-    )
-    print(f"{'K':>3} | {'embedding %':>11} | {'emb+head %':>10} | {'scratch %':>9} | {'service picks (by CV)':>21} "
-          f"| picked / noise")
-    print("----+-------------+------------+-----------+-----------------------+---------------")
-    for k, a, h, s, method in rows:
-        picked = h if method == "embedding+head" else a
-        print(f"{k:>3} | {a:>11.2f} | {h:>10.2f} | {s:>9.2f} | {method:>14} {picked:>6.2f} "
-              f"| {picked / max(noise, 1e-9):>6.2f}x")
-    k, a, h, s, method = rows[-1]
-    k50 = h if method == "embedding+head" else a
-    print(
-        f"\nK={k} (the service's pick, {method}) within 1.2x noise: {'yes' if k50 <= 1.2 * noise else 'no'} "
-        f"({k50:.2f}% vs {1.2 * noise:.2f}%); total {time.time() - t0:.0f}s"
-    )
-    for (name, res), y1, y2 in zip(ZOO, pass1, pass2, strict=True):
-        print(f"  {name}@{res}: {y1:.2f} ms / {y2:.2f} ms")
-    return 0
+    return rows
 
 
 def from_corpus(base_path: Path, device: str, pool_size: int, seed: int,
-                window: tuple[str, str] | None = None) -> int:
+                window: tuple[str, str] | None = None, real_in_pool: bool = False) -> int:
     """Calibrate ``base_path`` to ``device`` from the device's corpus records (see the module doc)."""
     from datasets.corpus import iter_records
     from predictor.artifacts import load_checkpoint
@@ -253,6 +283,8 @@ def from_corpus(base_path: Path, device: str, pool_size: int, seed: int,
     rng = np.random.default_rng(seed)
     sampled = [k for k in keys if recs[k][0] != HELD_OUT_SPACE]
     pool_keys = [sampled[i] for i in rng.permutation(len(sampled))[:pool_size]]
+    if real_in_pool:
+        pool_keys += [k for k in keys if recs[k][0] == HELD_OUT_SPACE and zoo.family(k) not in TEST_FAMILIES]
     pool = [selection.Candidate(k, recs[k][0], {}, recs[k][1]) for k in pool_keys]
     active = [c.key for c, _ in selection.select(pool, max(KS), base)]
     random_pick = list(pool_keys[: max(KS)])
@@ -262,12 +294,14 @@ def from_corpus(base_path: Path, device: str, pool_size: int, seed: int,
     y = {k: recs[k][2] for k in keys}
     test_y = np.array([y[k] for k in test_keys])
     zoo_mask = np.array([recs[k][0] == HELD_OUT_SPACE for k in test_keys])
+    fam_mask = zoo_mask & np.array([recs[k][0] == HELD_OUT_SPACE and zoo.family(k) in TEST_FAMILIES
+                                    for k in test_keys])
     when = f" measured in {window[0]}..{window[1]}" if window else ""
     print(f"base {base_path} ({base.version}; {len(base.devices)} devices, never {device}); {len(keys)} records "
           f"of {device}{when}: pool {len(pool)}, test {len(test_keys)} ({int(zoo_mask.sum())} zoo) "
           f"({time.time() - t0:.0f}s)\n")
     print(f"{'K':>3} | {'picks':>6} | {'method':>10} | {'MAPE %':>6} | {'+-10 %':>6} | {'rho':>5} | "
-          f"{'zoo MAPE %':>10}")
+          f"{'zoo MAPE %':>10} | {'test families %':>15}")
     for k in KS:
         for name, picks in (("active", active[:k]), ("random", random_pick[:k])):
             cal, cal_y = [data[p] for p in picks], np.array([y[p] for p in picks])
@@ -276,9 +310,10 @@ def from_corpus(base_path: Path, device: str, pool_size: int, seed: int,
             for method, model in fits.items():
                 pred = adaptation.predicted_latency(model, "new", [data[t] for t in test_keys])
                 m = metrics(pred, test_y)
-                zoo = mape(pred[zoo_mask], test_y[zoo_mask]) if zoo_mask.any() else float("nan")
+                zoo_err = mape(pred[zoo_mask], test_y[zoo_mask]) if zoo_mask.any() else float("nan")
+                fam = mape(pred[fam_mask], test_y[fam_mask]) if fam_mask.any() else float("nan")
                 print(f"{k:>3} | {name:>6} | {method:>10} | {m['mape']:>6.2f} | {m['acc10']:>6.1f} | "
-                      f"{m['rho']:>5.3f} | {zoo:>10.2f}")
+                      f"{m['rho']:>5.3f} | {zoo_err:>10.2f} | {fam:>15.2f}")
     print(f"\ntotal {time.time() - t0:.0f}s")
     return 0
 

@@ -42,7 +42,15 @@ class MeasureRunError(RuntimeError):
 
 
 def build_model(spec: dict[str, Any], fmt: str, variant: str, seed: int = 0) -> bytes:
-    """Model bytes of a spec: ONNX (fp32) or TFLite (fp32 / int8)."""
+    """Model bytes of a spec: ONNX (fp32) or TFLite (fp32 / int8). A zoo spec (``{"space": "zoo",
+    "name", "resolution"}``, a real network of ``datasets.zoo``) is exported to ONNX only."""
+    if spec.get("space") == "zoo":
+        from datasets import zoo
+
+        if fmt != "onnx" or variant != "fp32":
+            raise MeasureRunError(f"{spec.get('name')}: the zoo's real networks are exported to ONNX fp32 only")
+        res = int(spec["resolution"])
+        return zoo.export_onnx(spec["name"], (1, 3, res, res))
     if fmt == "onnx":
         if variant != "fp32":
             raise MeasureRunError("ONNX models are built in fp32 only")

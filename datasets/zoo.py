@@ -965,6 +965,23 @@ ENTRIES: list[tuple[str, int]] = [(n, m.resolution) for n, m in CATALOG.items()]
 
 ZOO: dict[str, Callable[..., nn.Module]] = {n: m.build for n, m in CATALOG.items()}
 
+#: the family of each catalog model: variants of one design (depth, width, resolution) share it, so a
+#: test of "a real network never seen" can keep a whole family out of what a model is fitted on
+_FAMILY_PREFIXES = (("resnet", "resnext", "wide_resnet"), ("mobilenet_v2",), ("mobilenet_v3",), ("mnasnet",),
+                    ("shufflenet",), ("squeezenet",), ("efficientnet",), ("regnet",), ("densenet",),
+                    ("googlenet",), ("vgg",), ("alexnet",), ("convnext",), ("swin",), ("vit",))
+
+
+def family(name: str) -> str:
+    """``resnet`` for resnet18 .. wide_resnet50_2, ``mobilenet_v2`` for its width variants, etc.
+    Accepts a catalog name or a zoo ``arch_id`` (``zoo-resnet18-224``)."""
+    if name.startswith("zoo-"):
+        name = name[4:].rsplit("-", 1)[0]
+    for prefixes in _FAMILY_PREFIXES:
+        if name.startswith(prefixes):
+            return prefixes[0]
+    raise KeyError(f"no family for {name!r}; known models: {sorted(CATALOG)}")
+
 #: published multiply-accumulate counts at the reference resolution (GMACs)
 PUBLISHED_GMACS: dict[str, float] = {n: m.gmacs for n, m in CATALOG.items()}
 

@@ -63,6 +63,28 @@ def corpus_candidates(limit: int, spaces: Iterable[str] | None = None) -> list[C
     return out[:limit]
 
 
+def zoo_candidates(exclude_families: Iterable[str] = ()) -> list[Candidate]:
+    """The real networks of ``datasets.zoo`` (every entry, resolutions included) as candidates,
+    leaving out whole families (``datasets.zoo.family``). Their IR is read from any ONNX fp32 record
+    of the measured zoo corpus (the graph is the same on every device), or exported where none is."""
+    from datasets import corpus, zoo
+    from predictor.frontends import load_model
+
+    skip = set(exclude_families)
+    irs: dict[str, dict[str, Any]] = {}
+    for rec in corpus.iter_records(space="zoo", include_help=False, include_pending=True):
+        if rec.get("ir") and rec.get("format", "onnx") == "onnx" and rec.get("variant", "fp32") == "fp32":
+            irs.setdefault(rec["arch_id"], rec["ir"])
+    out = []
+    for name, res in zoo.ENTRIES:
+        if zoo.family(name) in skip:
+            continue
+        key = zoo.arch_id(name, res)
+        ir = irs.get(key) or load_model(zoo.export_onnx(name, (1, 3, res, res)), filename=f"{key}.onnx").to_dict()
+        out.append(Candidate(key, "zoo", {"space": "zoo", "name": name, "resolution": res}, ir))
+    return out
+
+
 def sampled_candidates(count: int, spaces: Iterable[str], seed: int = 7) -> list[Candidate]:
     """``count`` freshly sampled specs, round-robin over ``spaces``, built to IR via ONNX."""
     from datasets import spaces as space_mod

@@ -68,6 +68,23 @@ def test_entries_are_unique_and_named_by_resolution() -> None:
     assert zoo.build("vit_tiny_16", 160).pos_embed.shape[1] == 101
 
 
+def test_families_group_the_variants_of_one_design() -> None:
+    fams = {n: zoo.family(n) for n in zoo.CATALOG}
+    assert fams["resnet18"] == fams["wide_resnet50_2"] == fams["resnext50_32x4d"] == "resnet"
+    assert fams["mobilenet_v2_050"] == "mobilenet_v2" != fams["mobilenet_v3_small"] == "mobilenet_v3"
+    assert zoo.family("zoo-efficientnet_b1-240") == "efficientnet" and zoo.family("zoo-vit_tiny_16-160") == "vit"
+    assert 10 <= len(set(fams.values())) < len(fams)
+    with pytest.raises(KeyError, match="no family for 'lenet'"):
+        zoo.family("lenet")
+
+
+def test_a_zoo_spec_builds_through_the_corpus_builder() -> None:
+    data = measure.build_model({"space": "zoo", "name": "squeezenet1_1", "resolution": 160}, "onnx", "fp32")
+    assert load_model(data).summary() == _summary("squeezenet1_1", 160)
+    with pytest.raises(measure.MeasureRunError, match="ONNX fp32 only"):
+        measure.build_model({"space": "zoo", "name": "squeezenet1_1", "resolution": 160}, "tflite", "fp32")
+
+
 @pytest.mark.parametrize("name", ["squeezenet1_1", "shufflenet_v2_x0_5", "mnasnet0_5", "regnet_y_400mf"])
 def test_onnx_export_computes_what_torch_computes(name: str) -> None:
     import onnxruntime as ort

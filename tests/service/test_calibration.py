@@ -57,6 +57,21 @@ def _work(app, settings, kinds) -> int:
     )
 
 
+def test_real_networks_are_candidates_without_the_excluded_families():
+    from datasets import zoo
+    from predictor.graph.ir import Graph
+
+    cands = selection.zoo_candidates({"resnet", "mobilenet_v2", "mobilenet_v3", "vit", "swin"})
+    names = {c.spec["name"] for c in cands}
+    assert len(cands) == len({c.key for c in cands}) >= 25 and all(c.space == "zoo" for c in cands)
+    assert not any(zoo.family(n) in {"resnet", "mobilenet_v2", "mobilenet_v3", "vit", "swin"} for n in names)
+    assert {"efficientnet_b0", "mnasnet1_0", "squeezenet1_1"} <= names
+    sq = next(c for c in cands if c.key == "zoo-squeezenet1_1-160")
+    exported = load_model(zoo.export_onnx("squeezenet1_1", (1, 3, 160, 160)))
+    assert Graph.from_dict(sq.ir).summary()["macs"] == exported.summary()["macs"]
+    assert sq.features().num_nodes == len(exported.nodes)
+
+
 async def test_select_job_queues_measurements_for_the_agent(client, app, settings):
     device = await register(client, "new-board")
     with app.state.sessionmaker() as s:  # registration queued a selection with the default K
