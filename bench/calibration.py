@@ -24,7 +24,8 @@ registers), refused if it already knows this machine; its other targets are left
 
 ``--real-in-pool`` adds a second pool: the corpus candidates plus the zoo's real networks of every
 family but the test set's (``datasets.zoo.family``: no ResNet, ResNeXt, wide ResNet, MobileNetV2 or V3
-variant is ever a pick; EfficientNet, MNASNet, RegNet, ShuffleNet, ... may be). Both pools' picks are
+variant is ever a pick; EfficientNet, MNASNet, RegNet, ShuffleNet, ... may be, up to the size the
+service's graph store takes, ``service.calibration.service.real_network_mparams``). Both pools' picks are
 measured in one session, interleaved with the test models, and each pool gets its own table against the
 same test passes and noise. With ``--from-corpus`` the same networks join the pool of the device's records,
 and a column gives the MAPE on the test families' zoo networks alone.
@@ -65,7 +66,8 @@ from predictor.frontends import load_model
 from predictor.graph.ir import Graph
 from predictor.train import HELD_OUT_SPACE, Record, TrainConfig, build_table, train_predictor
 from service.calibration import adaptation, selection
-from service.calibration.service import best_fit
+from service.calibration.service import best_fit, real_network_mparams
+from service.config import CoreSettings
 
 log = logging.getLogger("bench.calibration")
 ZOO = [
@@ -184,7 +186,7 @@ def main() -> int:
         cands += selection.sampled_candidates(args.pool - len(cands), list(CORPUS_SPACES))
     pools = {"corpus": [c for c, _ in selection.select(cands, max(KS), base)]}
     if args.real_in_pool:
-        real = selection.zoo_candidates(TEST_FAMILIES)
+        real = selection.zoo_candidates(TEST_FAMILIES, real_network_mparams(CoreSettings.model_fields["max_upload_bytes"].default))
         pools["corpus+real"] = [c for c, _ in selection.select(cands + real, max(KS), base)]
         print(f"pool corpus+real: {len(cands)} corpus + {len(real)} real networks of families "
               f"{sorted({zoo.family(c.spec['name']) for c in real})}; picked "
@@ -284,7 +286,9 @@ def from_corpus(base_path: Path, device: str, pool_size: int, seed: int,
     sampled = [k for k in keys if recs[k][0] != HELD_OUT_SPACE]
     pool_keys = [sampled[i] for i in rng.permutation(len(sampled))[:pool_size]]
     if real_in_pool:
-        pool_keys += [k for k in keys if recs[k][0] == HELD_OUT_SPACE and zoo.family(k) not in TEST_FAMILIES]
+        cap = real_network_mparams(CoreSettings.model_fields["max_upload_bytes"].default)
+        pool_keys += [k for k in keys if recs[k][0] == HELD_OUT_SPACE and zoo.family(k) not in TEST_FAMILIES
+                      and zoo.CATALOG[k[4:].rsplit("-", 1)[0]].mparams <= cap]
     pool = [selection.Candidate(k, recs[k][0], {}, recs[k][1]) for k in pool_keys]
     active = [c.key for c, _ in selection.select(pool, max(KS), base)]
     random_pick = list(pool_keys[: max(KS)])

@@ -17,7 +17,6 @@ writes ``<out>.rank<r>.json`` with a checksum of its final weights.
 from __future__ import annotations
 
 import argparse
-import copy
 import gzip
 import hashlib
 import json
@@ -46,14 +45,13 @@ from predictor.train import (
     build_model,
     build_table,
     calibrate,
-    cosine_schedule,
     drop_aux_targets,
     ensemble_log,
-    fit_horizon,
     init_scales,
     log_loss,
     mape,
     predict_table,
+    run_schedule,
     split_indices,
     with_aux_target,
 )
@@ -84,18 +82,11 @@ def train_member(table: Table, fit: np.ndarray, val: np.ndarray, cfg: TrainConfi
     init_scales(model, table, fit)
     ddp = DistributedDataParallel(model)
     opt = torch.optim.AdamW(ddp.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    # the schedule, clipping, patience and budget of predictor.train.train_member; the budget's
-    # decisions use the slowest rank's clock, so every rank shrinks the schedule and stops alike
-    horizon = [max(cfg.epochs, 1)]
-    sched = cosine_schedule(opt, horizon)
     rng = np.random.default_rng(seed)
-    best = (float("inf"), copy.deepcopy(model.state_dict()), 0)
-    t0, deadline = time.monotonic(), (cfg.max_minutes or 1e9) * 60
-    epoch = -1
-    while epoch + 1 < horizon[0]:
-        epoch += 1
-        ddp.train()
+
+    def one_epoch(epoch: int) -> float:
         shard = _shard(rng.permutation(fit), rank, world)
+        total = 0.0
         for s in range(0, len(shard), cfg.batch_size):
             batch, y = _collate(table, shard[s : s + cfg.batch_size])
             loss = log_loss(_forward_all(ddp, batch, len(table.devices)), y)
@@ -103,24 +94,23 @@ def train_member(table: Table, fit: np.ndarray, val: np.ndarray, cfg: TrainConfi
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             opt.step()
-        sched.step()
-        val_mape = mape(predict_table(model, table, val), table.y[val]) if len(val) else float("nan")
+            total += loss.item() * len(y)
+        return total / max(len(shard), 1)
+
+    def slowest_clock() -> float:
+        # the budget's decisions use the slowest rank's clock, so every rank shrinks the schedule
+        # and stops alike
         elapsed = torch.tensor([time.monotonic() - t0], dtype=torch.float64)
         dist.all_reduce(elapsed, op=dist.ReduceOp.MAX)
-        fitted = fit_horizon(horizon[0], epoch, float(elapsed), deadline)
-        if fitted < horizon[0]:
-            log.info("ddp.budget", extra={"rank": rank, "epoch": epoch, "epochs": fitted, "max_minutes": cfg.max_minutes})
-            horizon[0] = fitted
-        log.info("ddp.epoch", extra={"rank": rank, "epoch": epoch, "val_mape": val_mape})
-        if not math.isfinite(val_mape) or val_mape < best[0]:
-            best = (val_mape, copy.deepcopy(model.state_dict()), epoch)
-        elif epoch - best[2] >= max(cfg.patience, cfg.epochs // 3):
-            break
-        if float(elapsed) > deadline and epoch + 1 < horizon[0]:
-            log.warning("ddp.time_limit", extra={"rank": rank, "epoch": epoch})
-            break
-    model.load_state_dict(best[1])
-    return model.eval()
+        return float(elapsed)
+
+    t0 = time.monotonic()
+    run_schedule(  # predictor.train's epoch loop: schedule, patience, budget
+        model, opt, cfg.epochs, cfg, one_epoch,
+        validate=lambda: mape(predict_table(model, table, val), table.y[val]) if len(val) else float("nan"),
+        clock=slowest_clock, event="ddp", extra={"rank": rank},
+    )
+    return model
 
 
 def train(records: list[Record], cfg: TrainConfig, name: str = "perfsage") -> Predictor:

@@ -19,7 +19,7 @@ import os
 import sys
 import time
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -396,6 +396,62 @@ def cosine_schedule(opt: torch.optim.Optimizer, horizon: list[int]) -> torch.opt
         opt, lambda e: 0.5 * (1.0 + math.cos(math.pi * min(e, horizon[0]) / horizon[0])))
 
 
+def run_schedule(
+    model: PerfSAGE,
+    opt: torch.optim.Optimizer,
+    epochs: int,
+    cfg: TrainConfig,
+    one_epoch: Callable[[int], float],
+    validate: Callable[[], float],
+    clock: Callable[[], float],
+    event: str = "train",
+    extra: dict[str, Any] | None = None,
+) -> tuple[float, int, int]:
+    """The epoch loop of both trainings (one process, :func:`train_member`; ``torchrun``,
+    :mod:`predictor.distributed`): ``one_epoch(epoch)`` runs an epoch of optimizer steps and returns
+    its mean loss, then the cosine learning-rate decay steps, ``validate()`` gives the validation MAPE
+    and ``clock()`` the seconds since training began (under DDP the slowest rank's, so that every
+    rank decides alike). The schedule decays to zero over ``epochs``; with ``cfg.max_minutes`` it
+    shrinks to the epochs the budget affords (:func:`fit_horizon`), so a time-limited run still ends
+    its schedule instead of stopping half-way at a high learning rate. Early stopping after
+    ``max(cfg.patience, epochs // 3)`` epochs without a better validation MAPE. Logs ``{event}.epoch``,
+    ``{event}.budget``, ``{event}.early_stop`` and ``{event}.time_limit`` with ``extra``. The model is
+    left in eval mode with its best epoch's weights; returns (best validation MAPE, best epoch, epochs
+    scheduled)."""
+    extra = extra or {}
+    horizon = [max(epochs, 1)]
+    sched = cosine_schedule(opt, horizon)
+    best: tuple[float, dict[str, torch.Tensor], int] = (float("inf"), copy.deepcopy(model.state_dict()), 0)
+    deadline = (cfg.max_minutes or 1e9) * 60
+    epoch = -1
+    while epoch + 1 < horizon[0]:
+        epoch += 1
+        model.train()
+        loss = one_epoch(epoch)
+        sched.step()
+        val = validate()
+        elapsed = clock()
+        fitted = fit_horizon(horizon[0], epoch, elapsed, deadline)
+        if fitted < horizon[0]:
+            log.info(f"{event}.budget", extra={**extra, "epoch": epoch, "epochs": fitted, "planned": epochs,
+                                               "max_minutes": cfg.max_minutes})
+            horizon[0] = fitted
+        eta = elapsed / (epoch + 1) * (horizon[0] - epoch - 1)
+        log.info(f"{event}.epoch", extra={**extra, "epoch": epoch, "loss": loss, "val_mape": val,
+                                          "elapsed_s": round(elapsed, 1), "eta_s": round(eta, 1)})
+        if not math.isfinite(val) or val < best[0]:
+            best = (val, copy.deepcopy(model.state_dict()), epoch)
+        elif epoch - best[2] >= max(cfg.patience, epochs // 3):
+            log.info(f"{event}.early_stop", extra={**extra, "epoch": epoch, "best_epoch": best[2]})
+            break
+        if elapsed > deadline and epoch + 1 < horizon[0]:
+            log.warning(f"{event}.time_limit", extra={**extra, "epoch": epoch})
+            break
+    model.load_state_dict(best[1])
+    model.eval()
+    return best[0], best[2], horizon[0]
+
+
 def train_member(
     table: Table, train_idx: np.ndarray, val_idx: np.ndarray, cfg: TrainConfig, seed: int
 ) -> tuple[PerfSAGE, dict[str, Any]]:
@@ -405,18 +461,9 @@ def train_member(
     stats = init_scales(model, table, train_idx)
     epochs = max(cfg.epochs, math.ceil(cfg.min_steps / max(math.ceil(len(train_idx) / cfg.batch_size), 1)))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    # cosine decay to zero over `horizon` epochs; with max_minutes the horizon shrinks to the epochs
-    # the budget affords (fit_horizon), so a time-limited run still ends its schedule instead of
-    # stopping half-way at a high learning rate
-    horizon = [max(epochs, 1)]
-    sched = cosine_schedule(opt, horizon)
     rng = np.random.default_rng(seed)
-    best: tuple[float, dict[str, torch.Tensor], int] = (float("inf"), copy.deepcopy(model.state_dict()), 0)
-    t0, deadline = time.monotonic(), (cfg.max_minutes or 1e9) * 60
-    epoch = -1
-    while epoch + 1 < horizon[0]:
-        epoch += 1
-        model.train()
+
+    def one_epoch(epoch: int) -> float:
         perm = rng.permutation(train_idx)
         total = 0.0
         for s in range(0, len(perm), cfg.batch_size):
@@ -427,31 +474,15 @@ def train_member(
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             opt.step()
             total += loss.item() * len(y)
-        sched.step()
-        val = mape(predict_table(model, table, val_idx), table.y[val_idx]) if len(val_idx) else float("nan")
-        elapsed = time.monotonic() - t0
-        fitted = fit_horizon(horizon[0], epoch, elapsed, deadline)
-        if fitted < horizon[0]:
-            log.info("train.budget", extra={"seed": seed, "epoch": epoch, "epochs": fitted,
-                                            "planned": epochs, "max_minutes": cfg.max_minutes})
-            horizon[0] = fitted
-        eta = elapsed / (epoch + 1) * (horizon[0] - epoch - 1)
-        log.info(
-            "train.epoch",
-            extra={"seed": seed, "epoch": epoch, "loss": total / max(len(perm), 1), "val_mape": val,
-                   "elapsed_s": round(elapsed, 1), "eta_s": round(eta, 1)},
-        )
-        if not math.isfinite(val) or val < best[0]:
-            best = (val, copy.deepcopy(model.state_dict()), epoch)
-        elif epoch - best[2] >= max(cfg.patience, epochs // 3):
-            log.info("train.early_stop", extra={"seed": seed, "epoch": epoch, "best_epoch": best[2]})
-            break
-        if elapsed > deadline and epoch + 1 < horizon[0]:
-            log.warning("train.time_limit", extra={"seed": seed, "epoch": epoch})
-            break
-    model.load_state_dict(best[1])
-    model.eval()
-    info = {"val_mape": best[0], "best_epoch": best[2], "epochs_scheduled": horizon[0], "norm": stats}
+        return total / max(len(perm), 1)
+
+    t0 = time.monotonic()
+    best_val, best_epoch, scheduled = run_schedule(
+        model, opt, epochs, cfg, one_epoch,
+        validate=lambda: mape(predict_table(model, table, val_idx), table.y[val_idx]) if len(val_idx) else float("nan"),
+        clock=lambda: time.monotonic() - t0, event="train", extra={"seed": seed},
+    )
+    info = {"val_mape": best_val, "best_epoch": best_epoch, "epochs_scheduled": scheduled, "norm": stats}
     if cfg.graph_head_steps and model.graph_head:
         # at most 120 passes over the training graphs (batches of 256): small tables need few steps
         steps = min(cfg.graph_head_steps, 120 * math.ceil(len(train_idx) / 256))

@@ -48,6 +48,11 @@ class CoreSettings(BaseSettings):
         25, ge=1, le=50, description="architectures measured to calibrate a new device"
     )
     calibration_on_register: bool = Field(True, description="registering a device queues its calibration")
+    calibration_real_networks: bool = Field(
+        False,
+        description="the zoo's real networks (datasets.zoo: EfficientNet, RegNet, ResNet, ...) join the corpus "
+        "candidates of an ONNX device's calibration (the zoo has no TFLite export)",
+    )
     drift_retrain_threshold: int = Field(
         50, ge=1, description="out-of-interval measurements that queue a train job"
     )

@@ -47,15 +47,18 @@ def corpus_candidates(limit: int, spaces: Iterable[str] | None = None) -> list[C
     (deduplicated), spread evenly over the search spaces. The zoo of real architectures is
     never a candidate: it is kept for testing."""
     from datasets import corpus
+    from datasets.spaces import CORPUS_SPACES
 
-    wanted = set(spaces) if spaces is not None else None
     per_space: dict[str, dict[str, Candidate]] = {}
-    for rec in corpus.iter_records(include_help=False, include_pending=True):
-        space = rec.get("space")
-        if space == "zoo" or not (rec.get("spec") and rec.get("ir")) or (wanted is not None and space not in wanted):
-            continue
-        per_space.setdefault(space, {}).setdefault(rec["arch_id"], Candidate(rec["arch_id"], space, rec["spec"],
-                                                                             rec["ir"]))
+    for space in sorted(set(spaces if spaces is not None else CORPUS_SPACES) - {"zoo"}):
+        # no space gives more than `limit` of the round-robin: reading stops there (the corpus
+        # holds tens of thousands of records; a selection asks for a few hundred)
+        bucket = per_space.setdefault(space, {})
+        for rec in corpus.iter_records(space=space, include_help=False, include_pending=True):
+            if len(bucket) >= limit:
+                break
+            if rec.get("spec") and rec.get("ir"):
+                bucket.setdefault(rec["arch_id"], Candidate(rec["arch_id"], space, rec["spec"], rec["ir"]))
     buckets = [list(b.values()) for _, b in sorted(per_space.items())]
     out: list[Candidate] = []
     for i in range(max((len(b) for b in buckets), default=0)):
@@ -63,10 +66,12 @@ def corpus_candidates(limit: int, spaces: Iterable[str] | None = None) -> list[C
     return out[:limit]
 
 
-def zoo_candidates(exclude_families: Iterable[str] = ()) -> list[Candidate]:
+def zoo_candidates(exclude_families: Iterable[str] = (), max_mparams: float | None = None) -> list[Candidate]:
     """The real networks of ``datasets.zoo`` (every entry, resolutions included) as candidates,
-    leaving out whole families (``datasets.zoo.family``). Their IR is read from any ONNX fp32 record
-    of the measured zoo corpus (the graph is the same on every device), or exported where none is."""
+    leaving out whole families (``datasets.zoo.family``) and networks of more than ``max_mparams``
+    million parameters (an fp32 file of 4 bytes per weight that the graph store would refuse, or a
+    device would take long to download). Their IR is read from any ONNX fp32 record of the measured
+    zoo corpus (the graph is the same on every device), or exported where none is."""
     from datasets import corpus, zoo
     from predictor.frontends import load_model
 
@@ -77,7 +82,7 @@ def zoo_candidates(exclude_families: Iterable[str] = ()) -> list[Candidate]:
             irs.setdefault(rec["arch_id"], rec["ir"])
     out = []
     for name, res in zoo.ENTRIES:
-        if zoo.family(name) in skip:
+        if zoo.family(name) in skip or (max_mparams is not None and zoo.CATALOG[name].mparams > max_mparams):
             continue
         key = zoo.arch_id(name, res)
         ir = irs.get(key) or load_model(zoo.export_onnx(name, (1, 3, res, res)), filename=f"{key}.onnx").to_dict()

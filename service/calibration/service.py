@@ -78,10 +78,12 @@ def run_select(session: Session, settings: CoreSettings, device_id: int, payload
     """Job body: pick K architectures, store them as graphs, queue measurement jobs."""
     device = devices.get(session, device_id)
     k = int(payload.get("k", settings.calibration_k))
-    cands = _pool(int(payload.get("pool", 4 * k)), payload.get("spaces"))
+    fmt = FORMAT_OF_RUNTIME.get(device.runtime, "onnx")
+    cands = _pool(int(payload.get("pool", 4 * k)), payload.get("spaces"),
+                  real=settings.calibration_real_networks and fmt == "onnx",
+                  max_mparams=real_network_mparams(settings.max_upload_bytes))
     base = _active_predictor(session, settings)
     picks = selection.select(cands, k, base[1] if base else None)
-    fmt = FORMAT_OF_RUNTIME.get(device.runtime, "onnx")
     graph_ids = [_store_graph(session, settings, c, fmt) for c, _ in picks]
     measurement_jobs.queue(session, device_id, JobsCreate(graph_ids=graph_ids, lease_seconds=600.0))
     device = repository.lock_device(session, device_id)
@@ -95,14 +97,22 @@ def run_select(session: Session, settings: CoreSettings, device_id: int, payload
     return {"device_id": device_id, "graph_ids": graph_ids, "pool": len(cands)}
 
 
-def _pool(size: int, spaces: list[str] | None) -> list[selection.Candidate]:
+def real_network_mparams(max_upload_bytes: int) -> float:
+    """The largest real network (millions of fp32 weights) whose file the graph store accepts."""
+    return 0.95 * max_upload_bytes / 4 / 1e6
+
+
+def _pool(size: int, spaces: list[str] | None, real: bool = False,
+          max_mparams: float | None = None) -> list[selection.Candidate]:
+    """``size`` corpus candidates (topped up with sampled ones), plus the zoo's real networks of at
+    most ``max_mparams`` million weights with ``real``."""
     from datasets.spaces import CORPUS_SPACES
 
     names = list(spaces or CORPUS_SPACES)
     cands = selection.corpus_candidates(size, names)
     if len(cands) < size:
         cands += selection.sampled_candidates(size - len(cands), names)
-    return cands
+    return cands + (selection.zoo_candidates(max_mparams=max_mparams) if real else [])
 
 
 def _store_graph(session: Session, settings: CoreSettings, cand: selection.Candidate, fmt: str) -> int:

@@ -92,6 +92,26 @@ async def test_select_job_queues_measurements_for_the_agent(client, app, setting
     assert (await client.get("/v1/devices/999999/calibration")).status_code == 404
 
 
+async def test_real_networks_join_the_pool_of_an_onnx_device_only(client, app, settings):
+    worker_settings = settings.model_copy(update={"calibration_real_networks": True})
+    onnx_dev = await register(client, "onnx-board")
+    resp = await client.post("/v1/devices", json={"name": "tflite-board", "runtime": "litert"}, headers=ADMIN)
+    assert resp.status_code == 201, resp.text
+    tflite_dev = resp.json()
+    for dev in (onnx_dev, tflite_dev):
+        resp = await client.post(f"/v1/devices/{dev['id']}/calibration", json={"k": 3, "pool": 2}, headers=ADMIN)
+        assert resp.status_code == 202, resp.text
+    assert _work(app, worker_settings, ["calibration.select"]) == 2
+    onnx_state = (await client.get(f"/v1/devices/{onnx_dev['id']}/calibration")).json()
+    tflite_state = (await client.get(f"/v1/devices/{tflite_dev['id']}/calibration")).json()
+    # 2 corpus candidates and the zoo: at least one of 3 picks is a real network, stored as a graph
+    real = [p for p in onnx_state["selection"] if p["space"] == "zoo"]
+    assert real and len(set(onnx_state["graph_ids"])) == 3 and onnx_state["format"] == "onnx"
+    graph = (await client.get(f"/v1/graphs/{real[0]['graph_id']}")).json()
+    assert graph["summary"]["unknown_ops"] == 0 and graph["summary"]["params"] > 1e6
+    assert tflite_state["format"] == "tflite" and all(p["space"] != "zoo" for p in tflite_state["selection"])
+
+
 def _measure(datas: list[bytes]) -> list[float]:
     cfg = ProtocolConfig(min_rounds=2, max_rounds=3, runs_per_round=10, max_round_s=0.2)
     with tempfile.TemporaryDirectory() as tmp:
