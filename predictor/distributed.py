@@ -39,8 +39,6 @@ from predictor.train import (
     Record,
     Table,
     TrainConfig,
-    _collate,
-    _forward_all,
     _set_determinism,
     build_model,
     build_table,
@@ -48,10 +46,10 @@ from predictor.train import (
     drop_aux_targets,
     ensemble_log,
     init_scales,
-    log_loss,
     mape,
     predict_table,
     run_schedule,
+    run_steps,
     split_indices,
     with_aux_target,
 )
@@ -84,19 +82,6 @@ def train_member(table: Table, fit: np.ndarray, val: np.ndarray, cfg: TrainConfi
     opt = torch.optim.AdamW(ddp.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     rng = np.random.default_rng(seed)
 
-    def one_epoch(epoch: int) -> float:
-        shard = _shard(rng.permutation(fit), rank, world)
-        total = 0.0
-        for s in range(0, len(shard), cfg.batch_size):
-            batch, y = _collate(table, shard[s : s + cfg.batch_size])
-            loss = log_loss(_forward_all(ddp, batch, len(table.devices)), y)
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            opt.step()
-            total += loss.item() * len(y)
-        return total / max(len(shard), 1)
-
     def slowest_clock() -> float:
         # the budget's decisions use the slowest rank's clock, so every rank shrinks the schedule
         # and stops alike
@@ -106,7 +91,8 @@ def train_member(table: Table, fit: np.ndarray, val: np.ndarray, cfg: TrainConfi
 
     t0 = time.monotonic()
     run_schedule(  # predictor.train's epoch loop: schedule, patience, budget
-        model, opt, cfg.epochs, cfg, one_epoch,
+        model, opt, cfg.epochs, cfg,
+        lambda _: run_steps(ddp, opt, table, _shard(rng.permutation(fit), rank, world), cfg.batch_size),
         validate=lambda: mape(predict_table(model, table, val), table.y[val]) if len(val) else float("nan"),
         clock=slowest_clock, event="ddp", extra={"rank": rank},
     )

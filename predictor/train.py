@@ -396,6 +396,22 @@ def cosine_schedule(opt: torch.optim.Optimizer, horizon: list[int]) -> torch.opt
         opt, lambda e: 0.5 * (1.0 + math.cos(math.pi * min(e, horizon[0]) / horizon[0])))
 
 
+def run_steps(model: torch.nn.Module, opt: torch.optim.Optimizer, table: Table, order: np.ndarray,
+              batch_size: int) -> float:
+    """One pass of optimizer steps over the graphs ``order`` in batches of ``batch_size`` (gradients
+    clipped to norm 5); the mean loss. ``model`` is a PerfSAGE or its DistributedDataParallel wrapper."""
+    total = 0.0
+    for s in range(0, len(order), batch_size):
+        batch, y = _collate(table, order[s : s + batch_size])
+        loss = log_loss(_forward_all(model, batch, len(table.devices)), y)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+        total += loss.item() * len(y)
+    return total / max(len(order), 1)
+
+
 def run_schedule(
     model: PerfSAGE,
     opt: torch.optim.Optimizer,
@@ -462,23 +478,9 @@ def train_member(
     epochs = max(cfg.epochs, math.ceil(cfg.min_steps / max(math.ceil(len(train_idx) / cfg.batch_size), 1)))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     rng = np.random.default_rng(seed)
-
-    def one_epoch(epoch: int) -> float:
-        perm = rng.permutation(train_idx)
-        total = 0.0
-        for s in range(0, len(perm), cfg.batch_size):
-            batch, y = _collate(table, perm[s : s + cfg.batch_size])
-            loss = log_loss(_forward_all(model, batch, len(table.devices)), y)
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            opt.step()
-            total += loss.item() * len(y)
-        return total / max(len(perm), 1)
-
     t0 = time.monotonic()
     best_val, best_epoch, scheduled = run_schedule(
-        model, opt, epochs, cfg, one_epoch,
+        model, opt, epochs, cfg, lambda _: run_steps(model, opt, table, rng.permutation(train_idx), cfg.batch_size),
         validate=lambda: mape(predict_table(model, table, val_idx), table.y[val_idx]) if len(val_idx) else float("nan"),
         clock=lambda: time.monotonic() - t0, event="train", extra={"seed": seed},
     )
