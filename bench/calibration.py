@@ -244,7 +244,8 @@ def calibration_rows(base, picks: list[selection.Candidate], cal_y: np.ndarray, 
         h = mape(adaptation.predicted_latency(tuned, "this-machine", test_data), pass1)
         # what the service would serve: the method that cross-validates better on the K measurements
         # (never the one that happens to do better on the test set)
-        method = best_fit(base, "this-machine", sub, cal_y[ok])[0]["method"]
+        real = np.array([picks[i].space == HELD_OUT_SPACE for i in ok], dtype=bool)
+        method = best_fit(base, "this-machine", sub, cal_y[ok], real)[0]["method"]
         table = build_table(
             [Record(picks[i].key, cal_data[i], "this-machine", {"latency": float(cal_y[i])}) for i in ok]
         )

@@ -49,7 +49,7 @@ class CoreSettings(BaseSettings):
     )
     calibration_on_register: bool = Field(True, description="registering a device queues its calibration")
     calibration_real_networks: bool = Field(
-        False,
+        True,
         description="the zoo's real networks (datasets.zoo: EfficientNet, RegNet, ResNet, ...) join the corpus "
         "candidates of an ONNX device's calibration (the zoo has no TFLite export)",
     )

@@ -4,7 +4,8 @@ the device as measurements arrive, and keep the state in ``device.profile["calib
 
 ``{"state": "selecting"|"measuring"|"calibrated"|"waiting_for_predictor", "k", "graph_ids",
 "selection": [{graph_id, arch, space, uncertainty}], "measured", "artifact", "base_version",
-"history": [{at, measured, mape, spearman, n, folds, base_version}]}``
+"history": [{at, measured, mape, spearman, n, folds, method, judged_on, [judged_mape, judged_n],
+base_version}]}``
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 
 SELECT_KIND, FIT_KIND = "calibration.select", "calibration.fit"
 HEAD_MIN_MEASUREMENTS = 10
+REAL_JUDGE_MIN = 5
 FORMAT_OF_RUNTIME = {"onnxruntime": "onnx", "litert": "tflite", "tflite": "tflite"}
 
 
@@ -168,7 +170,10 @@ def run_fit(session: Session, settings: CoreSettings, device_id: int) -> dict[st
             "method": "trained",
         }
     else:
-        cv, fitter = best_fit(predictor, name, data, latency)
+        real_ids = {p["graph_id"] for p in (device.profile or {}).get("calibration", {}).get("selection", [])
+                    if p.get("space") == "zoo"}
+        real = np.asarray([gid in real_ids for gid, _, _ in rows], dtype=bool)
+        cv, fitter = best_fit(predictor, name, data, latency, real)
     entry = {"at": utcnow().isoformat(), "measured": len(rows), "base_version": row.version, **cv}
     artifact = None
     if len(rows) >= 2 and fitter is not None:
@@ -190,14 +195,24 @@ def run_fit(session: Session, settings: CoreSettings, device_id: int) -> dict[st
     return {"device_id": device_id, **entry}
 
 
-def best_fit(predictor, name: str, data: list, latency: np.ndarray) -> tuple[dict[str, Any], Any]:
+def best_fit(predictor, name: str, data: list, latency: np.ndarray,
+             real: np.ndarray | None = None) -> tuple[dict[str, Any], Any]:
     """Cross-validate the embedding fit and (from ``HEAD_MIN_MEASUREMENTS`` on) the embedding +
-    head fine-tuning; the method with the lower CV MAPE is used."""
+    head fine-tuning; the method with the lower CV MAPE is used. ``real`` marks the measurements of
+    real networks (the zoo's, picked when ``calibration_real_networks`` is on): from
+    ``REAL_JUDGE_MIN`` of them on, the choice is judged by the CV MAPE over those alone, as real
+    networks are what the device will be asked about (the search-space architectures, most of K,
+    favour the embedding fit while the real networks favour the head: bench/results/
+    calibration-intel-f6m167-s15.txt)."""
     methods = {"embedding": adaptation.fit}
     if len(data) >= HEAD_MIN_MEASUREMENTS:
         methods["embedding+head"] = adaptation.fit_head
+    judge = real if real is not None and int(np.sum(real)) >= REAL_JUDGE_MIN else None
     scores = {
-        m: adaptation.cross_validate(predictor, name, data, latency, fitter=f) for m, f in methods.items()
+        m: adaptation.cross_validate(predictor, name, data, latency, fitter=f, judge=judge)
+        for m, f in methods.items()
     }
-    best = min(scores, key=lambda m: scores[m]["mape"] if scores[m]["mape"] is not None else float("inf"))
-    return {**scores[best], "method": best}, methods[best]
+    key = "judged_mape" if judge is not None else "mape"
+    best = min(scores, key=lambda m: scores[m].get(key) if scores[m].get(key) is not None else float("inf"))
+    return {**scores[best], "method": best, "judged_on": "real networks" if judge is not None else "all"}, \
+        methods[best]

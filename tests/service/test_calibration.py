@@ -112,6 +112,28 @@ async def test_real_networks_join_the_pool_of_an_onnx_device_only(client, app, s
     assert tflite_state["format"] == "tflite" and all(p["space"] != "zoo" for p in tflite_state["selection"])
 
 
+def test_the_method_is_judged_on_the_real_networks_when_enough_were_measured(checkpoint_dir):
+    from predictor.artifacts import load_checkpoint
+    from predictor.features import featurize
+    from service.calibration import adaptation
+    from service.calibration.service import REAL_JUDGE_MIN, best_fit
+
+    base = load_checkpoint(checkpoint_dir / "tiny.pt")
+    datas = [conv_net(*s) for s in SHAPES[::3][:12]]
+    latency = np.asarray(_measure(datas))
+    data = [featurize(load_model(d)) for d in datas]
+    real = np.arange(len(datas)) < REAL_JUDGE_MIN  # as if the first ones were the zoo's networks
+    cv, fitter = best_fit(base, "new-board", data, latency, real)
+    scores = {m: adaptation.cross_validate(base, "new-board", data, latency, fitter=f, judge=real)
+              for m, f in (("embedding", adaptation.fit), ("embedding+head", adaptation.fit_head))}
+    assert cv["judged_on"] == "real networks" and cv["judged_n"] == REAL_JUDGE_MIN
+    assert cv["method"] == min(scores, key=lambda m: scores[m]["judged_mape"])
+    assert cv["judged_mape"] == scores[cv["method"]]["judged_mape"] and cv["n"] == len(datas)
+    fewer, _ = best_fit(base, "new-board", data, latency, np.arange(len(datas)) < REAL_JUDGE_MIN - 1)
+    assert fewer["judged_on"] == "all" and "judged_mape" not in fewer
+    assert fewer["method"] == min(scores, key=lambda m: scores[m]["mape"])
+
+
 def _measure(datas: list[bytes]) -> list[float]:
     cfg = ProtocolConfig(min_rounds=2, max_rounds=3, runs_per_round=10, max_round_s=0.2)
     with tempfile.TemporaryDirectory() as tmp:
