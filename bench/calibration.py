@@ -305,21 +305,24 @@ def from_corpus(base_path: Path, device: str, pool_size: int, seed: int,
     print(f"base {base_path} ({base.version}; {len(base.devices)} devices, never {device}); {len(keys)} records "
           f"of {device}{when}: pool {len(pool)}, test {len(test_keys)} ({int(zoo_mask.sum())} zoo) "
           f"({time.time() - t0:.0f}s)\n")
-    print(f"{'K':>3} | {'picks':>6} | {'method':>10} | {'MAPE %':>6} | {'+-10 %':>6} | {'rho':>5} | "
+    print(f"{'K':>3} | {'picks':>6} | {'method':>11} | {'MAPE %':>6} | {'+-10 %':>6} | {'rho':>5} | "
           f"{'zoo MAPE %':>10} | {'test families %':>15}")
     for k in KS:
         for name, picks in (("active", active[:k]), ("random", random_pick[:k])):
             cal, cal_y = [data[p] for p in picks], np.array([y[p] for p in picks])
             fits = {"embedding": adaptation.fit(base, "new", cal, cal_y),
                     "emb+head": adaptation.fit_head(base, "new", cal, cal_y)}
+            # the method the service would serve (CV on the K, judged on their real networks from 5 on)
+            real = np.array([recs[p][0] == HELD_OUT_SPACE for p in picks], dtype=bool)
+            served = best_fit(base, "new", cal, cal_y, real)[0]["method"].replace("embedding+head", "emb+head")
             for method, model in fits.items():
                 pred = adaptation.predicted_latency(model, "new", [data[t] for t in test_keys])
                 m = metrics(pred, test_y)
                 zoo_err = mape(pred[zoo_mask], test_y[zoo_mask]) if zoo_mask.any() else float("nan")
                 fam = mape(pred[fam_mask], test_y[fam_mask]) if fam_mask.any() else float("nan")
-                print(f"{k:>3} | {name:>6} | {method:>10} | {m['mape']:>6.2f} | {m['acc10']:>6.1f} | "
-                      f"{m['rho']:>5.3f} | {zoo_err:>10.2f} | {fam:>15.2f}")
-    print(f"\ntotal {time.time() - t0:.0f}s")
+                print(f"{k:>3} | {name:>6} | {method:>10}{'*' if method == served else ' '} | {m['mape']:>6.2f} | "
+                      f"{m['acc10']:>6.1f} | {m['rho']:>5.3f} | {zoo_err:>10.2f} | {fam:>15.2f}")
+    print(f"\n* the method the service would serve (service.calibration.service.best_fit); total {time.time() - t0:.0f}s")
     return 0
 
 
