@@ -78,6 +78,8 @@ ZOO = [
 KS = (10, 25, 50)
 #: no network of these families is ever a calibration pick: the test set's families
 TEST_FAMILIES = frozenset(zoo.family(n) for n, _ in ZOO)
+#: the largest real network a pool takes: what the service's graph store accepts at its default upload limit
+REAL_MPARAMS = real_network_mparams(CoreSettings.model_fields["max_upload_bytes"].default)
 
 
 def base_records(device_key: str, limit: int | None) -> list[Record]:
@@ -186,7 +188,7 @@ def main() -> int:
         cands += selection.sampled_candidates(args.pool - len(cands), list(CORPUS_SPACES))
     pools = {"corpus": [c for c, _ in selection.select(cands, max(KS), base)]}
     if args.real_in_pool:
-        real = selection.zoo_candidates(TEST_FAMILIES, real_network_mparams(CoreSettings.model_fields["max_upload_bytes"].default))
+        real = selection.zoo_candidates(TEST_FAMILIES, REAL_MPARAMS)
         pools["corpus+real"] = [c for c, _ in selection.select(cands + real, max(KS), base)]
         print(f"pool corpus+real: {len(cands)} corpus + {len(real)} real networks of families "
               f"{sorted({zoo.family(c.spec['name']) for c in real})}; picked "
@@ -287,9 +289,8 @@ def from_corpus(base_path: Path, device: str, pool_size: int, seed: int,
     sampled = [k for k in keys if recs[k][0] != HELD_OUT_SPACE]
     pool_keys = [sampled[i] for i in rng.permutation(len(sampled))[:pool_size]]
     if real_in_pool:
-        cap = real_network_mparams(CoreSettings.model_fields["max_upload_bytes"].default)
         pool_keys += [k for k in keys if recs[k][0] == HELD_OUT_SPACE and zoo.family(k) not in TEST_FAMILIES
-                      and zoo.CATALOG[k[4:].rsplit("-", 1)[0]].mparams <= cap]
+                      and zoo.CATALOG[zoo.parse_arch_id(k)[0]].mparams <= REAL_MPARAMS]
     pool = [selection.Candidate(k, recs[k][0], {}, recs[k][1]) for k in pool_keys]
     active = [c.key for c, _ in selection.select(pool, max(KS), base)]
     random_pick = list(pool_keys[: max(KS)])

@@ -976,7 +976,7 @@ def family(name: str) -> str:
     """``resnet`` for resnet18 .. wide_resnet50_2, ``mobilenet_v2`` for its width variants, etc.
     Accepts a catalog name or a zoo ``arch_id`` (``zoo-resnet18-224``)."""
     if name.startswith("zoo-"):
-        name = name[4:].rsplit("-", 1)[0]
+        name = parse_arch_id(name)[0]
     for prefixes in _FAMILY_PREFIXES:
         if name.startswith(prefixes):
             return prefixes[0]
@@ -988,6 +988,12 @@ PUBLISHED_GMACS: dict[str, float] = {n: m.gmacs for n, m in CATALOG.items()}
 
 def arch_id(name: str, resolution: int) -> str:
     return f"zoo-{name}-{resolution}"
+
+
+def parse_arch_id(arch_id: str) -> tuple[str, int]:
+    """``zoo-resnet18-224`` -> (``resnet18``, 224): the inverse of :func:`arch_id`."""
+    name, _, res = arch_id.removeprefix("zoo-").rpartition("-")
+    return name, int(res)
 
 
 def build(name: str, resolution: int | None = None, **kwargs) -> nn.Module:

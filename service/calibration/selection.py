@@ -2,7 +2,8 @@
 
 A candidate pool is drawn from the corpus search spaces (records of the measured corpus
 that carry a spec and an IR document, topped up with freshly sampled specs built
-through the torch -> ONNX builder). Each candidate is described by its graph-level
+through the torch -> ONNX builder), and for ONNX devices the zoo's real networks
+(:func:`zoo_candidates`). Each candidate is described by its graph-level
 features plus its operator histogram (standardised), and weighted by the current
 predictor's uncertainty about it (the ensemble spread of log latency, averaged over
 the devices it knows). Greedy farthest-point selection then picks, at each step, the
@@ -44,8 +45,8 @@ class Candidate:
 
 def corpus_candidates(limit: int, spaces: Iterable[str] | None = None) -> list[Candidate]:
     """Up to ``limit`` records of the measured corpus with a spec and an IR document
-    (deduplicated), spread evenly over the search spaces. The zoo of real architectures is
-    never a candidate: it is kept for testing."""
+    (deduplicated), spread evenly over the search spaces. The zoo's real networks are not among
+    them (:func:`zoo_candidates` gives those)."""
     from datasets import corpus
     from datasets.spaces import CORPUS_SPACES
 

@@ -72,6 +72,7 @@ def test_families_group_the_variants_of_one_design() -> None:
     fams = {n: zoo.family(n) for n in zoo.CATALOG}
     assert fams["resnet18"] == fams["wide_resnet50_2"] == fams["resnext50_32x4d"] == "resnet"
     assert fams["mobilenet_v2_050"] == "mobilenet_v2" != fams["mobilenet_v3_small"] == "mobilenet_v3"
+    assert all(zoo.parse_arch_id(zoo.arch_id(n, r)) == (n, r) for n, r in zoo.ENTRIES)
     assert zoo.family("zoo-efficientnet_b1-240") == "efficientnet" and zoo.family("zoo-vit_tiny_16-160") == "vit"
     assert 10 <= len(set(fams.values())) < len(fams)
     with pytest.raises(KeyError, match="no family for 'lenet'"):
