@@ -141,6 +141,19 @@ def test_device_scatter_and_histogram(server, data, session_page, device):
     assert sum(_chart_points(page, "histogram")) == len(api["pairs"])
     assert len(_rows(page, "pairs")) == len(api["pairs"])
     assert page.locator("h1").inner_text() == device
+    history = (api["device"]["calibration"]["detail"] or {}).get("history") or []
+    fit = history[-1] if history else {}
+    if not fit.get("method"):
+        expected = "—"
+    elif fit.get("judged_on") == "real networks":
+        expected = f"{fit['method']} (chosen on {fit['judged_n']} real networks: {fit['judged_mape']:.1f} % CV)"
+    else:
+        expected = fit["method"]
+    shown = page.evaluate(
+        "() => [...document.querySelectorAll('dl.kv dt')].find(e => e.textContent === 'Calibration fit')"
+        ".nextElementSibling.textContent"
+    )
+    assert shown == expected
 
 
 def test_graph_list(server, data, session_page):

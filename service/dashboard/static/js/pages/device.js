@@ -17,6 +17,12 @@ function lastFit(detail) {
   return Array.isArray(detail.history) && detail.history.length ? detail.history[detail.history.length - 1] : null;
 }
 
+function fitMethod(fit) {
+  if (!fit || !fit.method) return "—";
+  if (fit.judged_on !== "real networks") return fit.method;
+  return `${fit.method} (chosen on ${fit.judged_n} real networks: ${pct(fit.judged_mape)} CV)`;
+}
+
 function profile(d) {
   const h = d.hardware;
   return kv([
@@ -28,6 +34,7 @@ function profile(d) {
     ["Last measured", when(d.last_measured_at)], ["Calibration", badge(d.calibration.state)],
     ["Calibration measured", calibrationProgress(d.calibration.detail)],
     ["Calibration MAPE (CV)", pct(lastFit(d.calibration.detail)?.mape ?? null)],
+    ["Calibration fit", fitMethod(lastFit(d.calibration.detail))],
     ["Predictors", d.calibration.predictors.join("; ") || "none"],
   ]);
 }
