@@ -216,12 +216,10 @@ def main() -> int:
         print(f"{'K':>3} | {'embedding %':>11} | {'emb+head %':>10} | {'scratch %':>9} | "
               f"{'service picks (by CV)':>21} | picked / noise")
         print("----+-------------+------------+-----------+-----------------------+---------------")
-        for k, a, h, s, method in rows:
-            picked = h if method == "embedding+head" else a
+        for k, a, h, s, method, picked in rows:
             print(f"{k:>3} | {a:>11.2f} | {h:>10.2f} | {s:>9.2f} | {method:>14} {picked:>6.2f} "
                   f"| {picked / max(noise, 1e-9):>6.2f}x")
-        k, a, h, s, method = rows[-1]
-        k50 = h if method == "embedding+head" else a
+        k, *_, method, k50 = rows[-1]
         print(
             f"K={k} (the service's pick, {method}) within 1.2x noise: {'yes' if k50 <= 1.2 * noise else 'no'} "
             f"({k50:.2f}% vs {1.2 * noise:.2f}%); {time.time() - t0:.0f}s so far"
@@ -232,9 +230,9 @@ def main() -> int:
 
 
 def calibration_rows(base, picks: list[selection.Candidate], cal_y: np.ndarray, test_data: list,
-                     pass1: np.ndarray) -> list[tuple[int, float, float, float, str]]:
+                     pass1: np.ndarray) -> list[tuple[int, float, float, float, str, float]]:
     """For each K: test MAPE of the embedding fit, the embedding + head fit, a model trained from
-    scratch on the same K, and the method the service would pick by cross-validation."""
+    scratch on the same K, the method the service would pick by cross-validation and its test MAPE."""
     cal_data = [c.features() for c in picks]
     rows = []
     for k in KS:
@@ -258,7 +256,7 @@ def calibration_rows(base, picks: list[selection.Candidate], cal_y: np.ndarray, 
             ),
         )
         s = mape(adaptation.predicted_latency(scratch, "this-machine", test_data), pass1)
-        rows.append((k, a, h, s, method))
+        rows.append((k, a, h, s, method, h if method == "embedding+head" else a))
     return rows
 
 
@@ -289,8 +287,8 @@ def from_corpus(base_path: Path, device: str, pool_size: int, seed: int,
     sampled = [k for k in keys if recs[k][0] != HELD_OUT_SPACE]
     pool_keys = [sampled[i] for i in rng.permutation(len(sampled))[:pool_size]]
     if real_in_pool:
-        pool_keys += [k for k in keys if recs[k][0] == HELD_OUT_SPACE and zoo.family(k) not in TEST_FAMILIES
-                      and zoo.CATALOG[zoo.parse_arch_id(k)[0]].mparams <= REAL_MPARAMS]
+        pool_keys += [k for k in keys if recs[k][0] == HELD_OUT_SPACE
+                      and selection.admits_real(k, TEST_FAMILIES, REAL_MPARAMS)]
     pool = [selection.Candidate(k, recs[k][0], {}, recs[k][1]) for k in pool_keys]
     active = [c.key for c, _ in selection.select(pool, max(KS), base)]
     random_pick = list(pool_keys[: max(KS)])

@@ -47,10 +47,10 @@ from predictor.train import (
     ensemble_log,
     init_scales,
     mape,
-    predict_table,
     run_schedule,
     run_steps,
     split_indices,
+    validation_mape,
     with_aux_target,
 )
 
@@ -93,7 +93,7 @@ def train_member(table: Table, fit: np.ndarray, val: np.ndarray, cfg: TrainConfi
     run_schedule(  # predictor.train's epoch loop: schedule, patience, budget
         model, opt, cfg.epochs, cfg,
         lambda _: run_steps(ddp, opt, table, _shard(rng.permutation(fit), rank, world), cfg.batch_size),
-        validate=lambda: mape(predict_table(model, table, val), table.y[val]) if len(val) else float("nan"),
+        validate=lambda: validation_mape(model, table, val),
         clock=slowest_clock, event="ddp", extra={"rank": rank},
     )
     return model

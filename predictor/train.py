@@ -379,6 +379,11 @@ def mape(pred: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(np.abs(pred[m] - y[m]) / y[m]) * 100) if m.any() else float("nan")
 
 
+def validation_mape(model: PerfSAGE, table: Table, idx: np.ndarray) -> float:
+    """MAPE of ``model`` on the graphs ``idx`` of ``table`` (NaN without any)."""
+    return mape(predict_table(model, table, idx), table.y[idx]) if len(idx) else float("nan")
+
+
 def fit_horizon(horizon: int, epoch: int, elapsed: float, deadline: float) -> int:
     """The epochs a schedule of ``horizon`` epochs can have when ``epoch`` (from 0) ended
     ``elapsed`` seconds in and training must end by ``deadline``: ``horizon`` when the pace so far
@@ -481,7 +486,7 @@ def train_member(
     t0 = time.monotonic()
     best_val, best_epoch, scheduled = run_schedule(
         model, opt, epochs, cfg, lambda _: run_steps(model, opt, table, rng.permutation(train_idx), cfg.batch_size),
-        validate=lambda: mape(predict_table(model, table, val_idx), table.y[val_idx]) if len(val_idx) else float("nan"),
+        validate=lambda: validation_mape(model, table, val_idx),
         clock=lambda: time.monotonic() - t0, event="train", extra={"seed": seed},
     )
     info = {"val_mape": best_val, "best_epoch": best_epoch, "epochs_scheduled": scheduled, "norm": stats}

@@ -67,6 +67,17 @@ def corpus_candidates(limit: int, spaces: Iterable[str] | None = None) -> list[C
     return out[:limit]
 
 
+def admits_real(name: str, exclude_families: Iterable[str] = (), max_mparams: float | None = None) -> bool:
+    """Whether the zoo network ``name`` (a catalog name or a zoo arch_id) may be a candidate: not of an
+    excluded family (``datasets.zoo.family``), at most ``max_mparams`` million weights."""
+    from datasets import zoo
+
+    if name.startswith("zoo-"):
+        name = zoo.parse_arch_id(name)[0]
+    return zoo.family(name) not in set(exclude_families) and (
+        max_mparams is None or zoo.CATALOG[name].mparams <= max_mparams)
+
+
 def zoo_candidates(exclude_families: Iterable[str] = (), max_mparams: float | None = None) -> list[Candidate]:
     """The real networks of ``datasets.zoo`` (every entry, resolutions included) as candidates,
     leaving out whole families (``datasets.zoo.family``) and networks of more than ``max_mparams``
@@ -76,14 +87,13 @@ def zoo_candidates(exclude_families: Iterable[str] = (), max_mparams: float | No
     from datasets import corpus, zoo
     from predictor.frontends import load_model
 
-    skip = set(exclude_families)
     irs: dict[str, dict[str, Any]] = {}
     for rec in corpus.iter_records(space="zoo", include_help=False, include_pending=True):
         if rec.get("ir") and rec.get("format", "onnx") == "onnx" and rec.get("variant", "fp32") == "fp32":
             irs.setdefault(rec["arch_id"], rec["ir"])
     out = []
     for name, res in zoo.ENTRIES:
-        if zoo.family(name) in skip or (max_mparams is not None and zoo.CATALOG[name].mparams > max_mparams):
+        if not admits_real(name, exclude_families, max_mparams):
             continue
         key = zoo.arch_id(name, res)
         ir = irs.get(key) or load_model(zoo.export_onnx(name, (1, 3, res, res)), filename=f"{key}.onnx").to_dict()
