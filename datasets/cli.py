@@ -48,9 +48,10 @@ def register(subparsers: Any, name: str) -> None:
     m.add_argument("--root", type=Path, default=corpus.CORPUS_DIR)
     m.set_defaults(func=_cmd_measure)
 
-    z = sub.add_parser("measure-zoo", help="measure the real architectures of datasets/zoo.py (space zoo)")
+    z = sub.add_parser("measure-zoo", help="measure the zoo's real architectures (space zoo)")
     z.add_argument("--runtime", choices=["onnxruntime", "litert"], default="onnxruntime",
-                   help="onnxruntime only for now (the zoo has no faithful TFLite export)")
+                   help="onnxruntime: datasets/zoo.py (torch definitions, ONNX); litert: datasets/zoo_keras.py "
+                        "(keras.applications, TFLite)")
     z.add_argument("--threads", type=int, default=1)
     z.add_argument("--names", nargs="+", default=None, metavar="NAME[@RES]",
                    help="zoo names (every listed resolution) or name@resolution; default: all entries")

@@ -43,13 +43,20 @@ class MeasureRunError(RuntimeError):
 
 def build_model(spec: dict[str, Any], fmt: str, variant: str, seed: int = 0) -> bytes:
     """Model bytes of a spec: ONNX (fp32) or TFLite (fp32 / int8). A zoo spec (``{"space": "zoo",
-    "name", "resolution"}``, a real network of ``datasets.zoo``) is exported to ONNX only."""
+    "name", "resolution"}``, a real network) is fp32 only: ``datasets.zoo``'s torch definition to
+    ONNX, or with ``"source": "keras"`` ``datasets.zoo_keras``'s Keras one to TFLite."""
     if spec.get("space") == "zoo":
-        from datasets import zoo
+        from datasets import zoo, zoo_keras
 
-        if fmt != "onnx" or variant != "fp32":
-            raise MeasureRunError(f"{spec.get('name')}: the zoo's real networks are exported to ONNX fp32 only")
+        keras_spec = spec.get("source") == zoo_keras.SOURCE
+        want = "tflite" if keras_spec else "onnx"
+        if fmt != want or variant != "fp32":
+            raise MeasureRunError(
+                f"{spec.get('name')}: a zoo network {'of keras.applications ' if keras_spec else ''}is built as "
+                f"{want.upper() if want == 'onnx' else 'TFLite'} fp32 only, not {fmt} {variant}")
         res = int(spec["resolution"])
+        if keras_spec:
+            return zoo_keras.export_tflite(spec["name"], res)
         return zoo.export_onnx(spec["name"], (1, 3, res, res))
     if fmt == "onnx":
         if variant != "fp32":

@@ -969,12 +969,15 @@ ZOO: dict[str, Callable[..., nn.Module]] = {n: m.build for n, m in CATALOG.items
 #: test of "a real network never seen" can keep a whole family out of what a model is fitted on
 _FAMILY_PREFIXES = (("resnet", "resnext", "wide_resnet"), ("mobilenet_v2",), ("mobilenet_v3",), ("mnasnet",),
                     ("shufflenet",), ("squeezenet",), ("efficientnet",), ("regnet",), ("densenet",),
-                    ("googlenet",), ("vgg",), ("alexnet",), ("convnext",), ("swin",), ("vit",))
+                    ("googlenet",), ("vgg",), ("alexnet",), ("convnext",), ("swin",), ("vit",),
+                    # datasets.zoo_keras only (the TFLite zoo)
+                    ("mobilenet_v1",), ("nasnet",), ("inception",))
 
 
 def family(name: str) -> str:
     """``resnet`` for resnet18 .. wide_resnet50_2, ``mobilenet_v2`` for its width variants, etc.
-    Accepts a catalog name or a zoo ``arch_id`` (``zoo-resnet18-224``)."""
+    Accepts a catalog name (of this module or of :mod:`datasets.zoo_keras`, whose shared names are
+    the same designs) or a zoo ``arch_id`` (``zoo-resnet18-224``)."""
     if name.startswith("zoo-"):
         name = parse_arch_id(name)[0]
     for prefixes in _FAMILY_PREFIXES:

@@ -1,14 +1,13 @@
-"""Export the zoo's real architectures (:mod:`datasets.zoo`), measure them with the agent
-protocol and write corpus records of space ``"zoo"`` (resumable).
+"""Export the zoo's real architectures, measure them with the agent protocol and write corpus
+records of space ``"zoo"`` (resumable): for onnxruntime :mod:`datasets.zoo`'s torch definitions
+exported to ONNX, for LiteRT :mod:`datasets.zoo_keras`'s ``keras.applications`` converted to TFLite.
 
 Records go to ``<root>/<device_key>/zoo/`` through the same journal + shard writer as the
 sampled spaces, in the same format: ``arch_id`` = ``zoo-<name>-<resolution>``, ``spec`` =
-``{"space": "zoo", "name", "resolution"}``, ``index`` = the entry's position in
-``zoo.ENTRIES``. They are the test set of the "real architectures" accuracy scenario
-(``bench/accuracy.py --scenarios zoo``) and never part of a search space.
+``{"space": "zoo", "name", "resolution"}`` (plus ``"source": "keras"`` for LiteRT), ``index`` = the
+entry's position in the runtime's ``ENTRIES``. They are the test set of the "real architectures"
+accuracy scenario (``bench/accuracy.py --scenarios zoo``) and never part of a search space.
 
-Only ONNX (onnxruntime) is built: the zoo is written in torch, and a TFLite file of it would
-need a Keras port of every family (``datasets/build_keras.py`` builds the search spaces only).
 The run takes its own lock (``<device_key>.zoo.lock``), so it may run beside a corpus run of
 the same device.
 
@@ -38,18 +37,30 @@ from datasets.measure import _rounded
 log = logging.getLogger(__name__)
 
 SPACE = "zoo"
-RUNTIMES = ("onnxruntime",)
+RUNTIMES = ("onnxruntime", "litert")
 
 
 class ZooRunError(RuntimeError):
     """The run cannot start (unsupported runtime, unknown name)."""
 
 
-def select(names: list[str] | None) -> list[tuple[int, str, int]]:
-    """(index in ``zoo.ENTRIES``, name, resolution) of the chosen entries, in ENTRIES order.
+def catalog(runtime: str) -> Any:
+    """The module whose ``CATALOG`` / ``ENTRIES`` a runtime's zoo is built from."""
+    if runtime not in RUNTIMES:
+        raise ZooRunError(f"no zoo for runtime {runtime!r}; known: {', '.join(RUNTIMES)}")
+    if runtime == "litert":
+        from datasets import zoo_keras
+
+        return zoo_keras
+    return zoo
+
+
+def select(names: list[str] | None, runtime: str = "onnxruntime") -> list[tuple[int, str, int]]:
+    """(index in the runtime's ``ENTRIES``, name, resolution) of the chosen entries, in ENTRIES order.
 
     A plain name picks every listed resolution of that model, ``name@res`` one of them."""
-    entries = list(enumerate(zoo.ENTRIES))
+    cat = catalog(runtime)
+    entries = list(enumerate(cat.ENTRIES))
     if not names:
         return [(i, n, r) for i, (n, r) in entries]
     chosen: set[int] = set()
@@ -57,23 +68,28 @@ def select(names: list[str] | None) -> list[tuple[int, str, int]]:
         name, _, res = token.partition("@")
         hits = [i for i, (n, r) in entries if n == name and (not res or str(r) == res)]
         if not hits:
-            listed = ", ".join(f"{n}@{r}" for n, r in zoo.ENTRIES if n == name)
-            hint = f"; listed: {listed}" if listed else f"; known names: {', '.join(zoo.CATALOG)}"
+            listed = ", ".join(f"{n}@{r}" for n, r in cat.ENTRIES if n == name)
+            hint = f"; listed: {listed}" if listed else f"; known names: {', '.join(cat.CATALOG)}"
             raise ZooRunError(f"no zoo entry {token!r}{hint}")
         chosen.update(hits)
     return [(i, n, r) for i, (n, r) in entries if i in chosen]
 
 
-def spec_of(name: str, resolution: int) -> dict[str, Any]:
+def spec_of(name: str, resolution: int, runtime: str = "onnxruntime") -> dict[str, Any]:
+    if runtime == "litert":
+        return catalog(runtime).spec_of(name, resolution)
     return {"space": SPACE, "name": name, "resolution": resolution}
 
 
-def build_onnx(spec: dict[str, Any]) -> bytes:
-    """ONNX bytes of a zoo spec (TorchScript exporter, opset 17, batch 1), as the corpus builds."""
-    res = int(spec["resolution"])
+def build(spec: dict[str, Any]) -> bytes:
+    """Model bytes of a zoo spec as the corpus builds them: ONNX (TorchScript exporter, opset 17,
+    batch 1), or TFLite for a ``keras.applications`` spec (``datasets.measure.build_model``)."""
+    from datasets import measure
+
+    fmt = "tflite" if spec.get("source") == "keras" else "onnx"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return zoo.export_onnx(spec["name"], (1, 3, res, res))
+        return measure.build_model(spec, fmt, "fp32")
 
 
 @dataclass
@@ -88,13 +104,18 @@ class Prepared:
     def arch_id(self) -> str:
         return zoo.arch_id(self.spec["name"], self.spec["resolution"])
 
+    @property
+    def format(self) -> str:
+        return "tflite" if self.path.suffix == ".tflite" else "onnx"
 
-def prepare(index: int, name: str, resolution: int, model_dir: Path) -> Prepared:
+
+def prepare(index: int, name: str, resolution: int, model_dir: Path, runtime: str = "onnxruntime") -> Prepared:
     from predictor.frontends import load_model
 
-    spec = spec_of(name, resolution)
-    data = build_onnx(spec)
-    path = model_dir / SPACE / f"{zoo.arch_id(name, resolution)}.fp32.onnx"
+    spec = spec_of(name, resolution, runtime)
+    data = build(spec)
+    suffix = "tflite" if runtime == "litert" else "onnx"
+    path = model_dir / SPACE / f"{zoo.arch_id(name, resolution)}.fp32.{suffix}"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     graph = load_model(data, filename=path.name)
@@ -118,7 +139,7 @@ def combine(results: list[dict[str, Any]]) -> dict[str, Any]:
 def make_record(p: Prepared, device_key: str, result: dict[str, Any]) -> dict[str, Any]:
     measurement = {k: _rounded(v) for k, v in result.items() if k not in ("path", "protocol")}
     return {"arch_id": p.arch_id, "space": SPACE, "seed": 0, "index": p.index, "variant": "fp32",
-            "format": "onnx", "device_key": device_key, "spec": p.spec, "summary": p.summary, "ir": p.ir,
+            "format": p.format, "device_key": device_key, "spec": p.spec, "summary": p.summary, "ir": p.ir,
             "measurement": measurement}
 
 
@@ -157,10 +178,7 @@ def run(
 
     if passes < 1:
         raise ZooRunError("passes must be >= 1")
-    if runtime not in RUNTIMES:
-        raise ZooRunError(f"the zoo is built for onnxruntime only (no faithful TFLite export of the torch "
-                          f"zoo); got runtime {runtime!r}")
-    entries = select(names)
+    entries = select(names, runtime)
     device = environment.describe(runtime, threads)
     key = device["device_key"]
     with corpus.run_lock(cache / "pending" / f"{key}.{SPACE}.lock"):
@@ -218,7 +236,7 @@ def _measure_group(group, key, runtime, threads, memory, model_dir, keep, config
     prepared: list[Prepared] = []
     for index, name, res in group:
         try:
-            prepared.append(prepare(index, name, res, model_dir))
+            prepared.append(prepare(index, name, res, model_dir, runtime))
         except Exception as exc:  # noqa: BLE001 - any export/parse failure is logged with its entry and counted
             stats["failed"] += 1
             log.error("zoo.prepare_failed %s@%d: %s", name, res, f"{type(exc).__name__}: {exc}"[:500],
