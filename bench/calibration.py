@@ -8,7 +8,8 @@
    spaces; they are built to ONNX and measured here with ``agent.protocol`` (onnxruntime,
    1 thread). K = 10, 25, 50 are prefixes of the selection order.
 3. Test set: real architectures never seen in training (``datasets/zoo.py``: ResNet-18/50,
-   MobileNetV2, MobileNetV3-L/S at 224 and 160), measured twice the same way; the second
+   MobileNetV2, MobileNetV3-L/S at 224 and 160; with ``--runtime litert`` ``datasets/zoo_keras.py``'s
+   ResNet-50, MobileNetV2, MobileNetV3-L/S at 224 and 160 as TFLite), measured twice the same way; the second
    pass against the first gives the device's own run-to-run noise. The first pass is
    interleaved with the calibration models (one ``measure_many`` call), so that a slow or
    fast spell of a shared host shifts both sets alike instead of biasing one against the other.
@@ -39,8 +40,11 @@ hundreds of architectures instead of ten. ``--measured FROM..TO`` keeps the reco
 (a host that ran 25-35% faster one week than another, as the family-25 model-1 VM did, is two devices to
 a calibration that mixes them; a new device is calibrated and used in one).
 
-Run: ``.venv/bin/python -m bench.calibration [--pool 80] [--base-graphs N] [--base CHECKPOINT]
-[--real-in-pool] [--from-corpus DEVICE_KEY [--measured FROM..TO]]``
+``--runtime litert`` makes this machine's LiteRT device the new one: the picks are built to TFLite
+(the search spaces through ``datasets.build_keras``, the real networks from ``datasets.zoo_keras``).
+
+Run: ``.venv/bin/python -m bench.calibration [--runtime onnxruntime|litert] [--pool 80] [--base-graphs N]
+[--base CHECKPOINT] [--real-in-pool] [--from-corpus DEVICE_KEY [--measured FROM..TO]]``
 """
 
 from __future__ import annotations
@@ -56,7 +60,7 @@ import numpy as np
 
 from agent.environment import describe
 from agent.protocol import measure_many
-from datasets import zoo
+from datasets import zoo, zoo_keras
 from datasets.corpus import latency_label_ms
 from datasets.measure import build_model
 from datasets.spaces import CORPUS_SPACES
@@ -75,9 +79,13 @@ ZOO = [
     for n in ("resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small")
     for r in (224, 160)
 ]
+#: the LiteRT test set: the same families in keras.applications' definitions (it has no ResNet-18)
+KERAS_ZOO = [(n, r) for n in ("resnet50", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small")
+             for r in (224, 160)]
 KS = (10, 25, 50)
 #: no network of these families is ever a calibration pick: the test set's families
-TEST_FAMILIES = frozenset(zoo.family(n) for n, _ in ZOO)
+TEST_FAMILIES = frozenset(zoo.family(n) for n, _ in ZOO + KERAS_ZOO)
+FORMATS = {"onnxruntime": "onnx", "litert": "tflite"}
 #: the largest real network a pool takes: what the service's graph store accepts at its default upload limit
 REAL_MPARAMS = real_network_mparams(CoreSettings.model_fields["max_upload_bytes"].default)
 
@@ -91,8 +99,18 @@ def base_records(device_key: str, limit: int | None) -> list[Record]:
     return [r for r in recs if r.device != device_key and r.space != HELD_OUT_SPACE]
 
 
-def measure_paths(paths: list[Path]) -> np.ndarray:
-    res = measure_many([str(p) for p in paths], "onnxruntime", 1, memory=False)
+def test_set(runtime: str) -> list[tuple[str, int]]:
+    return KERAS_ZOO if runtime == "litert" else ZOO
+
+
+def test_model(runtime: str, name: str, res: int) -> bytes:
+    if runtime == "litert":
+        return zoo_keras.export_tflite(name, res)
+    return zoo.export_onnx(name, (1, 3, res, res))
+
+
+def measure_paths(paths: list[Path], runtime: str = "onnxruntime") -> np.ndarray:
+    res = measure_many([str(p) for p in paths], runtime, 1, memory=False)
     return np.asarray([np.nan if "error" in r else latency_label_ms(r) for r in res], dtype=float)
 
 
@@ -112,27 +130,28 @@ def interleave(n_cal: int, n_test: int) -> list[int]:
     return out
 
 
-def measure_all(picks: list[selection.Candidate], t0: float) -> dict:
+def measure_all(picks: list[selection.Candidate], t0: float, runtime: str = "onnxruntime") -> dict:
     """Build and measure the calibration picks once and the zoo test models twice."""
+    fmt = FORMATS[runtime]
     with tempfile.TemporaryDirectory() as tmp:
         cal_paths, test_paths = [], []
         for c in picks:
-            cal_paths.append(Path(tmp) / f"{c.key}.onnx")
-            cal_paths[-1].write_bytes(build_model(c.spec, "onnx", "fp32"))
-        for name, res in ZOO:
-            test_paths.append(Path(tmp) / f"{name}-{res}.onnx")
-            test_paths[-1].write_bytes(zoo.export_onnx(name, (1, 3, res, res)))
+            cal_paths.append(Path(tmp) / f"{c.key}.{fmt}")
+            cal_paths[-1].write_bytes(build_model(c.spec, fmt, "fp32"))
+        for name, res in test_set(runtime):
+            test_paths.append(Path(tmp) / f"{name}-{res}.{fmt}")
+            test_paths[-1].write_bytes(test_model(runtime, name, res))
         test_ir = [load_model(p.read_bytes()).to_dict() for p in test_paths]
         print(f"built {len(cal_paths)} calibration + {len(test_paths)} test models ({time.time() - t0:.0f}s)")
         # pass 1 measures the calibration and test models together, interleaved, so that both
         # see the same stretch of host time (a shared host's speed drifts by tens of percent over
         # minutes: measured one after the other, the two sets disagree before any model does)
         order = interleave(len(cal_paths), len(test_paths))
-        first = measure_paths([(cal_paths + test_paths)[i] for i in order])
+        first = measure_paths([(cal_paths + test_paths)[i] for i in order], runtime)
         both = np.empty(len(order))
         both[order] = first
         cal_y, pass1 = both[: len(cal_paths)], both[len(cal_paths):]
-        pass2 = measure_paths(test_paths)
+        pass2 = measure_paths(test_paths, runtime)
     print(f"measured ({time.time() - t0:.0f}s)")
     return {
         "picks": [c.key for c in picks],
@@ -146,6 +165,8 @@ def measure_all(picks: list[selection.Candidate], t0: float) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--pool", type=int, default=80)
+    ap.add_argument("--runtime", choices=sorted(FORMATS), default="onnxruntime",
+                    help="the runtime whose device on this machine is the new one (not with --from-corpus)")
     ap.add_argument("--base-graphs", type=int, default=None, help="at most this many base graphs (default all)")
     ap.add_argument("--cache", type=Path, default=None, help="JSON file keeping the measurements for re-runs")
     ap.add_argument("--base", type=Path, default=None,
@@ -166,7 +187,8 @@ def main() -> int:
             raise SystemExit("--from-corpus needs --base CHECKPOINT (one trained without that device)")
         return from_corpus(args.base, args.from_corpus, args.pool, args.seed, args.measured, args.real_in_pool)
     t0 = time.time()
-    here = describe("onnxruntime", 1)["device_key"]
+    here = describe(args.runtime, 1)["device_key"]
+    fmt = FORMATS[args.runtime]
     if args.base is not None:
         from predictor.artifacts import load_checkpoint
 
@@ -188,7 +210,7 @@ def main() -> int:
         cands += selection.sampled_candidates(args.pool - len(cands), list(CORPUS_SPACES))
     pools = {"corpus": [c for c, _ in selection.select(cands, max(KS), base)]}
     if args.real_in_pool:
-        real = selection.zoo_candidates(TEST_FAMILIES, REAL_MPARAMS)
+        real = selection.zoo_candidates(TEST_FAMILIES, REAL_MPARAMS, fmt)
         pools["corpus+real"] = [c for c, _ in selection.select(cands + real, max(KS), base)]
         print(f"pool corpus+real: {len(cands)} corpus + {len(real)} real networks of families "
               f"{sorted({zoo.family(c.spec['name']) for c in real})}; picked "
@@ -197,7 +219,7 @@ def main() -> int:
     picks = list({c.key: c for pool in pools.values() for c in pool}.values())
     cached = json.loads(args.cache.read_text()) if args.cache and args.cache.exists() else None
     if cached is None or cached["picks"] != [c.key for c in picks]:
-        cached = measure_all(picks, t0)
+        cached = measure_all(picks, t0, args.runtime)
         if args.cache:
             args.cache.write_text(json.dumps(cached))
     else:
@@ -207,7 +229,7 @@ def main() -> int:
     test_data = [featurize(Graph.from_dict(doc)) for doc in cached["test_ir"]]
     noise = mape(pass2, pass1)
     print(
-        f"\ntest set: {len(ZOO)} zoo models (never in training); run-to-run noise MAPE {noise:.2f}% "
+        f"\ntest set: {len(pass1)} zoo models (never in training, {fmt}); run-to-run noise MAPE {noise:.2f}% "
         f"(median {np.median(np.abs(pass2 - pass1) / pass1) * 100:.2f}%)"
     )
     for pool_name, pool in pools.items():
@@ -224,7 +246,7 @@ def main() -> int:
             f"K={k} (the service's pick, {method}) within 1.2x noise: {'yes' if k50 <= 1.2 * noise else 'no'} "
             f"({k50:.2f}% vs {1.2 * noise:.2f}%); {time.time() - t0:.0f}s so far"
         )
-    for (name, res), y1, y2 in zip(ZOO, pass1, pass2, strict=True):
+    for (name, res), y1, y2 in zip(test_set(args.runtime), pass1, pass2, strict=True):
         print(f"  {name}@{res}: {y1:.2f} ms / {y2:.2f} ms")
     return 0
 

@@ -17,9 +17,16 @@ in LiteRT devices' corpora only.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from typing import Any
+
+# set before TensorFlow is first imported (it reads it once); as datasets.build_keras does
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# export_tflite converts a traced function without its Keras object, on purpose (as build_keras does):
+# the converter warns about that on every model
+logging.getLogger("absl").addFilter(lambda r: "trackable_obj" not in r.getMessage())
 
 SOURCE = "keras"
 
@@ -81,7 +88,6 @@ def spec_of(name: str, resolution: int) -> dict[str, Any]:
 
 def build(name: str, resolution: int | None = None) -> Any:
     """The named ``keras.applications`` model (NHWC, 1,000 classes, seed-0 random weights)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
 
     if name not in CATALOG:

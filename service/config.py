@@ -50,8 +50,8 @@ class CoreSettings(BaseSettings):
     calibration_on_register: bool = Field(True, description="registering a device queues its calibration")
     calibration_real_networks: bool = Field(
         True,
-        description="the zoo's real networks (datasets.zoo: EfficientNet, RegNet, ResNet, ...) join the corpus "
-        "candidates of an ONNX device's calibration (the zoo has no TFLite export)",
+        description="the zoo's real networks join the corpus candidates of a device's calibration (ONNX: "
+        "datasets.zoo's torchvision definitions; TFLite: datasets.zoo_keras' keras.applications)",
     )
     drift_retrain_threshold: int = Field(
         50, ge=1, description="out-of-interval measurements that queue a train job"

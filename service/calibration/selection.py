@@ -2,8 +2,8 @@
 
 A candidate pool is drawn from the corpus search spaces (records of the measured corpus
 that carry a spec and an IR document, topped up with freshly sampled specs built
-through the torch -> ONNX builder), and for ONNX devices the zoo's real networks
-(:func:`zoo_candidates`). Each candidate is described by its graph-level
+through the torch -> ONNX builder), and the zoo's real networks (:func:`zoo_candidates`:
+torchvision's definitions for an ONNX device, ``keras.applications``' for a TFLite one). Each candidate is described by its graph-level
 features plus its operator histogram (standardised), and weighted by the current
 predictor's uncertainty about it (the ensemble spread of log latency, averaged over
 the devices it knows). Greedy farthest-point selection then picks, at each step, the
@@ -67,37 +67,49 @@ def corpus_candidates(limit: int, spaces: Iterable[str] | None = None) -> list[C
     return out[:limit]
 
 
-def admits_real(name: str, exclude_families: Iterable[str] = (), max_mparams: float | None = None) -> bool:
-    """Whether the zoo network ``name`` (a catalog name or a zoo arch_id) may be a candidate: not of an
-    excluded family (``datasets.zoo.family``), at most ``max_mparams`` million weights."""
+def _zoo_catalog(fmt: str) -> Any:
+    """The zoo of a model format: ``datasets.zoo`` (torch, ONNX) or ``datasets.zoo_keras`` (TFLite)."""
+    from datasets import zoo, zoo_keras
+
+    return zoo_keras if fmt == "tflite" else zoo
+
+
+def admits_real(name: str, exclude_families: Iterable[str] = (), max_mparams: float | None = None,
+                fmt: str = "onnx") -> bool:
+    """Whether the zoo network ``name`` (a catalog name or a zoo arch_id) of the ``fmt`` zoo may be a
+    candidate: not of an excluded family (``datasets.zoo.family``), at most ``max_mparams`` million weights."""
     from datasets import zoo
 
     if name.startswith("zoo-"):
         name = zoo.parse_arch_id(name)[0]
     return zoo.family(name) not in set(exclude_families) and (
-        max_mparams is None or zoo.CATALOG[name].mparams <= max_mparams)
+        max_mparams is None or _zoo_catalog(fmt).CATALOG[name].mparams <= max_mparams)
 
 
-def zoo_candidates(exclude_families: Iterable[str] = (), max_mparams: float | None = None) -> list[Candidate]:
-    """The real networks of ``datasets.zoo`` (every entry, resolutions included) as candidates,
-    leaving out whole families (``datasets.zoo.family``) and networks of more than ``max_mparams``
-    million parameters (an fp32 file of 4 bytes per weight that the graph store would refuse, or a
-    device would take long to download). Their IR is read from any ONNX fp32 record of the measured
-    zoo corpus (the graph is the same on every device), or exported where none is."""
-    from datasets import corpus, zoo
+def zoo_candidates(exclude_families: Iterable[str] = (), max_mparams: float | None = None,
+                   fmt: str = "onnx") -> list[Candidate]:
+    """The zoo's real networks of a model format (every entry, resolutions included: ``datasets.zoo``
+    for ONNX, ``datasets.zoo_keras`` for TFLite) as candidates, leaving out whole families
+    (``datasets.zoo.family``) and networks of more than ``max_mparams`` million parameters (an fp32
+    file of 4 bytes per weight that the graph store would refuse, or a device would take long to
+    download). Their IR is read from any fp32 record of that format in the measured zoo corpus (the
+    graph is the same on every device), or exported where none is."""
+    from datasets import corpus, measure, zoo
     from predictor.frontends import load_model
 
+    cat = _zoo_catalog(fmt)
     irs: dict[str, dict[str, Any]] = {}
     for rec in corpus.iter_records(space="zoo", include_help=False, include_pending=True):
-        if rec.get("ir") and rec.get("format", "onnx") == "onnx" and rec.get("variant", "fp32") == "fp32":
+        if rec.get("ir") and rec.get("format", "onnx") == fmt and rec.get("variant", "fp32") == "fp32":
             irs.setdefault(rec["arch_id"], rec["ir"])
     out = []
-    for name, res in zoo.ENTRIES:
-        if not admits_real(name, exclude_families, max_mparams):
+    for name, res in cat.ENTRIES:
+        if not admits_real(name, exclude_families, max_mparams, fmt):
             continue
         key = zoo.arch_id(name, res)
-        ir = irs.get(key) or load_model(zoo.export_onnx(name, (1, 3, res, res)), filename=f"{key}.onnx").to_dict()
-        out.append(Candidate(key, "zoo", {"space": "zoo", "name": name, "resolution": res}, ir))
+        spec = cat.spec_of(name, res) if fmt == "tflite" else {"space": "zoo", "name": name, "resolution": res}
+        ir = irs.get(key) or load_model(measure.build_model(spec, fmt, "fp32"), filename=f"{key}.{fmt}").to_dict()
+        out.append(Candidate(key, "zoo", spec, ir))
     return out
 
 

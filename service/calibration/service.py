@@ -82,8 +82,8 @@ def run_select(session: Session, settings: CoreSettings, device_id: int, payload
     k = int(payload.get("k", settings.calibration_k))
     fmt = FORMAT_OF_RUNTIME.get(device.runtime, "onnx")
     cands = _pool(int(payload.get("pool", 4 * k)), payload.get("spaces"),
-                  real=settings.calibration_real_networks and fmt == "onnx",
-                  max_mparams=real_network_mparams(settings.max_upload_bytes))
+                  real=settings.calibration_real_networks, max_mparams=real_network_mparams(settings.max_upload_bytes),
+                  fmt=fmt)
     base = _active_predictor(session, settings)
     picks = selection.select(cands, k, base[1] if base else None)
     graph_ids = [_store_graph(session, settings, c, fmt) for c, _ in picks]
@@ -105,16 +105,16 @@ def real_network_mparams(max_upload_bytes: int) -> float:
 
 
 def _pool(size: int, spaces: list[str] | None, real: bool = False,
-          max_mparams: float | None = None) -> list[selection.Candidate]:
-    """``size`` corpus candidates (topped up with sampled ones), plus the zoo's real networks of at
-    most ``max_mparams`` million weights with ``real``."""
+          max_mparams: float | None = None, fmt: str = "onnx") -> list[selection.Candidate]:
+    """``size`` corpus candidates (topped up with sampled ones), plus with ``real`` the real networks
+    of the ``fmt`` zoo of at most ``max_mparams`` million weights."""
     from datasets.spaces import CORPUS_SPACES
 
     names = list(spaces or CORPUS_SPACES)
     cands = selection.corpus_candidates(size, names)
     if len(cands) < size:
         cands += selection.sampled_candidates(size - len(cands), names)
-    return cands + (selection.zoo_candidates(max_mparams=max_mparams) if real else [])
+    return cands + (selection.zoo_candidates(max_mparams=max_mparams, fmt=fmt) if real else [])
 
 
 def _store_graph(session: Session, settings: CoreSettings, cand: selection.Candidate, fmt: str) -> int:

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from agent.protocol import ProtocolConfig, measure_many
+from datasets import zoo, zoo_keras
 from datasets.corpus import latency_label_ms
 from predictor.frontends import load_model
 from service.calibration import selection
@@ -58,7 +59,6 @@ def _work(app, settings, kinds) -> int:
 
 
 def test_real_networks_are_candidates_without_the_excluded_families():
-    from datasets import zoo
     from predictor.graph.ir import Graph
 
     cands = selection.zoo_candidates({"resnet", "mobilenet_v2", "mobilenet_v3", "vit", "swin"})
@@ -70,6 +70,22 @@ def test_real_networks_are_candidates_without_the_excluded_families():
     exported = load_model(zoo.export_onnx("squeezenet1_1", (1, 3, 160, 160)))
     assert Graph.from_dict(sq.ir).summary()["macs"] == exported.summary()["macs"]
     assert sq.features().num_nodes == len(exported.nodes)
+
+
+def test_a_tflite_devices_real_networks_are_keras_applications():
+    from predictor.graph.ir import Graph
+
+    cands = selection.zoo_candidates({"resnet", "mobilenet_v2", "mobilenet_v3"}, max_mparams=6.0, fmt="tflite")
+    names = {c.spec["name"] for c in cands}
+    assert {"mobilenet_v1", "mobilenet_v1_050", "efficientnet_b0", "nasnet_mobile"} <= names
+    assert not names & {"densenet121", "convnext_tiny", "mobilenet_v2", "mobilenet_v3_small"}  # too big / excluded
+    assert all(c.spec["source"] == "keras" and c.space == "zoo" for c in cands)
+    mn = next(c for c in cands if c.key == "zoo-mobilenet_v1-160")
+    exported = load_model(zoo_keras.export_tflite("mobilenet_v1", 160), filename="m.tflite")
+    assert Graph.from_dict(mn.ir).summary()["macs"] == exported.summary()["macs"]
+    assert mn.features().num_nodes == len(exported.nodes)
+    assert selection.admits_real("zoo-inception_v3-299", fmt="tflite")
+    assert not selection.admits_real("zoo-inception_v3-299", max_mparams=16.0, fmt="tflite")
 
 
 async def test_select_job_queues_measurements_for_the_agent(client, app, settings):
@@ -92,7 +108,7 @@ async def test_select_job_queues_measurements_for_the_agent(client, app, setting
     assert (await client.get("/v1/devices/999999/calibration")).status_code == 404
 
 
-async def test_real_networks_join_the_pool_of_an_onnx_device_only(client, app, settings):
+async def test_real_networks_join_the_pool_in_the_devices_format(client, app, settings):
     worker_settings = settings.model_copy(update={"calibration_real_networks": True})
     onnx_dev = await register(client, "onnx-board")
     resp = await client.post("/v1/devices", json={"name": "tflite-board", "runtime": "litert"}, headers=ADMIN)
@@ -109,7 +125,13 @@ async def test_real_networks_join_the_pool_of_an_onnx_device_only(client, app, s
     assert real and len(set(onnx_state["graph_ids"])) == 3 and onnx_state["format"] == "onnx"
     graph = (await client.get(f"/v1/graphs/{real[0]['graph_id']}")).json()
     assert graph["summary"]["unknown_ops"] == 0 and graph["summary"]["params"] > 1e6
-    assert tflite_state["format"] == "tflite" and all(p["space"] != "zoo" for p in tflite_state["selection"])
+    # a TFLite device's real networks are keras.applications' (datasets.zoo_keras), converted to TFLite
+    real = [p for p in tflite_state["selection"] if p["space"] == "zoo"]
+    assert real and tflite_state["format"] == "tflite" and len(set(tflite_state["graph_ids"])) == 3
+    graph = (await client.get(f"/v1/graphs/{real[0]['graph_id']}")).json()
+    assert graph["format"] == "tflite" and graph["summary"]["unknown_ops"] == 0 and graph["summary"]["params"] > 1e6
+    name, res = zoo.parse_arch_id(real[0]["arch"])
+    assert name in zoo_keras.CATALOG and graph["summary"]["inputs"] == {"input": [1, res, res, 3]}
 
 
 def test_the_method_is_judged_on_the_real_networks_when_enough_were_measured(checkpoint_dir):
