@@ -200,3 +200,36 @@ def test_weight_bytes_and_the_peak_of_live_activations():
     both = featurize_many([g.to_dict(), chain_graph(3, 4).to_dict(), g.to_dict()])
     assert [float(_raw(x, "log_peak_live").sum()) for x in (both[0], both[2])] == pytest.approx([live.max()] * 2)
     assert float(_raw(both[1], "log_peak_live").sum()) == pytest.approx(4 * 4 * 64 * 2, rel=1e-5)
+
+
+def test_a_constant_operand_is_not_read_as_a_kernel():
+    """A TFLite batch norm that cannot fold into a conv (pre-activation, as in DenseNet) stays a MUL
+    by a [1, 1, 1, C] constant: its kernel features are 0, not "1 x C" (which once made DenseNet-121's
+    MULs and 1x1 convs look like nothing trained on); a conv's OIHW weights still give its kernel."""
+    from predictor.features import describe_kind, node_kinds
+    from predictor.frontends import load_model
+    from tests.predictor.model_builders import _tf, tflite_from_keras
+
+    tf = _tf()
+    inp = tf.keras.Input((16, 16, 24), batch_size=1)
+    x = tf.keras.layers.BatchNormalization()(inp)
+    x = tf.keras.layers.ReLU()(x)
+    x = tf.keras.layers.Conv2D(32, 1)(x)
+    g = load_model(tflite_from_keras(tf.keras.Model(inp, x)), filename="preact.tflite")
+    muls = [i for i, n in enumerate(g.nodes) if n.op == "mul"]
+    assert muls and any(len(w.shape) >= 1 and w.shape[-1] == 24 for i in muls for w in g.nodes[i].weights)
+    d = featurize(g)
+    assert all(d.x[i, COL["kernel_h"]] == 0 and d.x[i, COL["kernel_w"]] == 0 for i in muls)
+    kinds = node_kinds(d)
+    assert all(describe_kind(int(kinds[i]), "mul") == "mul" for i in muls)  # no kernel geometry
+    conv = next(i for i, n in enumerate(g.nodes) if n.op == "conv")
+    assert d.x[conv, COL["kernel_h"]] == pytest.approx(1 / 7) and d.x[conv, COL["kernel_w"]] == pytest.approx(1 / 7)
+    # ONNX: a conv whose kernel only its weights give
+    doc = {"nodes": [{"op": "conv", "weights": [{"name": "w", "shape": [8, 4, 5, 3]}],
+                      "inputs": [{"name": "x", "shape": [1, 4, 8, 8]}], "outputs": [{"name": "y", "shape": [1, 8, 8, 8]}]},
+                     {"op": "mul", "weights": [{"name": "s", "shape": [1, 8, 1, 1]}],
+                      "inputs": [{"name": "y", "shape": [1, 8, 8, 8]}], "outputs": [{"name": "z", "shape": [1, 8, 8, 8]}]}],
+           "edges": [[0, 1]]}
+    d = featurize(doc)
+    assert d.x[0, COL["kernel_h"]] == pytest.approx(5 / 7) and d.x[0, COL["kernel_w"]] == pytest.approx(3 / 7)
+    assert d.x[1, COL["kernel_h"]] == 0 and d.x[1, COL["kernel_w"]] == 0
