@@ -102,7 +102,7 @@ _CONV_KEYS = frozenset(KERNEL_KEYS + STRIDE_KEYS + GROUP_KEYS + DILATION_KEYS)
 #: the ops whose first weight, where 4-d, is an OIHW kernel (read when no attribute names the kernel). Any
 #: other op's 4-d constant is an operand: a TFLite batch norm left as MUL by [1, 1, 1, C] read as a
 #: "1 x C kernel" made DenseNet-121's 1x1 convs and MULs look like nothing trained on (predicted 5x slow)
-_WEIGHT_KERNEL_OPS = frozenset({"conv", "dwconv", "conv_transpose"})
+_WEIGHT_KERNEL_OPS = ("conv", "dwconv", "conv_transpose")
 
 #: dtype name -> flag column: 0 float32, 1 float16/bfloat16, 2 int8/uint8, 3 other.
 _DTYPE_CLASS = {"float32": 0, "float16": 1, "bfloat16": 1, "int8": 2, "uint8": 2}
@@ -201,6 +201,7 @@ def op_column(op: str) -> int:
 
 
 _OP_CODES: dict[str, int] = {}  # op name -> 2 * column + (op == "dwconv"); bounded below
+_WEIGHT_KERNEL_COLS = frozenset(op_column(o) for o in _WEIGHT_KERNEL_OPS)  # aliases (" Conv2D ") included
 
 
 def _op_code(op: str) -> int:
@@ -326,7 +327,7 @@ def _gather(doc: Any, max_nodes: int | None, scan: bool = False) -> _Doc:
                 kernel, stride, groups, dilation = _conv_attrs(a)
         if kernel is None or kernel == [0]:
             kernel = [0]
-            ws = get("weights") if op in _WEIGHT_KERNEL_OPS else None
+            ws = get("weights") if codes[-1] >> 1 in _WEIGHT_KERNEL_COLS else None
             if ws:  # ONNX-style OIHW weights: the kernel when no attribute names it
                 s = ws[0].get("shape")
                 if s and len(s) == 4:

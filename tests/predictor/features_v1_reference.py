@@ -71,9 +71,15 @@ def _dtype_flags(node: Node) -> tuple[float, ...]:
     )
 
 
+#: since session 16 only these ops' 4-d weights give a kernel (any other op's 4-d constant is an
+#: operand, not a kernel: predictor.features._WEIGHT_KERNEL_OPS)
+_KERNEL_COLS = {op_column(o) for o in ("conv", "dwconv", "conv_transpose")}
+
+
 def _kernel(node: Node) -> list[int]:
     k = _first_int(node.attrs, ("kernel_shape", "kernel_size", "kernel", "filter_size"), 0)
-    if k == [0] and node.weights and node.weights[0].shape and len(node.weights[0].shape) == 4:
+    if (k == [0] and op_column(node.op) in _KERNEL_COLS and node.weights and node.weights[0].shape
+            and len(node.weights[0].shape) == 4):
         k = [max(node.weights[0].shape[2], 0), max(node.weights[0].shape[3], 0)]
     if len(k) == 1:
         k = [k[0], k[0]]
