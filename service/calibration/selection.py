@@ -3,8 +3,9 @@
 A candidate pool is drawn from the corpus search spaces (records of the measured corpus
 that carry a spec and an IR document, topped up with freshly sampled specs built
 through the torch -> ONNX builder), and the zoo's real networks (:func:`zoo_candidates`:
-torchvision's definitions for an ONNX device, ``keras.applications``' for a TFLite one). Each candidate is described by its graph-level
-features plus its operator histogram (standardised), and weighted by the current
+torchvision's definitions for an ONNX device, ``keras.applications``' for a TFLite one).
+Each candidate is described by its graph-level features plus its operator histogram
+(standardised), and weighted by the current
 predictor's uncertainty about it (the ensemble spread of log latency, averaged over
 the devices it knows). Greedy farthest-point selection then picks, at each step, the
 candidate with the largest ``weight * distance to the nearest already chosen``: the
