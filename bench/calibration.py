@@ -60,7 +60,7 @@ import numpy as np
 
 from agent.environment import describe
 from agent.protocol import measure_many
-from datasets import zoo, zoo_keras
+from datasets import zoo, zoo_measure
 from datasets.corpus import latency_label_ms
 from datasets.measure import build_model
 from datasets.spaces import CORPUS_SPACES
@@ -85,7 +85,7 @@ KERAS_ZOO = [(n, r) for n in ("resnet50", "mobilenet_v2", "mobilenet_v3_large", 
 KS = (10, 25, 50)
 #: no network of these families is ever a calibration pick: the test set's families
 TEST_FAMILIES = frozenset(zoo.family(n) for n, _ in ZOO + KERAS_ZOO)
-FORMATS = {"onnxruntime": "onnx", "litert": "tflite"}
+FORMATS = zoo_measure.FORMATS
 #: the largest real network a pool takes: what the service's graph store accepts at its default upload limit
 REAL_MPARAMS = real_network_mparams(CoreSettings.model_fields["max_upload_bytes"].default)
 
@@ -104,9 +104,7 @@ def test_set(runtime: str) -> list[tuple[str, int]]:
 
 
 def test_model(runtime: str, name: str, res: int) -> bytes:
-    if runtime == "litert":
-        return zoo_keras.export_tflite(name, res)
-    return zoo.export_onnx(name, (1, 3, res, res))
+    return zoo_measure.build(zoo_measure.catalog(runtime).spec_of(name, res), FORMATS[runtime])
 
 
 def measure_paths(paths: list[Path], runtime: str = "onnxruntime") -> np.ndarray:

@@ -161,15 +161,19 @@ def output_shape(net: Netlist) -> list[int]:
 def to_tflite(spec: dict[str, Any], int8: bool = False, seed: int = 0) -> bytes:
     """TFLite bytes; ``int8`` = full-integer quantization (int8 input/output, int8 kernels)."""
     model, net = build_model(spec, seed)
+    return convert(model, input_shape(net), int8, seed)
+
+
+def convert(model: keras.Model, shape: list[int], int8: bool = False, seed: int = 0) -> bytes:
+    """TFLite bytes of a Keras model with input ``shape`` (named ``input``); clears the Keras session."""
     # Convert one traced concrete function (the converter freezes the weights into constants):
     # TFLiteConverter.from_keras_model writes and reloads a SavedModel first, which took ~75% of
     # the conversion (3-4x slower, same TFLite ops, parameters, FLOPs and bytes).
     fn = tf.function(lambda x: model(x, training=False),
-                     input_signature=[tf.TensorSpec(input_shape(net), tf.float32, name="input")])
+                     input_signature=[tf.TensorSpec(shape, tf.float32, name="input")])
     conv = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()])
     if int8:
         rng = np.random.default_rng(seed)
-        shape = input_shape(net)
 
         def representative() -> Any:
             for _ in range(REPRESENTATIVE_SAMPLES):

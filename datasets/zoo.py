@@ -17,6 +17,7 @@ from __future__ import annotations
 import inspect
 import io
 import math
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -991,6 +992,23 @@ PUBLISHED_GMACS: dict[str, float] = {n: m.gmacs for n, m in CATALOG.items()}
 
 def arch_id(name: str, resolution: int) -> str:
     return f"zoo-{name}-{resolution}"
+
+
+def spec_of(name: str, resolution: int) -> dict:
+    """The corpus spec of a zoo network (what ``datasets.measure.build_model`` builds to ONNX)."""
+    return {"space": "zoo", "name": name, "resolution": int(resolution)}
+
+
+def catalog(fmt: str):
+    """The zoo of a model format, a module with ``CATALOG``, ``ENTRIES`` and ``spec_of``: this one
+    (torch definitions) for ``"onnx"``, :mod:`datasets.zoo_keras` (``keras.applications``) for ``"tflite"``."""
+    if fmt == "tflite":
+        from datasets import zoo_keras
+
+        return zoo_keras
+    if fmt != "onnx":
+        raise ValueError(f"no zoo for format {fmt!r}; known: onnx, tflite")
+    return sys.modules[__name__]
 
 
 def parse_arch_id(arch_id: str) -> tuple[str, int]:

@@ -17,16 +17,12 @@ in LiteRT devices' corpora only.
 
 from __future__ import annotations
 
-import logging
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
 # set before TensorFlow is first imported (it reads it once); as datasets.build_keras does
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# export_tflite converts a traced function without its Keras object, on purpose (as build_keras does):
-# the converter warns about that on every model
-logging.getLogger("absl").addFilter(lambda r: "trackable_obj" not in r.getMessage())
 
 SOURCE = "keras"
 
@@ -101,15 +97,8 @@ def build(name: str, resolution: int | None = None) -> Any:
 
 def export_tflite(name: str, resolution: int | None = None) -> bytes:
     """float32 TFLite bytes of the named model at ``resolution`` (batch 1, input ``input``),
-    converted from one traced function as :func:`datasets.build_keras.to_tflite` does."""
-    import keras
-    import tensorflow as tf
+    converted as the search spaces' models are (:func:`datasets.build_keras.convert`)."""
+    from datasets.build_keras import convert
 
     model = build(name, resolution)
-    try:
-        shape = (1, *model.input_shape[1:])
-        fn = tf.function(lambda x: model(x, training=False),
-                         input_signature=[tf.TensorSpec(shape, tf.float32, name="input")])
-        return bytes(tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()]).convert())
-    finally:
-        keras.backend.clear_session()
+    return convert(model, [1, *model.input_shape[1:]])

@@ -37,7 +37,8 @@ from datasets.measure import _rounded
 log = logging.getLogger(__name__)
 
 SPACE = "zoo"
-RUNTIMES = ("onnxruntime", "litert")
+FORMATS = {"onnxruntime": "onnx", "litert": "tflite"}
+RUNTIMES = tuple(FORMATS)
 
 
 class ZooRunError(RuntimeError):
@@ -45,14 +46,10 @@ class ZooRunError(RuntimeError):
 
 
 def catalog(runtime: str) -> Any:
-    """The module whose ``CATALOG`` / ``ENTRIES`` a runtime's zoo is built from."""
+    """The zoo a runtime's networks come from (:func:`datasets.zoo.catalog` of its model format)."""
     if runtime not in RUNTIMES:
         raise ZooRunError(f"no zoo for runtime {runtime!r}; known: {', '.join(RUNTIMES)}")
-    if runtime == "litert":
-        from datasets import zoo_keras
-
-        return zoo_keras
-    return zoo
+    return zoo.catalog(FORMATS[runtime])
 
 
 def select(names: list[str] | None, runtime: str = "onnxruntime") -> list[tuple[int, str, int]]:
@@ -75,18 +72,11 @@ def select(names: list[str] | None, runtime: str = "onnxruntime") -> list[tuple[
     return [(i, n, r) for i, (n, r) in entries if i in chosen]
 
 
-def spec_of(name: str, resolution: int, runtime: str = "onnxruntime") -> dict[str, Any]:
-    if runtime == "litert":
-        return catalog(runtime).spec_of(name, resolution)
-    return {"space": SPACE, "name": name, "resolution": resolution}
-
-
-def build(spec: dict[str, Any]) -> bytes:
-    """Model bytes of a zoo spec as the corpus builds them: ONNX (TorchScript exporter, opset 17,
-    batch 1), or TFLite for a ``keras.applications`` spec (``datasets.measure.build_model``)."""
+def build(spec: dict[str, Any], fmt: str) -> bytes:
+    """Model bytes of a zoo spec as the corpus builds them (``datasets.measure.build_model``): ONNX
+    (TorchScript exporter, opset 17, batch 1), or TFLite of a ``keras.applications`` spec."""
     from datasets import measure
 
-    fmt = "tflite" if spec.get("source") == "keras" else "onnx"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return measure.build_model(spec, fmt, "fp32")
@@ -106,16 +96,16 @@ class Prepared:
 
     @property
     def format(self) -> str:
-        return "tflite" if self.path.suffix == ".tflite" else "onnx"
+        return self.path.suffix.removeprefix(".")
 
 
 def prepare(index: int, name: str, resolution: int, model_dir: Path, runtime: str = "onnxruntime") -> Prepared:
     from predictor.frontends import load_model
 
-    spec = spec_of(name, resolution, runtime)
-    data = build(spec)
-    suffix = "tflite" if runtime == "litert" else "onnx"
-    path = model_dir / SPACE / f"{zoo.arch_id(name, resolution)}.fp32.{suffix}"
+    fmt = FORMATS[runtime]
+    spec = catalog(runtime).spec_of(name, resolution)
+    data = build(spec, fmt)
+    path = model_dir / SPACE / f"{zoo.arch_id(name, resolution)}.fp32.{fmt}"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     graph = load_model(data, filename=path.name)

@@ -68,13 +68,6 @@ def corpus_candidates(limit: int, spaces: Iterable[str] | None = None) -> list[C
     return out[:limit]
 
 
-def _zoo_catalog(fmt: str) -> Any:
-    """The zoo of a model format: ``datasets.zoo`` (torch, ONNX) or ``datasets.zoo_keras`` (TFLite)."""
-    from datasets import zoo, zoo_keras
-
-    return zoo_keras if fmt == "tflite" else zoo
-
-
 def admits_real(name: str, exclude_families: Iterable[str] = (), max_mparams: float | None = None,
                 fmt: str = "onnx") -> bool:
     """Whether the zoo network ``name`` (a catalog name or a zoo arch_id) of the ``fmt`` zoo may be a
@@ -84,7 +77,7 @@ def admits_real(name: str, exclude_families: Iterable[str] = (), max_mparams: fl
     if name.startswith("zoo-"):
         name = zoo.parse_arch_id(name)[0]
     return zoo.family(name) not in set(exclude_families) and (
-        max_mparams is None or _zoo_catalog(fmt).CATALOG[name].mparams <= max_mparams)
+        max_mparams is None or zoo.catalog(fmt).CATALOG[name].mparams <= max_mparams)
 
 
 def zoo_candidates(exclude_families: Iterable[str] = (), max_mparams: float | None = None,
@@ -98,7 +91,7 @@ def zoo_candidates(exclude_families: Iterable[str] = (), max_mparams: float | No
     from datasets import corpus, measure, zoo
     from predictor.frontends import load_model
 
-    cat = _zoo_catalog(fmt)
+    cat = zoo.catalog(fmt)
     irs: dict[str, dict[str, Any]] = {}
     for rec in corpus.iter_records(space="zoo", include_help=False, include_pending=True):
         if rec.get("ir") and rec.get("format", "onnx") == fmt and rec.get("variant", "fp32") == "fp32":
@@ -108,7 +101,7 @@ def zoo_candidates(exclude_families: Iterable[str] = (), max_mparams: float | No
         if not admits_real(name, exclude_families, max_mparams, fmt):
             continue
         key = zoo.arch_id(name, res)
-        spec = cat.spec_of(name, res) if fmt == "tflite" else {"space": "zoo", "name": name, "resolution": res}
+        spec = cat.spec_of(name, res)
         ir = irs.get(key) or load_model(measure.build_model(spec, fmt, "fp32"), filename=f"{key}.{fmt}").to_dict()
         out.append(Candidate(key, "zoo", spec, ir))
     return out
