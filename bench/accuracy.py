@@ -107,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--by-novelty", action="store_true",
                     help="with --checkpoint: also a table for the zoo networks the service warns about (nodes of "
                          "kinds no training graph had, novel_nodes) and one for the rest")
+    ap.add_argument("--per-graph", action="store_true",
+                    help="with --checkpoint: also every zoo graph's label, prediction, ratio and 90%% interval")
     ap.add_argument("--session-factor", action="store_true",
                     help="with --checkpoint: also the rows after one factor per device and target (the median of "
                          "label / prediction), what a few measurements of a known device in a new session of its "
@@ -166,6 +168,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
     print(f"\ntotal {time.monotonic() - t0:.0f}s")
+
+
+def print_graphs(table, value: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
+    """One line per graph, device and target with a label: predicted / measured, by device, target
+    and ratio (the farthest off first within each)."""
+    for j, target in enumerate(table.targets):
+        for d, device in enumerate(table.devices):
+            rows = [(table.keys[i], table.y[i, d, j], value[i, d, j], lo[i, d, j], hi[i, d, j])
+                    for i in range(len(table.keys)) if np.isfinite(table.y[i, d, j])]
+            if not rows:
+                continue
+            print(f"\n== {device} / {target}: each graph ==")
+            print(f"{'graph':<44} {'label':>10} {'pred':>10} {'ratio':>6} {'interval90':>21}")
+            for key, y, v, a, b in sorted(rows, key=lambda r: -abs(np.log(r[2] / r[1]))):
+                inside = " " if a <= y <= b else "*"
+                print(f"{key:<44} {y:>10.3f} {v:>10.3f} {v / y:>6.2f} {a:>10.3f}-{b:<9.3f}{inside}")
     return 0
 
 
@@ -193,6 +211,10 @@ def score_checkpoint(args: argparse.Namespace, t0: float) -> int:
     labels = evaluate.group_labels(table, test) if args.per_space else None
     scored = evaluate.gnn_predict(pred, table, test)
     rows = evaluate._scored("zoo", "perfsage", table, table.y, labels, *scored)
+    variants = np.array([k.split(":")[1] for k in table.keys])
+    if len(set(variants.tolist())) > 1:  # fp32 and int8 (TFLite zoo) networks: a row each
+        rows += [r for r in evaluate._scored("zoo", "perfsage", table, table.y, variants, *scored)
+                 if r["scenario"] != "zoo"]
     if args.by_novelty:
         unseen = [pred.unseen_kinds(d) for d in table.data]
         if any(u is None for u in unseen):
@@ -212,6 +234,8 @@ def score_checkpoint(args: argparse.Namespace, t0: float) -> int:
             if np.isfinite(table.y[:, i, j]).any()))
         rows += evaluate._rows("zoo x factor", "perfsage", table, table.y, value * factor, lo * factor, hi * factor)
     print_table(rows, args.per_device)
+    if args.per_graph:
+        print_graphs(table, *scored)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
     print(f"\ntotal {time.monotonic() - t0:.0f}s")

@@ -58,6 +58,8 @@ def register(subparsers: Any, name: str) -> None:
     z.add_argument("--limit", type=int, default=None, help="stop after this many new measurements")
     z.add_argument("--group-size", type=int, default=8, help="models whose rounds are interleaved")
     z.add_argument("--passes", type=int, default=3, help="measure each group this often, keep the fastest pass")
+    z.add_argument("--variants", nargs="+", default=None, choices=["fp32", "int8"],
+                   help="fp32 (default) and / or int8 (LiteRT only: the Keras network full-integer quantised)")
     z.add_argument("--no-memory", action="store_true", help="skip the peak-memory child process")
     z.add_argument("--keep-models", action="store_true")
     z.add_argument("--again", action="store_true",
@@ -130,7 +132,7 @@ def _cmd_measure_zoo(args: argparse.Namespace) -> int:
     try:
         out = zoo_measure.run(args.runtime, args.threads, names, args.group_size, not args.no_memory, args.root,
                               keep_models=args.keep_models, limit=args.limit, passes=args.passes,
-                              again=args.again)
+                              again=args.again, variants=args.variants)
     except (zoo_measure.ZooRunError, corpus.CorpusError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

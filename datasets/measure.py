@@ -43,20 +43,19 @@ class MeasureRunError(RuntimeError):
 
 def build_model(spec: dict[str, Any], fmt: str, variant: str, seed: int = 0) -> bytes:
     """Model bytes of a spec: ONNX (fp32) or TFLite (fp32 / int8). A zoo spec (``{"space": "zoo",
-    "name", "resolution"}``, a real network) is fp32 only: ``datasets.zoo``'s torch definition to
-    ONNX, or with ``"source": "keras"`` ``datasets.zoo_keras``'s Keras one to TFLite."""
+    "name", "resolution"}``, a real network) is ``datasets.zoo``'s torch definition to ONNX fp32, or
+    with ``"source": "keras"`` ``datasets.zoo_keras``'s Keras one to TFLite fp32 or int8."""
     if spec.get("space") == "zoo":
         from datasets import zoo, zoo_keras
 
         keras_spec = spec.get("source") == zoo_keras.SOURCE
         want = "tflite" if keras_spec else "onnx"
-        if fmt != want or variant != "fp32":
+        if fmt != want or variant not in (("fp32", "int8") if keras_spec else ("fp32",)):
             raise MeasureRunError(
-                f"{spec.get('name')}: a zoo network {'of keras.applications ' if keras_spec else ''}is built as "
-                f"{want.upper() if want == 'onnx' else 'TFLite'} fp32 only, not {fmt} {variant}")
+                f"{spec.get('name')}: a zoo network {'of keras.applications is built as TFLite fp32 or int8' if keras_spec else 'is built as ONNX fp32 only'}, not {fmt} {variant}")
         res = int(spec["resolution"])
         if keras_spec:
-            return zoo_keras.export_tflite(spec["name"], res)
+            return zoo_keras.export_tflite(spec["name"], res, int8=variant == "int8")
         return zoo.export_onnx(spec["name"], (1, 3, res, res))
     if fmt == "onnx":
         if variant != "fp32":

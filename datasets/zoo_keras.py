@@ -12,7 +12,8 @@ torchvision's at 288) the catalog's published cost says which.
 
 Records of these networks have ``spec = {"space": "zoo", "name", "resolution", "source":
 "keras"}`` and the same ``arch_id`` form (``zoo-<name>-<resolution>``) as the ONNX zoo's; they live
-in LiteRT devices' corpora only.
+in LiteRT devices' corpora only, as ``variant`` fp32 and (``measure-zoo --variants int8``) int8, the
+same network full-integer quantised.
 """
 
 from __future__ import annotations
@@ -95,10 +96,12 @@ def build(name: str, resolution: int | None = None) -> Any:
     return ctor(input_shape=(res, res, 3), weights=None, **m.kwargs)
 
 
-def export_tflite(name: str, resolution: int | None = None) -> bytes:
-    """float32 TFLite bytes of the named model at ``resolution`` (batch 1, input ``input``),
-    converted as the search spaces' models are (:func:`datasets.build_keras.convert`)."""
+def export_tflite(name: str, resolution: int | None = None, int8: bool = False) -> bytes:
+    """TFLite bytes of the named model at ``resolution`` (batch 1, input ``input``), converted as
+    the search spaces' models are (:func:`datasets.build_keras.convert`): float32, or with ``int8``
+    full-integer quantised (int8 input and output, calibrated on seed-0 random inputs), the file an
+    int8 edge deployment runs."""
     from datasets.build_keras import convert
 
     model = build(name, resolution)
-    return convert(model, [1, *model.input_shape[1:]])
+    return convert(model, [1, *model.input_shape[1:]], int8=int8)

@@ -72,14 +72,28 @@ def select(names: list[str] | None, runtime: str = "onnxruntime") -> list[tuple[
     return [(i, n, r) for i, (n, r) in entries if i in chosen]
 
 
-def build(spec: dict[str, Any], fmt: str) -> bytes:
+def build(spec: dict[str, Any], fmt: str, variant: str = "fp32") -> bytes:
     """Model bytes of a zoo spec as the corpus builds them (``datasets.measure.build_model``): ONNX
-    (TorchScript exporter, opset 17, batch 1), or TFLite of a ``keras.applications`` spec."""
+    (TorchScript exporter, opset 17, batch 1), or TFLite (fp32 / int8) of a ``keras.applications`` spec."""
     from datasets import measure
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return measure.build_model(spec, fmt, "fp32")
+        return measure.build_model(spec, fmt, variant)
+
+
+def check_variants(runtime: str, variants: tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
+    """The variants to measure (default fp32): those the runtime's zoo is built in
+    (``datasets.measure.VARIANTS``: onnxruntime fp32; LiteRT fp32 and int8)."""
+    from datasets import measure
+
+    catalog(runtime)
+    variants = tuple(dict.fromkeys(variants or ("fp32",)))
+    bad = [v for v in variants if v not in measure.VARIANTS[runtime]]
+    if bad:
+        raise ZooRunError(f"the {runtime} zoo is built as {' / '.join(measure.VARIANTS[runtime])}, "
+                          f"not {', '.join(bad)}")
+    return variants
 
 
 @dataclass
@@ -89,6 +103,7 @@ class Prepared:
     path: Path
     summary: dict[str, Any]
     ir: dict[str, Any]
+    variant: str = "fp32"
 
     @property
     def arch_id(self) -> str:
@@ -99,17 +114,18 @@ class Prepared:
         return self.path.suffix.removeprefix(".")
 
 
-def prepare(index: int, name: str, resolution: int, model_dir: Path, runtime: str = "onnxruntime") -> Prepared:
+def prepare(index: int, name: str, resolution: int, model_dir: Path, runtime: str = "onnxruntime",
+            variant: str = "fp32") -> Prepared:
     from predictor.frontends import load_model
 
     fmt = FORMATS[runtime]
     spec = catalog(runtime).spec_of(name, resolution)
-    data = build(spec, fmt)
-    path = model_dir / SPACE / f"{zoo.arch_id(name, resolution)}.fp32.{fmt}"
+    data = build(spec, fmt, variant)
+    path = model_dir / SPACE / f"{zoo.arch_id(name, resolution)}.{variant}.{fmt}"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     graph = load_model(data, filename=path.name)
-    return Prepared(index, spec, path, graph.summary(), corpus.compact_ir(graph.to_dict()))
+    return Prepared(index, spec, path, graph.summary(), corpus.compact_ir(graph.to_dict()), variant)
 
 
 def combine(results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -128,7 +144,7 @@ def combine(results: list[dict[str, Any]]) -> dict[str, Any]:
 
 def make_record(p: Prepared, device_key: str, result: dict[str, Any]) -> dict[str, Any]:
     measurement = {k: _rounded(v) for k, v in result.items() if k not in ("path", "protocol")}
-    return {"arch_id": p.arch_id, "space": SPACE, "seed": 0, "index": p.index, "variant": "fp32",
+    return {"arch_id": p.arch_id, "space": SPACE, "seed": 0, "index": p.index, "variant": p.variant,
             "format": p.format, "device_key": device_key, "spec": p.spec, "summary": p.summary, "ir": p.ir,
             "measurement": measurement}
 
@@ -137,7 +153,8 @@ def row(record: dict[str, Any]) -> str:
     """One progress / table line of a record: name, resolution, MMACs, params, latency, memory."""
     s, m = record["summary"], record["measurement"]
     mem = m.get("peak_memory_mb")
-    return (f"{record['spec']['name']:<20} {record['spec']['resolution']:>4} {s['macs'] / 1e6:>9.1f} "
+    name = record["spec"]["name"] + ("" if record.get("variant", "fp32") == "fp32" else f" {record['variant']}")
+    return (f"{name:<20} {record['spec']['resolution']:>4} {s['macs'] / 1e6:>9.1f} "
             f"{s['params'] / 1e6:>7.2f} {m['median_ms']:>10.2f} {'-' if mem is None else f'{mem:.1f}':>8}")
 
 
@@ -158,17 +175,20 @@ def run(
     passes: int = 3,
     progress_stream: Any = sys.stderr,
     again: bool = False,
+    variants: tuple[str, ...] | list[str] | None = None,
 ) -> dict[str, Any]:
     """Measure the chosen zoo entries not yet in the corpus of this device (``limit`` new ones
     at most), ``passes`` times each; ``config`` is an ``agent.protocol.ProtocolConfig``
     (default: the protocol's). ``again``: measure them even if measured before (the newer
     record is the one read: for a device whose speed drifted since, see ``datasets.drift``).
-    Every group's passes include the drift reference (``datasets.measure.REFERENCES``)."""
+    Every group's passes include the drift reference (``datasets.measure.REFERENCES``).
+    ``variants``: fp32 (default) and / or, for LiteRT, int8 (each entry once per variant)."""
     from agent import environment
 
     if passes < 1:
         raise ZooRunError("passes must be >= 1")
-    entries = select(names, runtime)
+    variants = check_variants(runtime, variants)
+    entries = [(*e, v) for e in select(names, runtime) for v in variants]
     device = environment.describe(runtime, threads)
     key = device["device_key"]
     with corpus.run_lock(cache / "pending" / f"{key}.{SPACE}.lock"):
@@ -188,13 +208,14 @@ def _run_locked(entries, writer, key, runtime, threads, group_size, memory, root
     done = set() if again else corpus.done_keys(corpus.iter_records(key, SPACE, root=root, include_help=False))
     done |= corpus.done_keys(writer.buffer)
     refs = measure.reference_models(runtime, ("fp32",), cache / "models")
-    todo = [e for e in entries if (zoo.arch_id(e[1], e[2]), "fp32") not in done]
+    todo = [e for e in entries if (zoo.arch_id(e[1], e[2]), e[3]) not in done]
     stats = {"device_key": key, "selected": len(entries), "already": len(entries) - len(todo), "new": 0,
              "failed": 0}
     if limit is not None:
         todo = todo[:limit]
     if out is not None:
-        print(f"[zoo] {key}: {len(entries)} entries, {stats['already']} already measured, {len(todo)} to go",
+        print(f"[zoo] {key}: {len(entries)} entries ({', '.join(sorted({e[3] for e in entries}))}), "
+              f"{stats['already']} already measured, {len(todo)} to go",
               file=out, flush=True)
         print(f"[zoo] {HEADER}", file=out, flush=True)
     stop, started = corpus.StopFlag(), time.monotonic()
@@ -224,13 +245,13 @@ def _measure_group(group, key, runtime, threads, memory, model_dir, keep, config
     from datasets import measure
 
     prepared: list[Prepared] = []
-    for index, name, res in group:
+    for index, name, res, variant in group:
         try:
-            prepared.append(prepare(index, name, res, model_dir, runtime))
+            prepared.append(prepare(index, name, res, model_dir, runtime, variant))
         except Exception as exc:  # noqa: BLE001 - any export/parse failure is logged with its entry and counted
             stats["failed"] += 1
-            log.error("zoo.prepare_failed %s@%d: %s", name, res, f"{type(exc).__name__}: {exc}"[:500],
-                      extra={"name": name, "resolution": res})
+            log.error("zoo.prepare_failed %s@%d %s: %s", name, res, variant, f"{type(exc).__name__}: {exc}"[:500],
+                      extra={"name": name, "resolution": res, "variant": variant})
     if not prepared:
         return []
     paths = [str(p.path) for p in prepared] + [str(path) for _, path in refs]
