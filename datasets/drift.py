@@ -6,8 +6,8 @@ architectures' labels rose by ~30% between two sessions of one day, alike in eve
 space (``bench/drift.py``). Within one measurement group the protocol cannot see that; across
 a corpus measured over hours it is the largest label error.
 
-Estimate: per device and search space, ``log(label)`` is regressed on ``[1, log MACs, log
-bytes moved]`` over all of the device's records (the sampled architectures are drawn
+Estimate: per device, search space and variant (fp32 / int8), ``log(label)`` is regressed on
+``[1, log MACs, log bytes moved]`` over all of the device's records (the sampled architectures are drawn
 i.i.d. in round-robin order, so the mix of a time window is the mix of the whole run); a
 window's factor is ``exp`` of the mean residual of its records over all spaces: > 1 when the
 device was slower then than on average. Windows are the hours in which shards were sealed
@@ -61,7 +61,10 @@ def estimate(records: Iterable[Mapping[str, Any]], min_records: int = 60) -> dic
         if not label or label <= 0:
             continue
         moved = float(s.get("bytes_read", 0)) + float(s.get("bytes_written", 0))
-        rows[dev].append((r.get("space", ""), window_of(r), math.log(label), math.log1p(float(s.get("macs", 0))),
+        # one regression per space and variant: an int8 TFLite graph runs at another speed per MAC than
+        # its fp32 twin, so a window of mostly int8 records would otherwise read as a faster device
+        group = r.get("space", "") + ("" if r.get("variant", "fp32") == "fp32" else f" {r['variant']}")
+        rows[dev].append((group, window_of(r), math.log(label), math.log1p(float(s.get("macs", 0))),
                           math.log1p(moved)))
     out: dict[tuple[str, str], dict[str, Any]] = {}
     for dev, rs in rows.items():

@@ -51,8 +51,8 @@ def build_model(spec: dict[str, Any], fmt: str, variant: str, seed: int = 0) -> 
         keras_spec = spec.get("source") == zoo_keras.SOURCE
         want = "tflite" if keras_spec else "onnx"
         if fmt != want or variant not in (("fp32", "int8") if keras_spec else ("fp32",)):
-            raise MeasureRunError(
-                f"{spec.get('name')}: a zoo network {'of keras.applications is built as TFLite fp32 or int8' if keras_spec else 'is built as ONNX fp32 only'}, not {fmt} {variant}")
+            built = "of keras.applications is built as TFLite fp32 or int8" if keras_spec else "is built as ONNX fp32 only"
+            raise MeasureRunError(f"{spec.get('name')}: a zoo network {built}, not {fmt} {variant}")
         res = int(spec["resolution"])
         if keras_spec:
             return zoo_keras.export_tflite(spec["name"], res, int8=variant == "int8")

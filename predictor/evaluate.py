@@ -107,14 +107,17 @@ def compare(
 
 
 def group_labels(table: Table, idx: np.ndarray) -> np.ndarray:
-    """Each graph's search space; a zoo network's family instead (``zoo-resnet50-224`` -> ``zoo:resnet``)."""
+    """Each graph's search space; a zoo network's family instead (``zoo-resnet50-224`` -> ``zoo:resnet``);
+    a graph of another variant than fp32 has it appended (``mobilenet int8``, ``zoo:resnet int8``)."""
     out = []
     for i in idx:
         space = table.spaces[i]
+        arch, *rest = table.keys[i].split(":")
+        variant = rest[0] if rest else "fp32"
         if space == HELD_OUT_SPACE:
-            name = table.keys[i].split(":")[0].removeprefix("zoo-").rsplit("-", 1)[0]
+            name = arch.removeprefix("zoo-").rsplit("-", 1)[0]
             space = f"zoo:{name.split('_')[0].rstrip('0123456789')}"
-        out.append(space)
+        out.append(space if variant == "fp32" else f"{space} {variant}")
     return np.asarray(out)
 
 

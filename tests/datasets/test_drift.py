@@ -41,6 +41,26 @@ def test_estimated_factors_recover_a_drift_that_is_the_same_in_every_space():
         assert est["factor"] == pytest.approx(f / geo, rel=0.03)
 
 
+def test_a_window_of_int8_records_is_not_read_as_a_faster_device():
+    """The same speed throughout, fp32 and int8 TFLite graphs of the same spaces in the first two
+    hours, then an hour of int8 only (session 17: an int8-only corpus run): int8 runs ~2.5x faster per
+    MAC, which a regression over both variants read as the device speeding up in that hour."""
+    recs = []
+    for j, (window, variants) in enumerate({"20261206T030000": ("fp32", "int8"), "20261206T040000": ("fp32", "int8"),
+                                            "20261206T200000": ("int8", "int8")}.items()):
+        for r in _corpus({window: 1.0}, n_per_window=120, noise=0.05, seed=j):
+            variant = variants[int(r["arch_id"].split("-")[1]) % 2]
+            if variant == "int8":
+                r["measurement"]["median_ms"] /= 2.5
+                r["measurement"]["latency_ms"] /= 2.5
+            recs.append(r | {"variant": variant, "arch_id": f"{r['arch_id']}-{j}"})
+    got = drift.estimate(recs)
+    for window in ("20261206T03", "20261206T04", "20261206T20"):
+        assert got[("dev-a", window)]["factor"] == pytest.approx(1.0, abs=0.03), window
+    mixed = drift.estimate([r | {"variant": "fp32"} for r in recs])  # as if the variant were not known
+    assert mixed[("dev-a", "20261206T20")]["factor"] < 0.8
+
+
 def test_windows_too_small_test_spaces_and_help_devices_get_no_factor():
     recs = _corpus({"20261127T190000": 1.0, "20261127T200000": 1.3}, n_per_window=120)
     recs += _corpus({"20261127T210000": 2.0}, n_per_window=20, seed=1)  # too few records

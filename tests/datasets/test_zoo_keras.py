@@ -59,8 +59,10 @@ def test_the_tflite_file_computes_what_keras_computes() -> None:
     interp.invoke()
     got = interp.get_tensor(interp.get_output_details()[0]["index"])
     np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-5)
-    with pytest.raises(measure.MeasureRunError, match="TFLite fp32 only"):
+    with pytest.raises(measure.MeasureRunError, match="TFLite fp32 or int8, not onnx fp32"):
         measure.build_model(zoo_keras.spec_of("mobilenet_v1_050", 128), "onnx", "fp32")
+    with pytest.raises(measure.MeasureRunError, match="ONNX fp32 only, not onnx int8"):
+        measure.build_model(zoo.spec_of("squeezenet1_1", 224), "onnx", "int8")
 
 
 def test_select_reads_the_runtimes_catalog() -> None:
@@ -92,3 +94,25 @@ def test_measure_zoo_on_litert_writes_tflite_records(tmp_path) -> None:
     again = zoo_measure.run("litert", names=["mobilenet_v3_small@160"], root=root, cache=cache, config=QUICK,
                             passes=1, progress_stream=None)
     assert (again["new"], again["already"]) == (0, 1)
+
+
+def test_measure_zoo_int8_writes_the_quantised_network(tmp_path) -> None:
+    """``--variants int8``: the same Keras network full-integer quantised, a record of variant int8 beside
+    (not instead of) the fp32 one; onnxruntime's zoo has no int8 build and says so."""
+    root, cache = tmp_path / "corpus", tmp_path / "cache"
+    out = zoo_measure.run("litert", names=["mobilenet_v3_small@160"], root=root, cache=cache, config=QUICK,
+                          passes=1, progress_stream=None, variants=["int8"])
+    assert (out["new"], out["failed"]) == (1, 0)
+    [r] = list(corpus.iter_records(out["device_key"], "zoo", root=root, include_help=False))
+    assert (r["arch_id"], r["variant"], r["format"]) == ("zoo-mobilenet_v3_small-160", "int8", "tflite")
+    nodes = Graph.from_dict(r["ir"]).nodes
+    convs = [n for n in nodes if n.op in ("conv", "dwconv")]
+    assert convs and all(t.dtype == "int8" and t.quantized for n in convs for t in (*n.inputs, n.weights[0]))
+    fp32 = load_model(zoo_keras.export_tflite("mobilenet_v3_small", 160), filename="m.tflite").summary()
+    assert r["summary"]["macs"] == fp32["macs"] and r["summary"]["params"] == fp32["params"]
+    assert r["measurement"]["median_ms"] > 0
+    both = zoo_measure.run("litert", names=["mobilenet_v3_small@160"], root=root, cache=cache, config=QUICK,
+                           passes=1, progress_stream=None, variants=["fp32", "int8"], limit=0)
+    assert (both["selected"], both["already"]) == (2, 1)  # the fp32 network is still to measure
+    with pytest.raises(zoo_measure.ZooRunError, match="onnxruntime zoo is built as fp32, not int8"):
+        zoo_measure.run("onnxruntime", names=["squeezenet1_1"], root=root, cache=cache, variants=["int8"])

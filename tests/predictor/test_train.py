@@ -330,9 +330,9 @@ def test_random_split_per_group_rows_partition_the_test_set(table):
     assert set(by_sc) == {"random", "random/even", "random/odd"}
     assert by_sc["random/even"]["n"] + by_sc["random/odd"]["n"] == by_sc["random"]["n"] == 32
     zoo = table.subset_graphs(np.arange(3))
-    zoo.keys = ["zoo-resnet50-224:fp32:onnx", "zoo-mobilenet_v3_small-160:fp32:onnx", "nb201-0-1:fp32:onnx"]
+    zoo.keys = ["zoo-resnet50-224:fp32:onnx", "zoo-mobilenet_v3_small-160:int8:tflite", "nb201-0-1:int8:tflite"]
     zoo.spaces = ["zoo", "zoo", "nb201"]
-    assert group_labels(zoo, np.arange(3)).tolist() == ["zoo:resnet", "zoo:mobilenet", "nb201"]
+    assert group_labels(zoo, np.arange(3)).tolist() == ["zoo:resnet", "zoo:mobilenet int8", "nb201 int8"]
 
 
 def test_corpus_records_reads_only_the_devices_asked_for(tmp_path):
