@@ -69,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--devices", nargs="*", default=None, help="restrict to these devices")
     ap.add_argument("--held-out", nargs="*", default=list(DEFAULT_HELD_OUT))
     ap.add_argument("--ks", nargs="*", type=int, default=[10, 50])
+    ap.add_argument("--loso-spaces", nargs="+", default=None, metavar="SPACE",
+                    help="loso: only these spaces' folds (each still trains on all other spaces), e.g. to run "
+                         "the folds in two processes, one per core")
     ap.add_argument("--same-graphs-as", default=None, metavar="SOURCE",
                     help="keep only the graphs (architecture, variant, format) that SOURCE also has, e.g. the "
                          "corpus labels of the architectures of a re-measurement: corpus-root:<dir>")
@@ -151,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
             rows += evaluate.random_split(sampled, cfg, max_train=args.max_train, max_test=args.max_test,
                                           per_group=args.per_space)
         elif sc == "loso":
-            rows += evaluate.leave_one_space_out(sampled, cfg, args.max_train, args.max_test)
+            rows += evaluate.leave_one_space_out(sampled, cfg, args.max_train, args.max_test, args.loso_spaces)
         elif sc == "zoo":
             spaces_arr = np.asarray(table.spaces)
             test = np.flatnonzero(spaces_arr == "zoo")

@@ -139,10 +139,14 @@ def random_split(table: Table, cfg: TrainConfig, test_fraction: float = 0.2,
 
 
 def leave_one_space_out(table: Table, cfg: TrainConfig, max_train: int | None = None,
-                        max_test: int | None = None) -> list[dict]:
+                        max_test: int | None = None, held_out: Sequence[str] | None = None) -> list[dict]:
+    """A fold per search space (``held_out``: only these spaces' folds; each still trains on every
+    other space), tested on that space alone."""
     spaces = np.asarray(table.spaces)
     rows = []
     for space in sorted(set(table.spaces)):
+        if held_out is not None and space not in held_out:
+            continue
         test_idx = _limit(np.flatnonzero(spaces == space), max_test, cfg.seed)
         train_idx = _limit(np.flatnonzero(spaces != space), max_train, cfg.seed)
         if len(train_idx) and len(test_idx):
