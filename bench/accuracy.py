@@ -214,7 +214,7 @@ def score_checkpoint(args: argparse.Namespace, t0: float) -> int:
     labels = evaluate.group_labels(table, test) if args.per_space else None
     scored = evaluate.gnn_predict(pred, table, test)
     rows = evaluate._scored("zoo", "perfsage", table, table.y, labels, *scored)
-    variants = np.array([k.split(":")[1] for k in table.keys])
+    variants = np.array([evaluate.variant_of(k) for k in table.keys])
     if len(set(variants.tolist())) > 1:  # fp32 and int8 (TFLite zoo) networks: a row each
         rows += [r for r in evaluate._scored("zoo", "perfsage", table, table.y, variants, *scored)
                  if r["scenario"] != "zoo"]

@@ -106,16 +106,22 @@ def compare(
     return rows, predictor
 
 
+def variant_of(key: str) -> str:
+    """The variant of a table's graph key (``<arch>:<variant>:<format>``, :func:`corpus_records`);
+    fp32 for a key without one."""
+    parts = key.split(":")
+    return parts[1] if len(parts) > 1 else "fp32"
+
+
 def group_labels(table: Table, idx: np.ndarray) -> np.ndarray:
     """Each graph's search space; a zoo network's family instead (``zoo-resnet50-224`` -> ``zoo:resnet``);
     a graph of another variant than fp32 has it appended (``mobilenet int8``, ``zoo:resnet int8``)."""
     out = []
     for i in idx:
         space = table.spaces[i]
-        arch, *rest = table.keys[i].split(":")
-        variant = rest[0] if rest else "fp32"
+        variant = variant_of(table.keys[i])
         if space == HELD_OUT_SPACE:
-            name = arch.removeprefix("zoo-").rsplit("-", 1)[0]
+            name = table.keys[i].split(":")[0].removeprefix("zoo-").rsplit("-", 1)[0]
             space = f"zoo:{name.split('_')[0].rstrip('0123456789')}"
         out.append(space if variant == "fp32" else f"{space} {variant}")
     return np.asarray(out)
