@@ -94,6 +94,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="with the memory floor: train memory on the compute floor too, as a hidden target")
     ap.add_argument("--graph-head", type=int, default=TrainConfig.graph_head,
                     help="width of the graph-level memory correction (0: none)")
+    ap.add_argument("--op-dropout", type=float, default=TrainConfig.op_dropout,
+                    help="share of nodes read without their op type in each training step (TrainConfig.op_dropout)")
+    ap.add_argument("--silence-unseen", action=argparse.BooleanOptionalAction, default=TrainConfig.silence_unseen,
+                    help="zero the input weights of op types no training graph had (train.silence_unseen_ops)")
     ap.add_argument("--exclude-spaces", nargs="*", default=[],
                     help="leave these search spaces out of the data entirely (e.g. to measure what one adds)")
     ap.add_argument("--drift", action=argparse.BooleanOptionalAction, default=True,
@@ -144,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     cfg = TrainConfig(epochs=args.epochs, ensemble=args.ensemble, hidden_channels=args.hidden, seed=args.seed,
                       contribution=args.contribution, memory_basis=args.memory_basis,
                       encoder_memory=args.encoder_memory, aux_memory=args.aux_memory,
-                      graph_head=args.graph_head, workers=args.workers or default_workers())
+                      graph_head=args.graph_head, op_dropout=args.op_dropout,
+                      silence_unseen=args.silence_unseen, workers=args.workers or default_workers())
     rows: list[dict] = []
     # The zoo (real architectures) is only ever a test set: out of every other scenario's data.
     sampled = table.subset_graphs(np.flatnonzero(np.asarray(table.spaces) != HELD_OUT_SPACE))

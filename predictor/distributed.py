@@ -49,6 +49,7 @@ from predictor.train import (
     mape,
     run_schedule,
     run_steps,
+    silence_unseen_ops,
     split_indices,
     validation_mape,
     with_aux_target,
@@ -78,6 +79,8 @@ def train_member(table: Table, fit: np.ndarray, val: np.ndarray, cfg: TrainConfi
     _set_determinism(seed, cfg.num_threads)
     model = build_model(cfg, len(table.devices), len(table.targets), table.targets)
     init_scales(model, table, fit)
+    if cfg.silence_unseen:
+        silence_unseen_ops(model, [table.data[i] for i in fit])
     ddp = DistributedDataParallel(model)
     opt = torch.optim.AdamW(ddp.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     rng = np.random.default_rng(seed)
@@ -96,6 +99,7 @@ def train_member(table: Table, fit: np.ndarray, val: np.ndarray, cfg: TrainConfi
         validate=lambda: validation_mape(model, table, val),
         clock=slowest_clock, event="ddp", extra={"rank": rank},
     )
+    model.op_dropout = 0.0
     return model
 
 

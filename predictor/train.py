@@ -170,6 +170,13 @@ class TrainConfig:
     # then, with the rest of the member frozen, up to this many more steps (at most 120 passes over
     # the training graphs) fit the graph head alone on the memory targets (refit_graph_head; 0 = none)
     graph_head_steps: int = 3000
+    # zero the input weights of the op columns no training graph has (silence_unseen_ops), so that an
+    # op type never trained on is read from its shapes and costs instead of from random initial weights
+    silence_unseen: bool = True
+    # op-type dropout: in each training step this share of nodes is read without its one-hot op type,
+    # so that the model learns what a node of no known type costs from its shapes, FLOPs and bytes:
+    # what it meets at serving time in an op type no training graph had (silence_unseen)
+    op_dropout: float = 0.0
     ensemble: int = 3
     # 80 since session 13 (was 40): longer training kept paying. One member, random split of the
     # family-26 model-2 CPU's corpus, 2,500 training graphs: latency MAPE 8.5 (40 epochs), 7.6 (80),
@@ -310,8 +317,10 @@ def build_model(cfg: TrainConfig, num_devices: int, num_targets: int,
                 extra["encoder_targets"] = [i for i, t in enumerate(targets) if t != "memory"]
             if cfg.graph_head:
                 extra.update(graph_head=cfg.graph_head, hist_columns=N_OP_COLS)
-    return PerfSAGE(NODE_DIM, GRAPH_DIM, cfg.hidden_channels, cfg.num_layers, num_devices, num_targets,
-                    cfg.embed_channels, cfg.dropout, cfg.contribution, **extra)
+    model = PerfSAGE(NODE_DIM, GRAPH_DIM, cfg.hidden_channels, cfg.num_layers, num_devices, num_targets,
+                     cfg.embed_channels, cfg.dropout, cfg.contribution, **extra)
+    model.op_dropout = float(cfg.op_dropout)
+    return model
 
 
 def roofline_totals(graphs: Sequence[Data], model: PerfSAGE) -> np.ndarray:
@@ -361,6 +370,29 @@ def init_scales(model: PerfSAGE, table: Table, idx: np.ndarray) -> dict[str, Any
             model.device_log_scale.copy_(torch.as_tensor(np.log(med / (nodes * model.zero_logit_value())),
                                                           dtype=torch.float32))
     return {"median": med.tolist(), "mean_nodes": nodes}
+
+
+@torch.no_grad()
+def silence_unseen_ops(model: PerfSAGE, data: Sequence[Data]) -> np.ndarray:
+    """Zero the weights that read the op columns (one-hot op type of :data:`N_OP_COLS`: vocabulary,
+    hash buckets, unknown) that no node of ``data`` has: in the node encoder's input layer and, with a
+    graph head, in its op-histogram inputs. Such a column is zero in every training graph, so its
+    weights get no gradient and would keep their random initial values; at serving time an op type
+    the model never saw would then add a random vector to its node, and so a cost factor that
+    changes from seed to seed (leaving out the vit space, whose matmul, softmax, layernorm, gelu,
+    gather and reduce_mean no other space has: 70.8% latency MAPE with seed 0, 18.1% with seed 1,
+    bench/results/accuracy-loso-f25m17-s17.txt). Zeroed, the column stays zero through training
+    (no gradient; decoupled weight decay keeps zero at zero), and an unseen op is read from its
+    shapes, FLOPs and bytes like an op of no known type. Returns the seen-column mask."""
+    seen = torch.zeros(N_OP_COLS, dtype=torch.bool)
+    for d in data:
+        seen |= (d.x[:, :N_OP_COLS] != 0).any(0)
+    model.lin_in.weight[:, :N_OP_COLS][:, ~seen] = 0.0
+    if model.graph_mlp is not None and model.hist_columns:
+        first = model.graph_mlp[0].weight
+        cols = model.graph_channels + torch.arange(min(model.hist_columns, N_OP_COLS))
+        first[:, cols[~seen[: len(cols)]]] = 0.0
+    return seen.numpy()
 
 
 @torch.no_grad()
@@ -480,6 +512,8 @@ def train_member(
     _set_determinism(seed, cfg.num_threads)
     model = build_model(cfg, len(table.devices), len(table.targets), table.targets)
     stats = init_scales(model, table, train_idx)
+    if cfg.silence_unseen:
+        silence_unseen_ops(model, [table.data[i] for i in train_idx])
     epochs = max(cfg.epochs, math.ceil(cfg.min_steps / max(math.ceil(len(train_idx) / cfg.batch_size), 1)))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     rng = np.random.default_rng(seed)
@@ -489,6 +523,7 @@ def train_member(
         validate=lambda: validation_mape(model, table, val_idx),
         clock=lambda: time.monotonic() - t0, event="train", extra={"seed": seed},
     )
+    model.op_dropout = 0.0  # training is over: a later fine-tuning (adaptation) reads every op type
     info = {"val_mape": best_val, "best_epoch": best_epoch, "epochs_scheduled": scheduled, "norm": stats}
     if cfg.graph_head_steps and model.graph_head:
         # at most 120 passes over the training graphs (batches of 256): small tables need few steps
@@ -1098,6 +1133,8 @@ def register(subparsers: argparse._SubParsersAction, name: str) -> None:
                    help="corpus latency labels divided by their device's speed drift of the hour they were "
                         "measured in (datasets.drift)")
     p.add_argument("--max-minutes", dest="max_minutes", type=float, default=None)
+    p.add_argument("--op-dropout", dest="op_dropout", type=float, default=TrainConfig.op_dropout,
+                   help="share of nodes read without their op type in each training step")
     p.add_argument("--workers", type=int, default=None,
                    help="ensemble members trained at once, one process each (default: one per CPU this "
                         "process may run on, at most --ensemble; the checkpoint is the same either way)")
@@ -1127,7 +1164,7 @@ def _run(args: argparse.Namespace) -> int:
     cfg = TrainConfig(epochs=args.epochs, ensemble=args.ensemble, hidden_channels=args.hidden_channels,
                       seed=args.seed, batch_size=args.batch_size, max_minutes=args.max_minutes,
                       contribution=args.contribution, memory_basis=args.memory_basis, graph_head=args.graph_head,
-                      workers=args.workers or default_workers())
+                      op_dropout=args.op_dropout, workers=args.workers or default_workers())
     pred = train_predictor(table, cfg, name=args.out.rsplit("/", 1)[-1].removesuffix(".pt"),
                            description={"source": args.source, "drift_normalised": args.drift})
     from predictor.artifacts import save_checkpoint

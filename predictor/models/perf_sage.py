@@ -137,6 +137,9 @@ class PerfSAGE(nn.Module):
                                if self.target_bases and "memory" in self.target_bases else None)
 
         self.lin_in = nn.Linear(in_channels, hidden_channels)
+        # training only (not a constructor argument: a checkpoint serves without it): the share of
+        # nodes whose one-hot op type the input layer drops in a training step (train.TrainConfig.op_dropout)
+        self.op_dropout = 0.0
         self.lin_graph = nn.Linear(graph_channels, hidden_channels) if graph_channels > 0 else None
         self.convs = nn.ModuleList(SAGEConv(hidden_channels, hidden_channels) for _ in range(num_layers))
         self.norms = nn.ModuleList(nn.LayerNorm(hidden_channels) for _ in range(num_layers))
@@ -328,8 +331,11 @@ class PerfSAGE(nn.Module):
             return self.lin_in(x[:, : self.in_channels] if x.size(1) > self.in_channels else x)
         index, width = one_hot
         w = self.lin_in.weight
-        return F.embedding(index, w[:, :width].T) + F.linear(x[:, width : self.in_channels], w[:, width:],
-                                                             self.lin_in.bias)
+        ops = F.embedding(index, w[:, :width].T)
+        if self.training and self.op_dropout > 0:
+            # op-type dropout: these nodes are read as of no known type, from their shapes and costs
+            ops = ops * (torch.rand(index.size(0), 1, device=ops.device) >= self.op_dropout)
+        return ops + F.linear(x[:, width : self.in_channels], w[:, width:], self.lin_in.bias)
 
     def contributions(self, z: Tensor, batch: Tensor, device_idx: Tensor, basis: Tensor | None = None,
                       op: Tensor | None = None) -> Tensor:

@@ -530,3 +530,43 @@ def test_leave_one_space_out_tests_each_held_out_space_on_its_own(table):
     assert {r["scenario"] for r in rows} == {"loso:odd"}
     [gnn] = [r for r in rows if r["model"] == "perfsage" and r["device"] == "fast" and r["target"] == "latency"]
     assert gnn["n"] == sum(s == "odd" for s in table.spaces) and gnn["mape"] > 0
+
+
+@pytest.mark.parametrize("silence", [True, False])
+def test_an_op_type_no_training_graph_had_is_read_from_its_shapes_not_from_random_weights(table, silence):
+    from predictor.features import N_OP_COLS, featurize, op_column
+    from tests.predictor.test_features import chain_graph
+
+    cfg = replace(CFG, ensemble=2, epochs=4, silence_unseen=silence)
+    pred = train_predictor(table, cfg, np.arange(120))
+    for m in pred.members:
+        inputs = m.lin_in.weight[:, :N_OP_COLS]
+        assert bool((inputs[:, op_column("conv")] != 0).any())  # trained on: learned weights
+        assert bool((inputs[:, op_column("softmax")] == 0).all()) == silence
+        if m.graph_mlp is not None:
+            assert bool((m.graph_mlp[0].weight[:, m.graph_channels + op_column("gelu")] == 0).all()) == silence
+    # the same chain with an op no training graph had in its relu's place: softmax or gelu, both unseen
+    unseen = [featurize(chain_graph(12, 16, ops=("conv", op, "add"))) for op in ("softmax", "gelu")]
+    a, b = (_latency(pred, [d], "slow")[0] for d in unseen)
+    assert (a == pytest.approx(b, rel=1e-6)) == silence
+
+
+def test_op_dropout_reads_some_nodes_without_their_op_type_in_training_only(table):
+    cfg = replace(CFG, ensemble=1, epochs=2, op_dropout=0.5)
+    pred = train_predictor(table, cfg, np.arange(120))
+    m = pred.members[0]
+    assert m.op_dropout == 0.0  # reset after training: serving and fine-tuning read every op type
+    batch = table.packed().batch(np.arange(8))
+    m.op_dropout = 0.5
+    m.train()
+    torch.manual_seed(0)
+    dropped = m.input_layer(batch.x, batch.one_hot)
+    m.eval()
+    full = m.input_layer(batch.x, batch.one_hot)
+    numeric = torch.nn.functional.linear(batch.x[:, batch.one_hot[1]:], m.lin_in.weight[:, batch.one_hot[1]:],
+                                         m.lin_in.bias)
+    same = torch.isclose(dropped, full).all(1)
+    typeless = torch.isclose(dropped, numeric).all(1)
+    assert bool((same | typeless).all()) and 0 < int(typeless.sum()) < len(typeless)
+    assert torch.equal(m.input_layer(batch.x, batch.one_hot), full)  # eval mode: nothing dropped
+    assert pred.meta["train_config"]["op_dropout"] == 0.5
