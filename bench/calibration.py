@@ -43,8 +43,12 @@ a calibration that mixes them; a new device is calibrated and used in one).
 ``--runtime litert`` makes this machine's LiteRT device the new one: the picks are built to TFLite
 (the search spaces through ``datasets.build_keras``, the real networks from ``datasets.zoo_keras``).
 
+``--per-network`` adds, per pool, each test network's prediction / measurement at K = 50 for the two fits and
+for every known device times its median ratio on the K (which networks a fit gets wrong, and whether a sibling
+CPU would have done better).
+
 Run: ``.venv/bin/python -m bench.calibration [--runtime onnxruntime|litert] [--pool 80] [--base-graphs N]
-[--base CHECKPOINT] [--real-in-pool] [--from-corpus DEVICE_KEY [--measured FROM..TO]]``
+[--base CHECKPOINT] [--real-in-pool] [--per-network] [--from-corpus DEVICE_KEY [--measured FROM..TO]]``
 """
 
 from __future__ import annotations
@@ -178,6 +182,9 @@ def main() -> int:
                          "and then used, instead of sessions whose host ran at different speeds")
     ap.add_argument("--real-in-pool", action="store_true",
                     help="the zoo's real networks of families other than the test set's join the pool")
+    ap.add_argument("--per-network", action="store_true",
+                    help="also, per pool, each test network's prediction / measurement at K = 50: the embedding "
+                         "fit, the embedding + head fit, and every known device times its median ratio on the K")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     if args.from_corpus:
@@ -244,9 +251,36 @@ def main() -> int:
             f"K={k} (the service's pick, {method}) within 1.2x noise: {'yes' if k50 <= 1.2 * noise else 'no'} "
             f"({k50:.2f}% vs {1.2 * noise:.2f}%); {time.time() - t0:.0f}s so far"
         )
+        if args.per_network:
+            per_network(base, pool, np.array([y_of[c.key] for c in pool]), test_data, pass1, test_set(args.runtime))
     for (name, res), y1, y2 in zip(test_set(args.runtime), pass1, pass2, strict=True):
         print(f"  {name}@{res}: {y1:.2f} ms / {y2:.2f} ms")
     return 0
+
+
+def per_network(base, picks: list[selection.Candidate], cal_y: np.ndarray, test_data: list, pass1: np.ndarray,
+                names: list[tuple[str, int]]) -> None:
+    """Each test network's prediction / measurement at K = max(KS): the embedding fit, the embedding +
+    head fit, and each known device's prediction times its median ratio to the K measurements (what
+    ``calibrate_device``'s ``nearest`` prior starts from), with each column's MAPE."""
+    k = max(KS)
+    ok = np.flatnonzero(np.isfinite(cal_y[:k]))
+    sub, y = [picks[i].features() for i in ok], cal_y[ok]
+    cols = {"emb": adaptation.predicted_latency(adaptation.fit(base, "this-machine", sub, y), "this-machine",
+                                                test_data),
+            "emb+head": adaptation.predicted_latency(adaptation.fit_head(base, "this-machine", sub, y),
+                                                     "this-machine", test_data)}
+    t = base.targets.index("latency")
+    known = base.device_indices(base.devices)
+    mu_k, mu_t = base.predict_log(sub, known)[0][..., t], base.predict_log(test_data, known)[0][..., t]
+    for j, dev in enumerate(base.devices):
+        scale = float(np.median(y / np.exp(mu_k[:, j])))
+        cols[f"d{j}"] = np.exp(mu_t[:, j]) * scale
+        print(f"  d{j}: {dev} x {scale:.3f}")
+    print(f"  {'K=' + str(k) + ': prediction / pass 1':28s} " + " ".join(f"{c:>8s}" for c in cols))
+    for i, (name, res) in enumerate(names):
+        print(f"  {name + '@' + str(res):28s} " + " ".join(f"{cols[c][i] / pass1[i]:8.3f}" for c in cols))
+    print(f"  {'MAPE %':28s} " + " ".join(f"{mape(cols[c], pass1):8.2f}" for c in cols))
 
 
 def calibration_rows(base, picks: list[selection.Candidate], cal_y: np.ndarray, test_data: list,
