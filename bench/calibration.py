@@ -238,7 +238,8 @@ def main() -> int:
         f"(median {np.median(np.abs(pass2 - pass1) / pass1) * 100:.2f}%)"
     )
     for pool_name, pool in pools.items():
-        rows = calibration_rows(base, pool, np.array([y_of[c.key] for c in pool]), test_data, pass1)
+        fits: dict = {}
+        rows = calibration_rows(base, pool, np.array([y_of[c.key] for c in pool]), test_data, pass1, fits)
         print(f"\npool {pool_name}:")
         print(f"{'K':>3} | {'embedding %':>11} | {'emb+head %':>10} | {'scratch %':>9} | "
               f"{'service picks (by CV)':>21} | picked / noise")
@@ -252,24 +253,19 @@ def main() -> int:
             f"({k50:.2f}% vs {1.2 * noise:.2f}%); {time.time() - t0:.0f}s so far"
         )
         if args.per_network:
-            per_network(base, pool, np.array([y_of[c.key] for c in pool]), test_data, pass1, test_set(args.runtime))
+            per_network(base, fits, test_data, pass1, test_set(args.runtime))
     for (name, res), y1, y2 in zip(test_set(args.runtime), pass1, pass2, strict=True):
         print(f"  {name}@{res}: {y1:.2f} ms / {y2:.2f} ms")
     return 0
 
 
-def per_network(base, picks: list[selection.Candidate], cal_y: np.ndarray, test_data: list, pass1: np.ndarray,
-                names: list[tuple[str, int]]) -> None:
-    """Each test network's prediction / measurement at K = max(KS): the embedding fit, the embedding +
-    head fit, and each known device's prediction times its median ratio to the K measurements (what
-    ``calibrate_device``'s ``nearest`` prior starts from), with each column's MAPE."""
-    k = max(KS)
-    ok = np.flatnonzero(np.isfinite(cal_y[:k]))
-    sub, y = [picks[i].features() for i in ok], cal_y[ok]
-    cols = {"emb": adaptation.predicted_latency(adaptation.fit(base, "this-machine", sub, y), "this-machine",
-                                                test_data),
-            "emb+head": adaptation.predicted_latency(adaptation.fit_head(base, "this-machine", sub, y),
-                                                     "this-machine", test_data)}
+def per_network(base, fits: dict, test_data: list, pass1: np.ndarray, names: list[tuple[str, int]]) -> None:
+    """Each test network's prediction / measurement at K = max(KS): the embedding fit and the embedding +
+    head fit (``fits``, as :func:`calibration_rows` kept them), and each known device's prediction times its
+    median ratio to the K measurements (what ``calibrate_device``'s ``nearest`` prior starts from), with
+    each column's MAPE."""
+    sub, y = fits["data"], fits["latency"]
+    cols = {m: adaptation.predicted_latency(fits[m], "this-machine", test_data) for m in ("emb", "emb+head")}
     t = base.targets.index("latency")
     known = base.device_indices(base.devices)
     mu_k, mu_t = base.predict_log(sub, known)[0][..., t], base.predict_log(test_data, known)[0][..., t]
@@ -277,16 +273,17 @@ def per_network(base, picks: list[selection.Candidate], cal_y: np.ndarray, test_
         scale = float(np.median(y / np.exp(mu_k[:, j])))
         cols[f"d{j}"] = np.exp(mu_t[:, j]) * scale
         print(f"  d{j}: {dev} x {scale:.3f}")
-    print(f"  {'K=' + str(k) + ': prediction / pass 1':28s} " + " ".join(f"{c:>8s}" for c in cols))
+    print(f"  {'K=' + str(max(KS)) + ': prediction / pass 1':28s} " + " ".join(f"{c:>8s}" for c in cols))
     for i, (name, res) in enumerate(names):
         print(f"  {name + '@' + str(res):28s} " + " ".join(f"{cols[c][i] / pass1[i]:8.3f}" for c in cols))
     print(f"  {'MAPE %':28s} " + " ".join(f"{mape(cols[c], pass1):8.2f}" for c in cols))
 
 
 def calibration_rows(base, picks: list[selection.Candidate], cal_y: np.ndarray, test_data: list,
-                     pass1: np.ndarray) -> list[tuple[int, float, float, float, str, float]]:
+                     pass1: np.ndarray, fits: dict | None = None) -> list[tuple[int, float, float, float, str, float]]:
     """For each K: test MAPE of the embedding fit, the embedding + head fit, a model trained from
-    scratch on the same K, the method the service would pick by cross-validation and its test MAPE."""
+    scratch on the same K, the method the service would pick by cross-validation and its test MAPE.
+    ``fits``, where given, keeps the largest K's two fits and their measurements (:func:`per_network`)."""
     cal_data = [c.features() for c in picks]
     rows = []
     for k in KS:
@@ -296,6 +293,8 @@ def calibration_rows(base, picks: list[selection.Candidate], cal_y: np.ndarray, 
         a = mape(adaptation.predicted_latency(adapted, "this-machine", test_data), pass1)
         tuned = adaptation.fit_head(base, "this-machine", sub, cal_y[ok])
         h = mape(adaptation.predicted_latency(tuned, "this-machine", test_data), pass1)
+        if fits is not None and k == max(KS):
+            fits.update({"emb": adapted, "emb+head": tuned, "data": sub, "latency": cal_y[ok]})
         # what the service would serve: the method that cross-validates better on the K measurements
         # (never the one that happens to do better on the test set)
         real = np.array([picks[i].space == HELD_OUT_SPACE for i in ok], dtype=bool)
