@@ -1,6 +1,7 @@
 """Search spaces: each module has ``NAME``, ``sample(rng) -> spec`` and ``netlist(spec) -> Netlist``.
 
-``CORPUS_SPACES`` are the six sampled for the measured corpus (``mixed`` added in session 4); ``fbnet`` serves the HELP import.
+``CORPUS_SPACES`` are the seven sampled for the measured corpus (``mixed`` added in session 4, ``dwsep`` in
+session 19); ``fbnet`` serves the HELP import.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from types import ModuleType
 from typing import Any
 
 from datasets.netlist import Netlist, NetlistError
-from datasets.spaces import dethead, fbnet, mixed, mobilenet, nb201, resnet, vit
+from datasets.spaces import dethead, dwsep, fbnet, mixed, mobilenet, nb201, resnet, vit
 
-SPACES: dict[str, ModuleType] = {m.NAME: m for m in (mobilenet, resnet, nb201, vit, dethead, mixed, fbnet)}
-CORPUS_SPACES = ("mobilenet", "resnet", "nb201", "vit", "dethead", "mixed")
+SPACES: dict[str, ModuleType] = {m.NAME: m for m in (mobilenet, resnet, nb201, vit, dethead, mixed, dwsep, fbnet)}
+CORPUS_SPACES = ("mobilenet", "resnet", "nb201", "vit", "dethead", "mixed", "dwsep")
 MAX_TRIES = 200
 
 

@@ -109,3 +109,18 @@ def test_bad_specs_raise_one_typed_error(bad):
 
 def test_mixed_covers_every_family():
     assert _collect("mixed", lambda s: [s["family"]]) == set(spaces.mixed.FAMILIES)
+
+
+def test_dwsep_is_depthwise_then_pointwise_with_no_residual_at_every_width_and_kernel():
+    assert _collect("dwsep", lambda s: [st["k"] for st in s["stages"]]) == {3, 5}
+    assert _collect("dwsep", lambda s: [s["act"]]) == {"relu", "relu6", "hswish"}
+    assert len(_collect("dwsep", lambda s: [s["width"]])) >= 5
+    assert _collect("dwsep", lambda s: [s["head"] is None]) == {True, False}
+    spec = spaces.sample_spec("dwsep", 1, 0)
+    layers = spaces.netlist(spec).layers
+    convs = [la for la in layers if la["op"] == "conv"]
+    blocks = sum(st["depth"] for st in spec["stages"])
+    depthwise = [la for la in convs if la["g"] > 1]
+    assert len(depthwise) == blocks  # one depthwise conv per block, each followed by its 1x1 pointwise conv
+    assert all(la["g"] == la["cout"] for la in depthwise)
+    assert not any(la["op"] == "add" for la in layers)
