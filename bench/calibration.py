@@ -67,7 +67,6 @@ from agent.protocol import measure_many
 from datasets import zoo, zoo_measure
 from datasets.corpus import latency_label_ms
 from datasets.measure import build_model
-from datasets.spaces import CORPUS_SPACES
 from predictor.evaluate import parse_window
 from predictor.features import featurize
 from predictor.frontends import load_model
@@ -210,9 +209,10 @@ def main() -> int:
             f"base predictor: {len({r.key for r in recs})} graphs x {len(base.devices)} other devices, "
             f"never {here} ({time.time() - t0:.0f}s)"
         )
-    cands = selection.corpus_candidates(args.pool)
+    spaces = selection.base_spaces(base)  # as the service: the spaces the base was trained on
+    cands = selection.corpus_candidates(args.pool, spaces)
     if len(cands) < args.pool:
-        cands += selection.sampled_candidates(args.pool - len(cands), list(CORPUS_SPACES))
+        cands += selection.sampled_candidates(args.pool - len(cands), spaces)
     pools = {"corpus": [c for c, _ in selection.select(cands, max(KS), base)]}
     if args.real_in_pool:
         real = selection.zoo_candidates(TEST_FAMILIES, REAL_MPARAMS, fmt)

@@ -44,6 +44,19 @@ class Candidate:
         return self.data
 
 
+def base_spaces(predictor: Predictor | None) -> list[str]:
+    """The sampled spaces a calibration pool draws from: those of ``CORPUS_SPACES`` the base
+    predictor was trained on (``meta["training_data"]["spaces"]``), all of them when it records none
+    or shares none. A new device's K measurements fit its row of the base; an architecture of a
+    space the base never saw would teach that row the base's error on the space instead of the
+    device's speed, and its uncertainty (high there) would draw the selection to it (session 19
+    added the space dwsep, which no shipped checkpoint knows)."""
+    from datasets.spaces import CORPUS_SPACES
+
+    known = set(((predictor.meta if predictor is not None else {}).get("training_data") or {}).get("spaces") or ())
+    return [s for s in CORPUS_SPACES if s in known] or list(CORPUS_SPACES)
+
+
 def corpus_candidates(limit: int, spaces: Iterable[str] | None = None) -> list[Candidate]:
     """Up to ``limit`` records of the measured corpus with a spec and an IR document
     (deduplicated), spread evenly over the search spaces. The zoo's real networks are not among

@@ -81,10 +81,10 @@ def run_select(session: Session, settings: CoreSettings, device_id: int, payload
     device = devices.get(session, device_id)
     k = int(payload.get("k", settings.calibration_k))
     fmt = FORMAT_OF_RUNTIME.get(device.runtime, "onnx")
-    cands = _pool(int(payload.get("pool", 4 * k)), payload.get("spaces"),
+    base = _active_predictor(session, settings)
+    cands = _pool(int(payload.get("pool", 4 * k)), payload.get("spaces") or selection.base_spaces(base and base[1]),
                   real=settings.calibration_real_networks, max_mparams=real_network_mparams(settings.max_upload_bytes),
                   fmt=fmt)
-    base = _active_predictor(session, settings)
     picks = selection.select(cands, k, base[1] if base else None)
     graph_ids = [_store_graph(session, settings, c, fmt) for c, _ in picks]
     measurement_jobs.queue(session, device_id, JobsCreate(graph_ids=graph_ids, lease_seconds=600.0))

@@ -248,3 +248,21 @@ async def test_drift_is_recorded_and_queues_retraining(client, app, settings):
         assert drift["since_retrain"] == 0  # reset: the threshold queued a train job
         job = s.query(Job).filter(Job.kind == "predictor.train", Job.status == "queued").one()
         assert job.payload["reason"] == "drift"
+
+
+def test_the_pool_draws_from_the_spaces_the_base_was_trained_on():
+    from dataclasses import replace
+
+    from datasets.spaces import CORPUS_SPACES
+    from predictor.artifacts import load_checkpoint
+
+    shipped = load_checkpoint(Path(__file__).resolve().parents[2] / "predictor" / "checkpoints" / "cpu-litert.pt")
+    trained_on = set(shipped.meta["training_data"]["spaces"])
+    assert "dwsep" in CORPUS_SPACES and "dwsep" not in trained_on  # a space added after the shipped checkpoints
+    spaces = selection.base_spaces(shipped)
+    assert set(spaces) == trained_on - {"zoo"} and "dwsep" not in spaces
+    assert {c.space for c in selection.sampled_candidates(len(spaces), spaces)} == set(spaces)
+    # no base, or one that records none of the corpus spaces: every space
+    assert selection.base_spaces(None) == list(CORPUS_SPACES)
+    unrecorded = replace(shipped, meta={k: v for k, v in shipped.meta.items() if k != "training_data"})
+    assert selection.base_spaces(unrecorded) == list(CORPUS_SPACES)
