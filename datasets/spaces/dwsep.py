@@ -9,6 +9,9 @@ than they run (bench/results/accuracy-zoo-cpu-litert-s18.txt): the sampled space
 are almost all expansions and projections of inverted residuals. Widths, depths, kernels,
 strides, activations and resolutions are sampled (the zoo's MobileNet V1 configurations are
 points of the space, as the zoo's MobileNetV2/V3 are of ``mobilenet``; the zoo stays the test set).
+Its first test did not bear that out: 150 + 150 records measured on another CPU (Intel family 6
+model 207) made the family-25 model-17 CPU's int8 MobileNet V1 predictions worse, not better
+(bench/results/accuracy-dwsep-s19.txt); records of the same CPU are untested.
 
 Spec::
 

@@ -104,13 +104,11 @@ def real_network_mparams(max_upload_bytes: int) -> float:
     return 0.95 * max_upload_bytes / 4 / 1e6
 
 
-def _pool(size: int, spaces: list[str] | None, real: bool = False,
+def _pool(size: int, spaces: list[str], real: bool = False,
           max_mparams: float | None = None, fmt: str = "onnx") -> list[selection.Candidate]:
-    """``size`` corpus candidates (topped up with sampled ones), plus with ``real`` the real networks
-    of the ``fmt`` zoo of at most ``max_mparams`` million weights."""
-    from datasets.spaces import CORPUS_SPACES
-
-    names = list(spaces or CORPUS_SPACES)
+    """``size`` corpus candidates of ``spaces`` (topped up with sampled ones), plus with ``real`` the
+    real networks of the ``fmt`` zoo of at most ``max_mparams`` million weights."""
+    names = list(spaces)
     cands = selection.corpus_candidates(size, names)
     if len(cands) < size:
         cands += selection.sampled_candidates(size - len(cands), names)
