@@ -81,11 +81,12 @@ def run_select(session: Session, settings: CoreSettings, device_id: int, payload
     device = devices.get(session, device_id)
     k = int(payload.get("k", settings.calibration_k))
     fmt = FORMAT_OF_RUNTIME.get(device.runtime, "onnx")
-    base = _active_predictor(session, settings)
-    cands = _pool(int(payload.get("pool", 4 * k)), payload.get("spaces") or selection.base_spaces(base and base[1]),
+    active = _active_predictor(session, settings)
+    base = active[1] if active else None
+    cands = _pool(int(payload.get("pool", 4 * k)), selection.base_spaces(base),
                   real=settings.calibration_real_networks, max_mparams=real_network_mparams(settings.max_upload_bytes),
                   fmt=fmt)
-    picks = selection.select(cands, k, base[1] if base else None)
+    picks = selection.select(cands, k, base)
     graph_ids = [_store_graph(session, settings, c, fmt) for c, _ in picks]
     measurement_jobs.queue(session, device_id, JobsCreate(graph_ids=graph_ids, lease_seconds=600.0))
     device = repository.lock_device(session, device_id)
