@@ -20,6 +20,7 @@ The zoo (real architectures) is only ever a test set. Figures of 2026-11-27: ben
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -116,6 +117,10 @@ def main(argv: list[str] | None = None) -> int:
                          "kinds no training graph had, novel_nodes) and one for the rest")
     ap.add_argument("--per-graph", action="store_true",
                     help="with --checkpoint: also every zoo graph's label, prediction, ratio and 90%% interval")
+    ap.add_argument("--per-member", action="store_true",
+                    help="with --checkpoint: also each ensemble member's rows alone (how far apart the members are "
+                         "on the zoo, where the ensemble's error comes from; a member alone has no spread, so its "
+                         "cov90 column means nothing)")
     ap.add_argument("--session-factor", action="store_true",
                     help="with --checkpoint: also the rows after one factor per device and target (the median of "
                          "label / prediction), what a few measurements of a known device in a new session of its "
@@ -223,6 +228,10 @@ def score_checkpoint(args: argparse.Namespace, t0: float) -> int:
     if len(set(variants.tolist())) > 1:  # fp32 and int8 (TFLite zoo) networks: a row each
         rows += [r for r in evaluate._scored("zoo", "perfsage", table, table.y, variants, *scored)
                  if r["scenario"] != "zoo"]
+    if args.per_member:
+        for k, member in enumerate(pred.members):
+            alone = evaluate.gnn_predict(dataclasses.replace(pred, members=[member]), table, test)
+            rows += evaluate._scored(f"zoo member {k}", "perfsage", table, table.y, variants, *alone)
     if args.by_novelty:
         unseen = [pred.unseen_kinds(d) for d in table.data]
         if any(u is None for u in unseen):
