@@ -1123,6 +1123,9 @@ def register(subparsers: argparse._SubParsersAction, name: str) -> None:
     p.add_argument("--devices", nargs="*", default=None, help="devices to train on (default: all)")
     p.add_argument("--out", required=True, help="checkpoint path (.pt)")
     p.add_argument("--limit", type=int, default=None, help="use at most this many graphs")
+    p.add_argument("--exclude-spaces", nargs="*", default=[], metavar="SPACE",
+                   help="leave these search spaces' records out of training (e.g. to compare a training with "
+                        "and without a new space)")
     for f in ("epochs", "ensemble", "hidden_channels", "seed", "batch_size", "graph_head"):
         p.add_argument(f"--{f.replace('_', '-')}", dest=f, type=int, default=getattr(TrainConfig, f))
     p.add_argument("--contribution", choices=sorted(CONTRIBUTIONS), default=TrainConfig.contribution,
@@ -1158,8 +1161,16 @@ def _run(args: argparse.Namespace) -> int:
     if args.node_kinds:
         return _add_node_kinds(args)
     # Real, widely known architectures ("zoo") are kept out of training: they test generalisation.
+    from datasets.spaces import CORPUS_SPACES
+
+    unknown = sorted(set(args.exclude_spaces) - set(CORPUS_SPACES))
+    if unknown:
+        print(f"error: --exclude-spaces {' '.join(unknown)}: not a search space (known: {', '.join(CORPUS_SPACES)})",
+              file=sys.stderr)
+        return 2
+    left_out = {HELD_OUT_SPACE, *args.exclude_spaces}
     records = [r for r in load_records(args.source, devices=args.devices, limit=args.limit, drift=args.drift)
-               if r.space != HELD_OUT_SPACE]
+               if r.space not in left_out]
     table = build_table(records, devices=args.devices)
     cfg = TrainConfig(epochs=args.epochs, ensemble=args.ensemble, hidden_channels=args.hidden_channels,
                       seed=args.seed, batch_size=args.batch_size, max_minutes=args.max_minutes,
@@ -1179,9 +1190,10 @@ def _checkpoint_table(base: Predictor) -> Table:
     from predictor.evaluate import load_records
 
     data = base.meta.get("training_data") or {}
+    spaces = set(data.get("spaces") or []) - {HELD_OUT_SPACE}  # not a space measured since (or left out)
     records = [r for r in load_records(data.get("source", "corpus"), devices=base.devices,
                                        drift=bool(data.get("drift_normalised", False)))
-               if r.space != HELD_OUT_SPACE]
+               if r.space != HELD_OUT_SPACE and (not spaces or r.space in spaces)]
     return build_table(records, devices=base.devices, targets=base.targets)
 
 

@@ -570,3 +570,36 @@ def test_op_dropout_reads_some_nodes_without_their_op_type_in_training_only(tabl
     assert bool((same | typeless).all()) and 0 < int(typeless.sum()) < len(typeless)
     assert torch.equal(m.input_layer(batch.x, batch.one_hot), full)  # eval mode: nothing dropped
     assert pred.meta["train_config"]["op_dropout"] == 0.5
+
+
+def test_a_checkpoints_table_is_rebuilt_from_the_spaces_it_was_trained_on(tmp_path, capsys):
+    """Records of a space measured after training (or left out with --exclude-spaces) stay out
+    of the table that --refit-graph-head and --node-kinds rebuild; a space name that is not one is
+    refused with the list of those that are."""
+    from types import SimpleNamespace
+
+    from datasets.corpus import write_shard
+    from edgeperf.cli import main
+    from predictor.train import _checkpoint_table
+    from tests.predictor.test_features import chain_graph
+
+    def rec(space: str, i: int) -> dict:
+        return {"arch_id": f"{space}-0-{i}", "space": space, "variant": "fp32", "format": "onnx",
+                "device_key": "cpu-a", "spec": {"i": i}, "summary": {"macs": 1000 * (i + 1)},
+                "ir": chain_graph(3 + i, 4).to_dict(),
+                "measurement": {"latency_ms": 1.0 + i, "median_ms": 1.0 + i, "peak_memory_mb": 20.0 + i,
+                                "measured_at": "20261207T050000"}}
+
+    root = tmp_path / "corpus"
+    for space in ("nb201", "dwsep", "zoo"):
+        write_shard(root / "cpu-a" / space, [rec(space, i) for i in range(3)])
+    base = SimpleNamespace(devices=["cpu-a"], targets=["latency", "memory"],
+                           meta={"training_data": {"source": f"corpus-root:{root}", "spaces": ["nb201"]}})
+    assert sorted(_checkpoint_table(base).keys) == [f"nb201-0-{i}:fp32:onnx" for i in range(3)]
+    base.meta["training_data"].pop("spaces")  # a checkpoint that records none: every space but the zoo
+    assert sorted(set(k.split("-")[0] for k in _checkpoint_table(base).keys)) == ["dwsep", "nb201"]
+
+    assert main(["train", "--source", f"corpus-root:{root}", "--exclude-spaces", "dwsep", "nb2O1",
+                 "--out", str(tmp_path / "x.pt")]) == 2
+    assert "--exclude-spaces nb2O1: not a search space (known: mobilenet" in capsys.readouterr().err
+    assert not (tmp_path / "x.pt").exists()
