@@ -56,6 +56,16 @@ class PosEmbed(layers.Layer):
         return x + self.w
 
 
+class LayerScale(layers.Layer):
+    """x times a learned per-channel vector (ConvNeXt's layer scale; a MUL by a [C] constant in TFLite)."""
+
+    def build(self, input_shape: Any) -> None:
+        self.gamma = self.add_weight(shape=(input_shape[-1],), initializer=keras.initializers.RandomUniform(0, 0.1))
+
+    def call(self, x: Any) -> Any:
+        return x * self.gamma
+
+
 class Zero(layers.Layer):
     def call(self, x: Any) -> Any:
         return x * 0.0
@@ -112,6 +122,7 @@ def _layer(layer: dict[str, Any], shapes: list[tuple]) -> layers.Layer | None:
         "mha": lambda: Attention(src[2], layer["heads"]),
         "posembed": PosEmbed,
         "zero": Zero,
+        "layerscale": LayerScale,
         "add": layers.Add,
         "mul": layers.Multiply,
         "concat": lambda: layers.Concatenate(axis=-1),

@@ -38,6 +38,27 @@ class Attention(nn.Module):
         return self.proj((attn @ v).transpose(1, 2).reshape(b, t, d))
 
 
+class ChannelsLast(nn.Module):
+    """A last-axis layer applied to an NCHW map over its channels (torchvision's ConvNeXt:
+    permute to NHWC, the layer, permute back)."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inner(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+class LayerScale(nn.Module):
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.gamma = nn.Parameter(torch.full((channels, 1, 1), 1e-6) + torch.rand(channels, 1, 1) * 0.1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.gamma
+
+
 class PosEmbed(nn.Module):
     def __init__(self, tokens: int, dim: int) -> None:
         super().__init__()
@@ -62,10 +83,16 @@ def _module(layer: dict[str, Any], shapes: list[tuple], i: int) -> nn.Module | N
         return nn.AvgPool2d(layer["k"], layer["s"], padding(layer["k"]), count_include_pad=False)
     if op == "gap":
         return nn.AdaptiveAvgPool2d(1)
+    if op == "linear" and src[0] == "chw":
+        return ChannelsLast(nn.Linear(src[1], layer["cout"], bias=layer["bias"]))
     if op == "linear":
         return nn.Linear(src[-1], layer["cout"], bias=layer["bias"])
+    if op == "layernorm" and src[0] == "chw":
+        return ChannelsLast(nn.LayerNorm(src[1]))
     if op == "layernorm":
         return nn.LayerNorm(src[-1])
+    if op == "layerscale":
+        return LayerScale(src[1])
     if op == "mha":
         return Attention(src[2], layer["heads"])
     if op == "posembed":

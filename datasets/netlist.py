@@ -51,8 +51,9 @@ def layer_macs(layer: dict[str, Any], shapes: list[Shape], i: int) -> int:
         return out[1] * out[2] * out[3] * (cin // layer["g"]) * layer["k"] * layer["k"]
     if op == "linear":
         src = shapes[layer["in"][0]]
-        rows = src[1] if src[0] == "seq" else 1
-        return rows * src[-1] * layer["cout"]
+        rows = {"seq": lambda: src[1], "chw": lambda: src[2] * src[3]}.get(src[0], lambda: 1)()
+        cin = src[1] if src[0] == "chw" else src[-1]
+        return rows * cin * layer["cout"]
     if op == "mha":
         t, d = out[1], out[2]
         return 4 * t * d * d + 2 * t * t * d
@@ -170,9 +171,13 @@ class NetBuilder:
         return self._add("flatten", [x], ("vec", s[1]))
 
     def linear(self, x: int, cout: int, bias: bool = True) -> int:
+        """A dense layer over the last axis; on a feature map, over its channels at every position
+        (ConvNeXt's pointwise layers: Keras Dense on NHWC, a Linear between permutes in PyTorch)."""
         s = self.shape(x)
+        if s[0] == "chw":
+            return self._add("linear", [x], ("chw", cout, s[2], s[3]), cout=cout, bias=bias)
         if s[0] not in ("vec", "seq"):
-            raise NetlistError(f"linear needs a vector or sequence, got {s}")
+            raise NetlistError(f"linear needs a vector, sequence or feature map, got {s}")
         return self._add("linear", [x], (*s[:-1], cout), cout=cout, bias=bias)
 
     def tokens(self, x: int) -> int:
@@ -183,7 +188,12 @@ class NetBuilder:
         return self._add("posembed", [x], self.shape(x))
 
     def layernorm(self, x: int) -> int:
+        """Normalise over the last axis; on a feature map, over its channels at every position."""
         return self._add("layernorm", [x], self.shape(x))
+
+    def layerscale(self, x: int) -> int:
+        """x times a learned per-channel vector (ConvNeXt's layer scale)."""
+        return self._add("layerscale", [x], self._chw(x, "layerscale"))
 
     def mha(self, x: int, heads: int) -> int:
         _, t, d = self.shape(x)

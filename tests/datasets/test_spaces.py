@@ -124,3 +124,23 @@ def test_dwsep_is_depthwise_then_pointwise_with_no_residual_at_every_width_and_k
     assert len(depthwise) == blocks  # one depthwise conv per block, each followed by its 1x1 pointwise conv
     assert all(la["g"] == la["cout"] for la in depthwise)
     assert not any(la["op"] == "add" for la in layers)
+
+
+def test_convnext_runs_layernorm_and_dense_layers_on_whole_feature_maps():
+    assert _collect("convnext", lambda s: [s["kernel"]]) == {3, 5, 7}
+    assert _collect("convnext", lambda s: [len(s["stages"])]) == {3, 4}
+    assert _collect("convnext", lambda s: [s["layer_scale"]]) == {True, False}
+    spec = {**spaces.sample_spec("convnext", 1, 0), "layer_scale": True}
+    net = spaces.netlist(spec)
+    blocks = sum(st["depth"] for st in spec["stages"])
+    on_maps = [(la["op"], net.shapes[i]) for i, la in enumerate(net.layers) if net.shapes[i][0] == "chw"]
+    assert sum(op == "linear" for op, _ in on_maps) == 2 * blocks  # the MLP's two dense layers, per position
+    assert sum(op == "layernorm" for op, _ in on_maps) == 1 + blocks + len(spec["stages"]) - 1  # stem, blocks, downs
+    assert sum(op == "layerscale" for op, _ in on_maps) == blocks
+    assert sum(la["op"] == "add" for la in net.layers) == blocks  # one residual per block
+    first = next(i for i, la in enumerate(net.layers) if la["op"] == "linear")
+    _, c, h, w = net.shapes[net.layers[first]["in"][0]]
+    assert net.layers[first]["cout"] == c * spec["ratio"]
+    from datasets.netlist import layer_macs
+
+    assert layer_macs(net.layers[first], net.shapes, first) == h * w * c * c * spec["ratio"]

@@ -52,7 +52,9 @@ def mixed(family: str) -> dict[str, Any]:
             "classes": 10}
 
 
+CONVNEXT = {"space": "convnext", "resolution": 32, "patch": 4, "kernel": 7, "ratio": 4, "layer_scale": True,
+            "stages": [{"c": 8, "depth": 2}, {"c": 16, "depth": 1}], "classes": 10}
 MIXED_FAMILIES = ("shuffle", "dense", "fire", "inception", "ghost", "effnet")
 DETHEAD = dethead("ssdlite")
 PER_SPACE = {"mobilenet": MOBILENET, "resnet": RESNET, "nb201": NB201, "vit": VIT, "dethead": DETHEAD, "fbnet": FBNET,
-             "mixed": mixed("shuffle")}
+             "mixed": mixed("shuffle"), "convnext": CONVNEXT}
