@@ -51,9 +51,10 @@ def layer_macs(layer: dict[str, Any], shapes: list[Shape], i: int) -> int:
         return out[1] * out[2] * out[3] * (cin // layer["g"]) * layer["k"] * layer["k"]
     if op == "linear":
         src = shapes[layer["in"][0]]
-        rows = {"seq": lambda: src[1], "chw": lambda: src[2] * src[3]}.get(src[0], lambda: 1)()
-        cin = src[1] if src[0] == "chw" else src[-1]
-        return rows * cin * layer["cout"]
+        if src[0] == "chw":  # per position of a feature map
+            return src[2] * src[3] * src[1] * layer["cout"]
+        rows = src[1] if src[0] == "seq" else 1
+        return rows * src[-1] * layer["cout"]
     if op == "mha":
         t, d = out[1], out[2]
         return 4 * t * d * d + 2 * t * t * d

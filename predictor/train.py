@@ -1160,7 +1160,6 @@ def _run(args: argparse.Namespace) -> int:
         return _refit(args)
     if args.node_kinds:
         return _add_node_kinds(args)
-    # Real, widely known architectures ("zoo") are kept out of training: they test generalisation.
     from datasets.spaces import CORPUS_SPACES
 
     unknown = sorted(set(args.exclude_spaces) - set(CORPUS_SPACES))
@@ -1168,6 +1167,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"error: --exclude-spaces {' '.join(unknown)}: not a search space (known: {', '.join(CORPUS_SPACES)})",
               file=sys.stderr)
         return 2
+    # Real, widely known architectures ("zoo") are kept out of training: they test generalisation.
     left_out = {HELD_OUT_SPACE, *args.exclude_spaces}
     records = [r for r in load_records(args.source, devices=args.devices, limit=args.limit, drift=args.drift)
                if r.space not in left_out]
