@@ -51,9 +51,11 @@ class ChannelsLast(nn.Module):
 
 
 class LayerScale(nn.Module):
+    """x times a learned per-channel vector, drawn as the Keras builder's (uniform on [0, 0.1))."""
+
     def __init__(self, channels: int) -> None:
         super().__init__()
-        self.gamma = nn.Parameter(torch.full((channels, 1, 1), 1e-6) + torch.rand(channels, 1, 1) * 0.1)
+        self.gamma = nn.Parameter(torch.rand(channels, 1, 1) * 0.1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.gamma
