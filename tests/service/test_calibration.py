@@ -256,7 +256,7 @@ def test_the_pool_draws_from_the_spaces_the_base_was_trained_on():
     from datasets.spaces import CORPUS_SPACES
     from predictor.artifacts import load_checkpoint
 
-    shipped = load_checkpoint(Path(__file__).resolve().parents[2] / "predictor" / "checkpoints" / "cpu-litert.pt")
+    shipped = load_checkpoint(Path(__file__).resolve().parents[2] / "predictor" / "checkpoints" / "cpu-reference.pt")
     trained_on = set(shipped.meta["training_data"]["spaces"])
     assert "dwsep" in CORPUS_SPACES and "dwsep" not in trained_on  # a space added after the shipped checkpoints
     spaces = selection.base_spaces(shipped)
