@@ -21,7 +21,6 @@ No training. Zoo labels are drift-normalised like the training labels.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import time
 from pathlib import Path
@@ -30,16 +29,17 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from datasets.zoo import family as zoo_family  # noqa: E402
 from predictor import evaluate  # noqa: E402
 from predictor.artifacts import SIGMA_FLOOR, conformal_q, load_checkpoint  # noqa: E402
 from predictor.train import HELD_OUT_SPACE, _checkpoint_table, build_table, ensemble_log, split_indices  # noqa: E402
 
 
 def family(key: str) -> str:
-    """``zoo-mobilenet_v3_large-224:int8:tflite`` -> ``mobilenet_v3_large`` (widths, resolutions and
-    the minimalistic variants of one family together)."""
-    name = re.sub(r"-\d+$", "", key.split(":")[0].removeprefix("zoo-"))
-    return re.sub(r"_(\d+|minimalistic)$", "", name)
+    """``zoo-mobilenet_v3_large-224:int8:tflite`` -> ``mobilenet_v3`` (:func:`datasets.zoo.family`:
+    depths, widths, resolutions and variants of one design together, so a cross-fitted half never
+    holds a sibling of a network it scores)."""
+    return zoo_family(key.split(":")[0])
 
 
 def main(argv: list[str] | None = None) -> int:
