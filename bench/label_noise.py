@@ -15,6 +15,12 @@ then compare each re-measured label with the corpus label of the same architectu
 With a second ``--root`` (the same architectures measured again, e.g. minutes later), each is
 compared with the corpus and the second with the first: the noise within one session.
 
+``--coherence KEY ...`` says which of two label sets is the noisier one, without a third
+measurement: per space and variant, the sd of log(label / the other device's label) of the same
+architectures, for the corpus labels and for each root's. A device's speed relative to another
+changes smoothly with the architecture, so per-architecture noise shows as a larger sd (a CPU's
+own cost profile adds the same to both columns).
+
 Rows: the corpus label as measured (raw) and divided by its hour's drift factor (what the
 predictor trains on, ``datasets.drift``). The median ratio new/old is the host's speed now
 against then (a device-wide factor, which drift normalisation and calibration remove); MAPE and
@@ -73,6 +79,29 @@ def _table(rows: dict[str, list[tuple[float, ...]]], columns: tuple[tuple[str, i
                   f"{c['acc10']:>6.1f} {c['sd']:>7.3f}")
 
 
+def coherence(key: str, records: list[dict], passes: list[dict], others: list[str]) -> None:
+    """The ``--coherence`` table (see the module docstring)."""
+    base = {(r["arch_id"], r.get("variant", "fp32")): (corpus.latency_label_ms(r.get("measurement") or {}), r["space"])
+            for r in records if r["space"] not in drift.TEST_SPACES}
+    for other in others:
+        ref = {(r["arch_id"], r.get("variant", "fp32")): corpus.latency_label_ms(r.get("measurement") or {})
+               for r in corpus.iter_records(other, include_help=False)}
+        cells: dict[tuple[str, str], list[tuple[float, ...]]] = defaultdict(list)
+        for k, (label, space) in base.items():
+            if label and ref.get(k) and all(k in p for p in passes):
+                cells[(space, k[1])].append((math.log(label / ref[k]), *(math.log(p[k][0] / ref[k]) for p in passes)))
+        if not cells:
+            print(f"against {other}: no architecture of {key}'s corpus and roots measured there\n")
+            continue
+        print(f"sd of log({key} / {other}) of the same architectures (lower: more coherent labels)")
+        print(f"{'space':<10} {'variant':<7} {'n':>5} {'corpus':>7} " + " ".join(f"{'root ' + str(i + 1):>7}"
+                                                                         for i in range(len(passes))))
+        for (space, variant), rows in sorted(cells.items()):
+            sd = np.std(np.array(rows), axis=0)
+            print(f"{space:<10} {variant:<7} {len(rows):>5} " + " ".join(f"{v:>7.3f}" for v in sd))
+        print()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--root", required=True, type=Path, action="append",
@@ -80,6 +109,8 @@ def main() -> int:
     ap.add_argument("--device", default=None, help="device key (default: the one device under --root)")
     ap.add_argument("--zoo", action="store_true",
                     help="compare the zoo networks (measured with `edgeperf dataset measure-zoo --root`) instead")
+    ap.add_argument("--coherence", nargs="+", default=[], metavar="KEY",
+                    help="also: per space and variant, the sd of log(label / KEY's label) of the corpus and each root")
     args = ap.parse_args()
     roots: list[Path] = args.root
     key = args.device or next(iter(corpus.measured_devices(roots[0])), None)
@@ -107,6 +138,8 @@ def main() -> int:
         a = np.array([t for s in rows.values() for t in s])
         between.append(compare(a[:, 1], a[:, 2])["sd"])
         print()
+    if args.coherence:
+        coherence(key, records, passes, args.coherence)
     if len(passes) == 2:
         first, second = passes
         rows = defaultdict(list)
