@@ -2,7 +2,7 @@
 
 For every device of the checkpoint: latency MAPE, the median prediction / label (bias) and the
 median ensemble spread (sd of the members' log predictions) over that device's corpus records,
-split by space and variant. The sampled spaces are mostly training graphs (an in-sample fit:
+split by space and variant (``ALL``: every record of the device, the zoo's included). The sampled spaces are mostly training graphs (an in-sample fit:
 a cell far above its neighbours points at labels that disagree with each other, e.g. measured
 on a contended host); ``zoo`` rows are real networks, never trained on, so a bias there that
 the sampled spaces do not show is the device's real networks departing from what the spaces
