@@ -84,8 +84,7 @@ def coherence(key: str, records: list[dict], passes: list[dict], others: list[st
     base = {(r["arch_id"], r.get("variant", "fp32")): (corpus.latency_label_ms(r.get("measurement") or {}), r["space"])
             for r in records if r["space"] not in drift.TEST_SPACES}
     for other in others:
-        ref = {(r["arch_id"], r.get("variant", "fp32")): corpus.latency_label_ms(r.get("measurement") or {})
-               for r in corpus.iter_records(other, include_help=False)}
+        ref = {k: v[0] for k, v in _labels(other, corpus.CORPUS_DIR).items()}
         cells: dict[tuple[str, str], list[tuple[float, ...]]] = defaultdict(list)
         for k, (label, space) in base.items():
             if label and ref.get(k) and all(k in p for p in passes):
