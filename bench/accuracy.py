@@ -109,9 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--per-device", action="store_true", help="print every device, not just the mean")
     ap.add_argument("--per-space", action="store_true",
                     help="random and zoo: also a table per search space (zoo: per network family)")
-    ap.add_argument("--checkpoint", default=None,
+    ap.add_argument("--checkpoint", nargs="+", default=None,
                     help="no training: score this trained checkpoint on the zoo records of its devices "
-                         "(real architectures it never saw; scenario c), e.g. predictor/checkpoints/cpu-reference.pt")
+                         "(real architectures it never saw; scenario c), e.g. predictor/checkpoints/cpu-reference.pt. "
+                         "Several (the folds of edgeperf train --train-zoo K/N, same devices): each zoo graph is "
+                         "scored by the first of them that did not train on its family (cross-fitted); a graph "
+                         "every one of them trained on is left out")
     ap.add_argument("--by-novelty", action="store_true",
                     help="with --checkpoint: also a table for the zoo networks the service warns about (nodes of "
                          "kinds no training graph had, novel_nodes) and one for the rest")
@@ -205,12 +208,46 @@ def every_tenth_epoch(record: logging.LogRecord) -> bool:
     return record.getMessage() != "train.epoch" or getattr(record, "epoch", 0) % 10 == 9
 
 
+def zoo_scorers(preds: list, table) -> np.ndarray:
+    """For each zoo graph of ``table``, the index of the first of ``preds`` that did not train on
+    its family (``training_data.zoo_families``, edgeperf train --train-zoo), -1 when all did."""
+    from predictor.train import zoo_family
+
+    trained = [set((p.meta.get("training_data") or {}).get("zoo_families") or ()) for p in preds]
+    out = np.full(len(table.keys), -1, dtype=np.int64)
+    for i, key in enumerate(table.keys):
+        fam = zoo_family(key)
+        out[i] = next((k for k, t in enumerate(trained) if fam not in t), -1)
+    return out
+
+
+def cross_fitted(preds: list, scorer: np.ndarray, table):
+    """(value, lower, upper) of every graph from the checkpoint ``scorer`` names for it."""
+    out = None
+    for k, p in enumerate(preds):
+        idx = np.flatnonzero(scorer == k)
+        if not len(idx):
+            continue
+        part = evaluate.gnn_predict(p, table, idx)
+        if out is None:
+            out = tuple(np.full((len(table.keys), *a.shape[1:]), np.nan) for a in part)
+        for a, b in zip(out, part, strict=True):
+            a[idx] = b
+    return out
+
+
 def score_checkpoint(args: argparse.Namespace, t0: float) -> int:
     """``--checkpoint``: the checkpoint's rows on the zoo records of its devices, no baselines (they
     would need training data), labels drift-normalised like its training labels unless ``--no-drift``."""
     from predictor.artifacts import load_checkpoint
 
-    pred = load_checkpoint(args.checkpoint)
+    preds = [load_checkpoint(c) for c in args.checkpoint]
+    pred = preds[0]
+    if any(p.devices != pred.devices or p.targets != pred.targets for p in preds[1:]):
+        sys.exit("error: --checkpoint: the checkpoints serve different devices or targets; cross-fitted folds "
+                 "(edgeperf train --train-zoo K/N) share them")
+    if args.per_member and len(preds) > 1:
+        sys.exit("error: --per-member takes one checkpoint")
     devices = [d for d in pred.devices if args.devices is None or d in args.devices]
     records = evaluate.load_records(args.source, devices, drift=args.drift)
     table = build_table([r for r in records if r.space == HELD_OUT_SPACE and set(r.targets) & set(pred.targets)],
@@ -218,11 +255,22 @@ def score_checkpoint(args: argparse.Namespace, t0: float) -> int:
     if not table.keys:
         print(f"(no zoo records of {devices})")
         return 0
-    print(f"{args.checkpoint} ({pred.version}): {len(table.keys)} zoo graphs on {len(table.devices)} of its devices "
-          f"(loaded in {time.monotonic() - t0:.0f}s)")
+    scorer = zoo_scorers(preds, table)
+    for k, (c, p) in enumerate(zip(args.checkpoint, preds, strict=True)):
+        trained = (p.meta.get("training_data") or {}).get("zoo_families") or []
+        print(f"{c} ({p.version}): scores {int((scorer == k).sum())} zoo graphs"
+              + (f"; trained on the zoo families {', '.join(trained)}" if trained else ""))
+    if (scorer < 0).any():
+        print(f"left out: {int((scorer < 0).sum())} zoo graphs of families every checkpoint trained on")
+    table = table.subset_graphs(np.flatnonzero(scorer >= 0))
+    scorer = scorer[scorer >= 0]
+    if not table.keys:
+        print("(no zoo graph left to score)")
+        return 0
+    print(f"{len(table.keys)} zoo graphs on {len(table.devices)} of the devices (loaded in {time.monotonic() - t0:.0f}s)")
     test = np.arange(len(table.keys))
     labels = evaluate.group_labels(table, test) if args.per_space else None
-    scored = evaluate.gnn_predict(pred, table, test)
+    scored = cross_fitted(preds, scorer, table)
     rows = evaluate._scored("zoo", "perfsage", table, table.y, labels, *scored)
     variants = np.array([evaluate.variant_of(k) for k in table.keys])
     if len(set(variants.tolist())) > 1:  # fp32 and int8 (TFLite zoo) networks: a row each
@@ -233,9 +281,9 @@ def score_checkpoint(args: argparse.Namespace, t0: float) -> int:
             alone = evaluate.gnn_predict(dataclasses.replace(pred, members=[member]), table, test)
             rows += evaluate._scored(f"zoo member {k}", "perfsage", table, table.y, variants, *alone)
     if args.by_novelty:
-        unseen = [pred.unseen_kinds(d) for d in table.data]
+        unseen = [preds[k].unseen_kinds(d) for k, d in zip(scorer, table.data, strict=True)]
         if any(u is None for u in unseen):
-            print(f"{args.checkpoint} records no node kinds (add them: edgeperf train --node-kinds)")
+            print(f"{' '.join(args.checkpoint)}: no node kinds recorded (add them: edgeperf train --node-kinds)")
         else:
             novel = np.array(["novel" if u.any() else "familiar" for u in unseen])
             print(f"novel_nodes warning on {int((novel == 'novel').sum())} of {len(novel)} zoo graphs")

@@ -19,6 +19,7 @@ import os
 import sys
 import time
 import warnings
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -622,16 +623,22 @@ def calibrate(
 
 def train_predictor(
     table: Table, cfg: TrainConfig, train_idx: np.ndarray | None = None, name: str = "perfsage",
-    description: dict[str, Any] | None = None,
+    description: dict[str, Any] | None = None, fit_only: np.ndarray | None = None,
 ) -> Predictor:
     """Train an ensemble on ``train_idx`` (default: every graph), holding out a
     validation split for early stopping and a calibration split for the
-    conformal intervals (both drawn from ``train_idx``)."""
+    conformal intervals (both drawn from ``train_idx``). ``fit_only``: graphs added to the fitting
+    set only, never to validation or calibration (repeat an index to weigh it more), e.g. real
+    networks (:func:`zoo_fit_indices`), so that early stopping and the intervals stay on the sampled spaces."""
     idx = np.arange(len(table.keys)) if train_idx is None else np.asarray(train_idx)
     if len(idx) < 3 or not table.targets or not np.isfinite(table.y[idx]).any():
         raise ValueError(f"nothing to train on: {len(idx)} graphs, targets {table.targets}")
     val_pos, cal_pos, fit_pos = split_indices(len(idx), [cfg.val_fraction, cfg.calib_fraction], cfg.seed)
     fit, val, cal = idx[fit_pos], idx[val_pos], idx[cal_pos]
+    if fit_only is not None and len(fit_only):
+        fit_only = np.asarray(fit_only, dtype=np.int64)
+        fit = np.concatenate([fit, fit_only])
+        idx = np.concatenate([idx, np.unique(fit_only)])
     log.info("train.start", extra={"graphs": len(idx), "fit": len(fit), "val": len(val), "calib": len(cal),
                                    "devices": len(table.devices), "targets": table.targets})
     trained = with_aux_target(table, cfg)
@@ -1103,6 +1110,56 @@ def _row_pred(model, z, batch, vec, bias, scale, num_graphs, basis=None, rate=No
     return torch.zeros(num_graphs, contrib.size(1)).index_add(0, batch, contrib)
 
 
+def zoo_family(key: str) -> str:
+    """The family of a zoo graph's table key (``zoo-mobilenet_v2_050-224:int8:tflite`` -> ``mobilenet_v2``)."""
+    from datasets import zoo
+
+    return zoo.family(key.split(":")[0])
+
+
+def zoo_folds(families: Iterable[str], folds: int) -> list[list[str]]:
+    """Families (one entry per zoo graph) dealt into ``folds`` groups of about as many graphs: the
+    largest family first, each to the group with the fewest graphs so far (ties: the lower group,
+    then the family name), so the same zoo gives the same folds in every run."""
+    counts: dict[str, int] = defaultdict(int)
+    for f in families:
+        counts[f] += 1
+    groups: list[list[str]] = [[] for _ in range(folds)]
+    sizes = [0] * folds
+    for fam, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        g = min(range(folds), key=lambda i: (sizes[i], i))
+        groups[g].append(fam)
+        sizes[g] += n
+    return [sorted(g) for g in groups]
+
+
+def parse_zoo_selection(spec: str) -> tuple[int, int] | None:
+    """``--train-zoo``: ``all`` -> None; ``K/N`` (every family but fold K of N) -> (K, N)."""
+    if spec == "all":
+        return None
+    k, _, n = spec.partition("/")
+    if not (k.isdigit() and n.isdigit()) or not 0 <= int(k) < int(n) or int(n) < 2:
+        raise ValueError(f"--train-zoo {spec!r}: give 'all' or K/N with 0 <= K < N and N >= 2 (e.g. 0/3)")
+    return int(k), int(n)
+
+
+def zoo_fit_indices(table: Table, spec: str, weight: int) -> tuple[np.ndarray, dict[str, Any]]:
+    """The zoo graphs of ``table`` that ``--train-zoo spec`` trains on, each repeated ``weight``
+    times, and what the checkpoint records about them (``zoo_families`` trained on, the held-out
+    ``zoo_fold``): a checkpoint is scored on the zoo only on the families it did not train on."""
+    zoo_idx = [i for i, s in enumerate(table.spaces) if s == HELD_OUT_SPACE]
+    fams = [zoo_family(table.keys[i]) for i in zoo_idx]
+    sel = parse_zoo_selection(spec)
+    held: list[str] = []
+    if sel is not None:
+        k, n = sel
+        held = zoo_folds(fams, n)[k]
+    chosen = [i for i, f in zip(zoo_idx, fams, strict=True) if f not in held]
+    info = {"zoo_families": sorted(set(fams) - set(held)), "zoo_held_out": held, "zoo_fold": spec,
+            "zoo_weight": int(weight), "zoo_graphs": len(chosen)}
+    return np.repeat(np.asarray(chosen, dtype=np.int64), max(int(weight), 1)), info
+
+
 # -- CLI ------------------------------------------------------------------------------
 _STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
@@ -1141,6 +1198,13 @@ def register(subparsers: argparse._SubParsersAction, name: str) -> None:
     p.add_argument("--workers", type=int, default=None,
                    help="ensemble members trained at once, one process each (default: one per CPU this "
                         "process may run on, at most --ensemble; the checkpoint is the same either way)")
+    p.add_argument("--train-zoo", metavar="all|K/N", default=None,
+                   help="train on real networks (space zoo, otherwise only a test set) too: 'all', or the "
+                        "families outside fold K of N (datasets' zoo families dealt into N folds of about as many "
+                        "graphs); the checkpoint records which families it saw and bench/accuracy.py scores it "
+                        "only on the others. Their graphs join the fitting set only (not validation or intervals)")
+    p.add_argument("--zoo-weight", type=int, default=10,
+                   help="with --train-zoo: each real network's graph counts this many times in every epoch")
     p.add_argument("--refit-graph-head", metavar="CHECKPOINT", default=None,
                    help="do not train: refit CHECKPOINT's graph-level memory correction on the data it was "
                         "trained on (its devices, source and drift setting), recompute its intervals, save as --out")
@@ -1167,17 +1231,36 @@ def _run(args: argparse.Namespace) -> int:
         print(f"error: --exclude-spaces {' '.join(unknown)}: not a search space (known: {', '.join(CORPUS_SPACES)})",
               file=sys.stderr)
         return 2
-    # Real, widely known architectures ("zoo") are kept out of training: they test generalisation.
-    left_out = {HELD_OUT_SPACE, *args.exclude_spaces}
+    # Real, widely known architectures ("zoo") are kept out of training (they test generalisation),
+    # unless --train-zoo takes some of their families in.
+    try:
+        if args.train_zoo is not None:
+            parse_zoo_selection(args.train_zoo)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    left_out = set(args.exclude_spaces) | ({HELD_OUT_SPACE} if args.train_zoo is None else set())
     records = [r for r in load_records(args.source, devices=args.devices, limit=args.limit, drift=args.drift)
                if r.space not in left_out]
     table = build_table(records, devices=args.devices)
+    train_idx = fit_only = None
+    zoo_info: dict[str, Any] = {}
+    if args.train_zoo is not None:
+        fit_only, zoo_info = zoo_fit_indices(table, args.train_zoo, args.zoo_weight)
+        train_idx = np.array([i for i, s in enumerate(table.spaces) if s != HELD_OUT_SPACE], dtype=np.int64)
+        if not zoo_info["zoo_graphs"]:
+            print("error: --train-zoo: no zoo records of these devices to train on "
+                  "(measure them: edgeperf dataset measure-zoo)", file=sys.stderr)
+            return 2
+        print(f"training on {zoo_info['zoo_graphs']} zoo graphs x {args.zoo_weight} of the families "
+              f"{', '.join(zoo_info['zoo_families'])}; held out: {', '.join(zoo_info['zoo_held_out']) or 'none'}")
     cfg = TrainConfig(epochs=args.epochs, ensemble=args.ensemble, hidden_channels=args.hidden_channels,
                       seed=args.seed, batch_size=args.batch_size, max_minutes=args.max_minutes,
                       contribution=args.contribution, memory_basis=args.memory_basis, graph_head=args.graph_head,
                       op_dropout=args.op_dropout, workers=args.workers or default_workers())
-    pred = train_predictor(table, cfg, name=args.out.rsplit("/", 1)[-1].removesuffix(".pt"),
-                           description={"source": args.source, "drift_normalised": args.drift})
+    pred = train_predictor(table, cfg, train_idx, name=args.out.rsplit("/", 1)[-1].removesuffix(".pt"),
+                           description={"source": args.source, "drift_normalised": args.drift, **zoo_info},
+                           fit_only=fit_only)
     from predictor.artifacts import save_checkpoint
 
     save_checkpoint(pred, args.out)
@@ -1190,6 +1273,9 @@ def _checkpoint_table(base: Predictor) -> Table:
     from predictor.evaluate import load_records
 
     data = base.meta.get("training_data") or {}
+    if data.get("zoo_families"):
+        raise ValueError(f"{base.version} was trained on zoo networks too (--train-zoo {data.get('zoo_fold')}): "
+                         "its table is not rebuilt here; train it again instead")
     spaces = set(data.get("spaces") or []) - {HELD_OUT_SPACE}  # not a space measured since (or left out)
     records = [r for r in load_records(data.get("source", "corpus"), devices=base.devices,
                                        drift=bool(data.get("drift_normalised", False)))
@@ -1201,7 +1287,11 @@ def _add_node_kinds(args: argparse.Namespace) -> int:
     from predictor.artifacts import load_checkpoint, save_checkpoint
 
     base = load_checkpoint(args.node_kinds)
-    table = _checkpoint_table(base)
+    try:
+        table = _checkpoint_table(base)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     n = (base.meta.get("training_data") or {}).get("graphs")
     if n != len(table.keys):
         print(f"error: the data found ({len(table.keys)} graphs) is not what {args.node_kinds} was trained on "
@@ -1218,7 +1308,11 @@ def _refit(args: argparse.Namespace) -> int:
     from predictor.artifacts import load_checkpoint, save_checkpoint
 
     base = load_checkpoint(args.refit_graph_head)
-    table = _checkpoint_table(base)
+    try:
+        table = _checkpoint_table(base)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     pred = refit_graph_heads(base, table)
     save_checkpoint(pred, args.out)
     before = pred.meta["refit"]["val_mape_ensemble_before"]

@@ -603,3 +603,67 @@ def test_a_checkpoints_table_is_rebuilt_from_the_spaces_it_was_trained_on(tmp_pa
                  "--out", str(tmp_path / "x.pt")]) == 2
     assert "--exclude-spaces nb2O1: not a search space (known: mobilenet" in capsys.readouterr().err
     assert not (tmp_path / "x.pt").exists()
+
+
+def test_zoo_folds_deal_families_into_folds_of_about_as_many_graphs():
+    from predictor.train import parse_zoo_selection, zoo_folds
+
+    fams = ["mobilenet_v2"] * 7 + ["mobilenet_v3"] * 7 + ["efficientnet"] * 5 + ["resnet"] * 3 + ["mobilenet_v1"] * 3 \
+        + ["densenet", "nasnet", "inception", "convnext"]
+    folds = zoo_folds(fams, 3)
+    assert sorted(f for g in folds for f in g) == sorted(set(fams))  # every family once
+    sizes = [sum(fams.count(f) for f in g) for g in folds]
+    assert max(sizes) - min(sizes) <= 1 and sum(sizes) == len(fams)
+    assert zoo_folds(list(reversed(fams)), 3) == folds  # order of the records does not matter
+    assert parse_zoo_selection("all") is None and parse_zoo_selection("2/3") == (2, 3)
+    for bad in ("3/3", "0/1", "x/2", "1"):
+        with pytest.raises(ValueError, match="K/N"):
+            parse_zoo_selection(bad)
+
+
+def test_train_zoo_folds_train_on_some_families_and_are_scored_cross_fitted_on_the_others(tmp_path, capsys):
+    """``edgeperf train --train-zoo K/N`` puts the zoo graphs of every family outside fold K into
+    the fitting set (never validation); the checkpoint records them, bench/accuracy.py scores each
+    zoo graph with the fold that did not see its family, and a refit refuses such a checkpoint."""
+    from bench import accuracy
+    from datasets.corpus import write_shard
+    from edgeperf.cli import main
+    from predictor.artifacts import load_checkpoint
+    from predictor.train import zoo_folds
+    from tests.predictor.test_features import chain_graph
+
+    def rec(arch: str, space: str, i: int) -> dict:
+        return {"arch_id": arch, "space": space, "variant": "fp32", "format": "onnx", "device_key": "cpu-a",
+                "spec": {"i": i}, "summary": {"macs": 1000 * (i + 1)}, "ir": chain_graph(3 + i % 9, 4 + i % 5).to_dict(),
+                "measurement": {"latency_ms": 1.0 + 0.3 * i, "median_ms": 1.0 + 0.3 * i, "peak_memory_mb": 20.0 + i,
+                                "measured_at": "20261207T050000"}}
+
+    root = tmp_path / "corpus"
+    write_shard(root / "cpu-a" / "nb201", [rec(f"nb201-0-{i}", "nb201", i) for i in range(40)])
+    names = ["mobilenet_v2", "mobilenet_v2_050", "resnet50", "densenet121", "efficientnet_b0", "mobilenet_v3_small"]
+    write_shard(root / "cpu-a" / "zoo", [rec(f"zoo-{n}-224", "zoo", i) for i, n in enumerate(names)])
+    src = f"corpus-root:{root}"
+    common = ["train", "--source", src, "--epochs", "2", "--ensemble", "1", "--workers", "1", "--zoo-weight", "3"]
+    assert main([*common, "--train-zoo", "2/2", "--out", str(tmp_path / "bad.pt")]) == 2
+    assert "--train-zoo '2/2': give 'all' or K/N" in capsys.readouterr().err
+    families = ["mobilenet_v2", "mobilenet_v2", "resnet", "densenet", "efficientnet", "mobilenet_v3"]
+    folds = zoo_folds(families, 2)
+    for k in (0, 1):
+        assert main([*common, "--train-zoo", f"{k}/2", "--out", str(tmp_path / f"f{k}.pt")]) == 0
+        data = load_checkpoint(str(tmp_path / f"f{k}.pt")).meta["training_data"]
+        assert data["zoo_held_out"] == folds[k]
+        assert data["zoo_families"] == sorted(set(families) - set(folds[k]))
+        assert data["zoo_graphs"] == sum(f not in folds[k] for f in families) and data["zoo_weight"] == 3
+        assert data["graphs"] == 40 + data["zoo_graphs"]  # each zoo graph once, however often it is fitted
+    capsys.readouterr()
+    assert accuracy.main(["--source", src, "--checkpoint", str(tmp_path / "f0.pt"), str(tmp_path / "f1.pt")]) == 0
+    out = capsys.readouterr().out
+    n0 = sum(f in folds[0] for f in families)
+    assert "f0.pt" in out and f"scores {n0} zoo graphs" in out and f"scores {6 - n0} zoo graphs" in out
+    assert "6 zoo graphs on 1 of the devices" in out
+    # one fold alone scores only the families it held out
+    assert accuracy.main(["--source", src, "--checkpoint", str(tmp_path / "f0.pt")]) == 0
+    out = capsys.readouterr().out
+    assert f"left out: {6 - n0} zoo graphs of families every checkpoint trained on" in out
+    assert main(["train", "--refit-graph-head", str(tmp_path / "f0.pt"), "--out", str(tmp_path / "r.pt")]) == 2
+    assert "trained on zoo networks too (--train-zoo 0/2)" in capsys.readouterr().err
