@@ -128,3 +128,36 @@ def test_records_take_their_own_groups_reference_factor_within_an_hour():
         return float(np.std(np.subtract(base, truth)))
 
     assert spread(got) < 0.03 < spread(drift.factors(recs))
+
+
+def test_a_new_space_measured_alone_gets_the_reference_factor_not_its_own_mean():
+    """Session 23: a new search space measured in hours of its own, on a host ~14% slower than when
+    the device's other spaces were measured. Its regression makes its residuals average ~0 in those
+    hours, which read as factor 1.0; they are not linked to the other hours by any space, so they get
+    no estimate and take the drift reference's factor on the estimates' scale instead."""
+    recs = _corpus({"20261127T190000": 0.95, "20261127T200000": 1.05})
+    for r in recs:
+        slow = r["_sealed_at"].startswith("20261127T20")
+        r["measurement"]["drift_reference"] = {"set": "s1-v1", "labels_ms": {"a": 2.1 if slow else 1.9}}
+    rng = np.random.default_rng(5)
+    for i, window in enumerate(["20261207T140000"] * 100 + ["20261207T150000"] * 100):  # dwsep, both hours
+        macs = int(rng.uniform(1e6, 1e9))
+        recs.append(_record(1000 + i, "dwsep", window, (1.5e-8 * macs + 0.05) * 1.14 * math.exp(rng.normal(0, 0.05)),
+                            macs, ref={"a": 2.0 * 1.14}))
+    est = drift.estimate(recs)
+    assert ("dev-a", "20261207T14") not in est and ("dev-a", "20261207T15") not in est
+    assert est[("dev-a", "20261127T20")]["factor"] > est[("dev-a", "20261127T19")]["factor"]
+    got = drift.factors(recs)
+    for w in ("20261207T14", "20261207T15"):
+        assert got[("dev-a", w)]["from"] == "reference"
+        assert got[("dev-a", w)]["factor"] == pytest.approx(1.14, rel=0.03)
+    # an older space measured in one of those hours too links them to the rest: the joint fit carries
+    # the speed it shows there to the other hour through the new space (factors relative to each other)
+    linked = recs + [_record(2000 + i, "vit", "20261207T150000", (3e-8 * m + 0.05) * 1.14, m)
+                     for i, m in enumerate(rng.integers(10**6, 10**9, 90).tolist())]
+    est = drift.estimate(linked)
+    old = est[("dev-a", "20261127T19")]["factor"]
+    assert est[("dev-a", "20261207T15")]["factor"] / old == pytest.approx(1.14 / 0.95, rel=0.04)
+    assert est[("dev-a", "20261207T14")]["factor"] / old == pytest.approx(1.14 / 0.95, rel=0.04)
+    assert drift.connected_windows([("a", "w1"), ("a", "w2"), ("b", "w3")]) == {"w1", "w2"}
+    assert drift.connected_windows([]) == set()
