@@ -101,7 +101,27 @@ def test_windows_without_sampled_records_take_the_reference_factor_on_the_estima
     assert ("dev-a", "20261127T22") not in est
     # the reference's fastest pass says the zoo hour is 2.4/2.2 of the slow hour: so is its factor
     assert drift.factor(got, zoo) == pytest.approx(est[("dev-a", "20261127T20")]["factor"] * 2.4 / 2.2, rel=0.02)
-    assert got[("dev-a", "20261127T22")]["from"] == "reference"
+    assert got[("dev-a", drift.PASSES + "20261127T22")]["from"] == "reference"
+
+
+def test_a_zoo_measured_in_a_sampled_hour_takes_its_fastest_pass_reference_not_the_hours_estimate():
+    """Session 23: the sampled records of an hour are one pass's medians (contention included) and
+    read that hour 1.08 slower; the zoo measured in the same hour keeps its fastest pass, and so
+    does its reference, which read 1.03. Dividing the zoo by 1.08 would over-correct it."""
+    recs = _corpus({"20261127T190000": 1.0, "20261127T200000": 1.0, "20261207T150000": 1.08}, noise=0.03)
+    for r in recs:
+        slow = r["_sealed_at"].startswith("20261207")
+        r["measurement"]["drift_reference"] = {"set": "s1-v1", "labels_ms": {"a": 2.16 if slow else 2.0}}
+    zoo = _record(999, "zoo", "20261207T150000", 5.0, 10**9, ref={"a": [2.3, 2.06, 2.2]})
+    zoo["measurement"]["measured_at"] = "20261207T153000"
+    got = drift.factors(recs + [zoo])
+    hour = got[("dev-a", "20261207T15")]["factor"] / got[("dev-a", "20261127T19")]["factor"]
+    assert hour == pytest.approx(1.08, rel=0.02)
+    # the zoo's factor is the reference's fastest pass on the estimates' scale: 2.06 / 2.0
+    assert drift.factor(got, zoo) / got[("dev-a", "20261127T19")]["factor"] == pytest.approx(1.03, rel=0.02)
+    # a sampled record of the same hour keeps the hour's factor
+    sampled = next(r for r in recs if r["_sealed_at"].startswith("20261207"))
+    assert drift.factor(got, sampled) == got[("dev-a", "20261207T15")]["factor"]
 
 
 def test_records_take_their_own_groups_reference_factor_within_an_hour():
