@@ -40,6 +40,8 @@ hundreds of architectures instead of ten. ``--measured FROM..TO`` keeps the reco
 (a host that ran 25-35% faster one week than another, as the family-25 model-1 VM did, is two devices to
 a calibration that mixes them; a new device is calibrated and used in one).
 
+With a LiteRT device key it reads the device's fp32 TFLite records (int8 ones are left out).
+
 ``--runtime litert`` makes this machine's LiteRT device the new one: the picks are built to TFLite
 (the search spaces through ``datasets.build_keras``, the real networks from ``datasets.zoo_keras``).
 
@@ -329,11 +331,12 @@ def from_corpus(base_path: Path, device: str, pool_size: int, seed: int,
         if window is not None and not in_window(rec, *window):
             continue
         y = latency_label_ms(rec.get("measurement") or {})
-        if y is not None and rec.get("ir") and rec.get("format", "onnx") == "onnx" and \
+        # fp32 graphs of the device's runtime (ONNX for onnxruntime, TFLite for LiteRT devices)
+        if y is not None and rec.get("ir") and rec.get("format", "onnx") in ("onnx", "tflite") and \
                 rec.get("variant", "fp32") == "fp32":
             recs[rec["arch_id"]] = (rec.get("space", ""), rec["ir"], float(y))
     if not recs:
-        raise SystemExit(f"no onnxruntime fp32 records of {device} in the corpus"
+        raise SystemExit(f"no fp32 records of {device} in the corpus"
                          + (f" measured in {window[0]}..{window[1]}" if window else ""))
     keys = sorted(recs)
     rng = np.random.default_rng(seed)
