@@ -334,7 +334,7 @@ def from_corpus(base_path: Path, device: str, pool_size: int, seed: int,
         # fp32 graphs of the device's runtime (ONNX for onnxruntime, TFLite for LiteRT devices)
         if y is not None and rec.get("ir") and rec.get("format", "onnx") in ("onnx", "tflite") and \
                 rec.get("variant", "fp32") == "fp32":
-            recs[rec["arch_id"]] = (rec.get("space", ""), rec["ir"], float(y))
+            recs[rec["arch_id"]] = (rec.get("space", ""), rec["ir"], float(y), rec.get("format", "onnx"))
     if not recs:
         raise SystemExit(f"no fp32 records of {device} in the corpus"
                          + (f" measured in {window[0]}..{window[1]}" if window else ""))
@@ -344,7 +344,7 @@ def from_corpus(base_path: Path, device: str, pool_size: int, seed: int,
     pool_keys = [sampled[i] for i in rng.permutation(len(sampled))[:pool_size]]
     if real_in_pool:
         pool_keys += [k for k in keys if recs[k][0] == HELD_OUT_SPACE
-                      and selection.admits_real(k, TEST_FAMILIES, REAL_MPARAMS)]
+                      and selection.admits_real(k, TEST_FAMILIES, REAL_MPARAMS, fmt=recs[k][3])]
     pool = [selection.Candidate(k, recs[k][0], {}, recs[k][1]) for k in pool_keys]
     active = [c.key for c, _ in selection.select(pool, max(KS), base)]
     random_pick = list(pool_keys[: max(KS)])
