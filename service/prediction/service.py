@@ -124,12 +124,40 @@ def _target(res: dict[str, Any] | None, predictor: Predictor, device: str, targe
     }
 
 
-def warnings_for(item: Prepared, devices: list[Target]) -> list[dict[str, str]]:
+#: a 90% interval whose top is more than this times its bottom says the ensemble's members disagree
+#: on the graph for that device. Session 24, the shipped cpu-litert.pt on the TFLite zoo of five CPUs:
+#: median spans 1.2-2.5x per CPU; the 15 of 290 latencies wider than 10x (int8 ResNet-50, DenseNet,
+#: MobileNetV3 on the family-6 model-167 CPU, ...) had a MAPE of 43.5%, the other 275 7.2%
+WIDE_INTERVAL = 10.0
+
+
+def interval_warning(preds: dict[str, dict[str, Any]]) -> dict[str, str] | None:
+    """The devices and targets whose 90% interval spans more than :data:`WIDE_INTERVAL` x."""
+    wide = []
+    for device, targets in preds.items():
+        for target, p in targets.items():
+            iv = p.get("interval_90") if p.get("available") else None
+            if iv and iv[0] > 0 and iv[1] / iv[0] > WIDE_INTERVAL:
+                wide.append(f"{device} {target} {iv[0]:.3g}-{iv[1]:.3g} {p['unit']} ({iv[1] / iv[0]:.0f}x)")
+    if not wide:
+        return None
+    return {
+        "code": "wide_interval",
+        "message": f"the predictor's ensemble disagrees on this graph: 90% interval of {'; '.join(wide)}; "
+        "the value may be far off: measure the graph on the device (the agent) or calibrate the device",
+    }
+
+
+def warnings_for(item: Prepared, devices: list[Target], preds: dict[str, dict[str, Any]] | None = None
+                 ) -> list[dict[str, str]]:
     out = list(item.warnings)
     for predictor, _ in _by_predictor(devices):
         for w in (distance_warning(item.data, predictor), novelty_warning(item, predictor)):
             if w is not None:
                 out.append(w)
+    wide = interval_warning(preds) if preds else None
+    if wide is not None:
+        out.append(wide)
     return out
 
 
@@ -205,7 +233,7 @@ def answer(
         "predictions": preds,
         "predictor_versions": per,
         "predictor_version": joined,
-        "warnings": warnings_for(item, devices),
+        "warnings": warnings_for(item, devices, preds),
         "breakdown": breakdown(item, devices, preds) if with_breakdown else None,
     }
     duration = (time.perf_counter() - started) * 1000
@@ -266,7 +294,7 @@ def predict_batch(
                 "index": i,
                 "graph_id": item.graph_id,
                 "predictions": pred,
-                "warnings": warnings_for(item, devices),
+                "warnings": warnings_for(item, devices, pred),
                 "error": None,
             }
         )

@@ -359,3 +359,24 @@ def test_ir_documents_are_not_mutated_by_serving():
 
     from_ir(doc, max_nodes=1000)
     assert doc == before
+
+
+def test_a_90_percent_interval_wider_than_tenfold_is_warned_about():
+    """Session 24: the ensemble's members disagreed on some int8 graphs of one CPU (int8 ResNet-50 on
+    the family-6 model-167 CPU: 0.011-81,511 ms for a 9.9 ms label); such intervals say the value may
+    be far off, which a NAS loop reading only the value would miss."""
+    from service.prediction.service import WIDE_INTERVAL, interval_warning
+
+    def target(lo, hi, unit="ms", available=True):
+        return {"available": available, "value": (lo * hi) ** 0.5, "unit": unit,
+                "interval_90": [lo, hi] if available else None, "reason": None}
+
+    calm = {"cpu-a": {"latency": target(3.4, 4.9), "memory": target(20.0, 31.0, "MB")}}
+    assert interval_warning(calm) is None
+    wide = {"cpu-a": {"latency": target(3.4, 4.9)},
+            "cpu-b": {"latency": target(0.281, 1654.0), "memory": target(20.0, 20.0 * WIDE_INTERVAL * 1.01, "MB"),
+                      "energy": target(0, 0, "mJ", available=False)}}
+    w = interval_warning(wide)
+    assert w["code"] == "wide_interval"
+    assert "cpu-b latency 0.281-1.65e+03 ms (5886x)" in w["message"] and "cpu-b memory" in w["message"]
+    assert "cpu-a" not in w["message"]
