@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -222,9 +224,12 @@ def reference_models(runtime: str, variants: tuple[str, ...], model_dir: Path) -
             path = model_dir / "reference" / REFERENCE_SET / f"{name}.{fmt}"
             if not path.exists():
                 path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(".tmp")
-                tmp.write_bytes(build_model(spec, fmt, variant))
-                tmp.replace(path)
+                # a name of its own: worker runs (--worker K/N) start together and build the same models
+                # (session 24: a shared ".tmp" renamed by one worker crashed the other)
+                fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+                with os.fdopen(fd, "wb") as f:
+                    f.write(build_model(spec, fmt, variant))
+                os.replace(tmp, path)
             out.append((name, path))
     return out
 

@@ -193,3 +193,30 @@ def test_a_plain_run_seals_what_a_killed_worker_left_in_its_journal(tmp_path):
     measure.run("onnxruntime", 1, ["nb201"], count=0, root=root, cache=cache, progress_stream=None)
     assert not journal.exists()
     assert [r["arch_id"] for r in corpus.iter_records(key, root=root, include_help=False)] == ["nb201-s0-000000"]
+
+
+def test_worker_runs_starting_together_build_the_reference_models_without_a_race(tmp_path):
+    """Session 24: two ``--worker K/2`` runs started at once built the same drift reference model
+    through one shared ``.tmp`` name; the first rename left the second without its file, and that
+    worker died. Four processes build into one empty directory at once: each gets every model (the old
+    code failed about every second run of this test)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import onnx
+
+    code = ("import sys; from pathlib import Path; from datasets import measure; "
+            "print(len(measure.reference_models('onnxruntime', ('fp32',), Path(sys.argv[1]))))")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "models")], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2])
+             for _ in range(4)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, [err[-2000:] for _, err in outs]
+    n = len(measure.REFERENCES["onnxruntime"])
+    assert [out.strip() for out, _ in outs] == [str(n)] * 4
+    built = sorted((tmp_path / "models").rglob("*"))
+    models = [p for p in built if p.is_file()]
+    assert len(models) == n and all(p.suffix == ".onnx" for p in models)  # no temporary file left behind
+    for p in models:
+        onnx.checker.check_model(onnx.load(str(p)))
