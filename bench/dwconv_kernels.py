@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import platform
 import time
 
 import numpy as np
@@ -29,17 +28,6 @@ def spec_of(arch_id: str) -> dict:
 
     space, seed, index = arch_id.rsplit("-", 2)
     return spaces.sample_spec(space, int(seed.lstrip("s")), int(index))
-
-
-def cpu() -> str:
-    """The CPU as the agent tells devices apart: model name, family, model (Linux), else the machine."""
-    try:
-        info = dict(line.split(":", 1) for line in open("/proc/cpuinfo").read().split("\n\n")[0].splitlines()
-                    if ":" in line)
-        info = {k.strip(): v.strip() for k, v in info.items()}
-        return f"{info.get('model name')} family {info.get('cpu family')} model {info.get('model')}"
-    except OSError:
-        return platform.machine()
 
 
 def with_kernel(spec: dict, k: int) -> dict:
@@ -63,6 +51,7 @@ def interpreter(buf: bytes, xnnpack: bool):
 
 
 def main(argv: list[str] | None = None) -> int:
+    from agent import environment
     from datasets import build_keras
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -72,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     spec = spec_of(args.arch)
     print(f"{args.arch}: family {spec.get('family')}, resolution {spec.get('resolution')}, width {spec.get('width')}; "
-          f"{cpu()}")
+          f"{environment.device_key('litert', 1)}")
     cases = {}
     for k in KERNELS:
         s = with_kernel(spec, k)

@@ -225,9 +225,9 @@ def group_factors(records: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str],
         ref, stamp = m.get("drift_reference"), m.get("measured_at")
         if not ref or not stamp:
             continue
-        labels = ref.get("labels_ms") or {}
-        if any(isinstance(v, list) for v in labels.values()):
+        if _per_pass(r):
             continue
+        labels = ref.get("labels_ms") or {}
         dev, model_set = r.get("device_key", ""), ref.get("set", "")
         for name, v in labels.items():
             if v:
