@@ -148,14 +148,13 @@ def interval_warning(preds: dict[str, dict[str, Any]]) -> dict[str, str] | None:
     }
 
 
-def warnings_for(item: Prepared, devices: list[Target], preds: dict[str, dict[str, Any]] | None = None
-                 ) -> list[dict[str, str]]:
+def warnings_for(item: Prepared, devices: list[Target], preds: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
     out = list(item.warnings)
     for predictor, _ in _by_predictor(devices):
         for w in (distance_warning(item.data, predictor), novelty_warning(item, predictor)):
             if w is not None:
                 out.append(w)
-    wide = interval_warning(preds) if preds else None
+    wide = interval_warning(preds)
     if wide is not None:
         out.append(wide)
     return out
