@@ -46,6 +46,7 @@ from predictor.train import (
     drop_aux_targets,
     ensemble_log,
     init_scales,
+    make_optimizer,
     mape,
     run_schedule,
     run_steps,
@@ -82,7 +83,7 @@ def train_member(table: Table, fit: np.ndarray, val: np.ndarray, cfg: TrainConfi
     if cfg.silence_unseen:
         silence_unseen_ops(model, [table.data[i] for i in fit])
     ddp = DistributedDataParallel(model)
-    opt = torch.optim.AdamW(ddp.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = make_optimizer(ddp, cfg)
     rng = np.random.default_rng(seed)
 
     def slowest_clock() -> float:

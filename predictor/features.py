@@ -171,6 +171,11 @@ NODE_DIM_V1 = NODE_DIM - 2
 #: The columns a memory roofline reads: weight bytes and the peak of live activation bytes.
 MEMORY_COLUMNS: tuple[int, ...] = tuple(
     N_OP_COLS + NUMERIC_FEATURES.index(n) for n in ("log_param_bytes", "log_peak_live"))
+#: What a model's kernel-kind scales read (``PerfSAGE(kernel_kinds=...)``): the kernel-height and
+#: depthwise columns, then the op columns of ``conv`` and ``dwconv``.
+KERNEL_KIND_COLUMNS: tuple[int, ...] = (
+    N_OP_COLS + NUMERIC_FEATURES.index("kernel_h"), N_OP_COLS + NUMERIC_FEATURES.index("depthwise"),
+    _OP_INDEX["conv"], _OP_INDEX["dwconv"])
 #: The columns a roofline model reads its analytic floor from, and their scale back to log1p.
 ROOFLINE_COLUMNS: tuple[int, ...] = tuple(
     N_OP_COLS + NUMERIC_FEATURES.index(n) for n in ("log_flops", "log_bytes_read", "log_bytes_written"))

@@ -38,6 +38,7 @@ from predictor.artifacts import (
 )
 from predictor.features import (
     GRAPH_DIM,
+    KERNEL_KIND_COLUMNS,
     MEMORY_COLUMNS,
     N_OP_COLS,
     NODE_DIM,
@@ -178,6 +179,11 @@ class TrainConfig:
     # so that the model learns what a node of no known type costs from its shapes, FLOPs and bytes:
     # what it meets at serving time in an op type no training graph had (silence_unseen)
     op_dropout: float = 0.0
+    # every device learns a log-scale per op type and per convolution kernel kind (PerfSAGE kernel_kinds),
+    # unbounded and apart from the shared encoder, pulled towards 0 (no change) by AdamW's decoupled
+    # weight decay kind_decay: nn-Meter's per-kernel view on top of the GNN (see PerfSAGE.add_op_scales)
+    kind_scales: bool = False
+    kind_decay: float = 0.1
     ensemble: int = 3
     # 80 since session 13 (was 40): longer training kept paying. One member, random split of the
     # family-26 model-2 CPU's corpus, 2,500 training graphs: latency MAPE 8.5 (40 epochs), 7.6 (80),
@@ -318,10 +324,21 @@ def build_model(cfg: TrainConfig, num_devices: int, num_targets: int,
                 extra["encoder_targets"] = [i for i, t in enumerate(targets) if t != "memory"]
             if cfg.graph_head:
                 extra.update(graph_head=cfg.graph_head, hist_columns=N_OP_COLS)
+    if cfg.kind_scales:
+        extra.update(op_columns=N_OP_COLS, kernel_kinds=list(KERNEL_KIND_COLUMNS))
     model = PerfSAGE(NODE_DIM, GRAPH_DIM, cfg.hidden_channels, cfg.num_layers, num_devices, num_targets,
                      cfg.embed_channels, cfg.dropout, cfg.contribution, **extra)
     model.op_dropout = float(cfg.op_dropout)
     return model
+
+
+def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
+    """AdamW over ``model``'s parameters (a PerfSAGE or its DDP wrapper); op scales, where the model has
+    them, decay towards 0 with ``cfg.kind_decay``, everything else with ``cfg.weight_decay``."""
+    scales = getattr(getattr(model, "module", model), "device_op_scale", None)
+    rest = [p for p in model.parameters() if p is not scales]
+    groups = [{"params": rest}] + ([{"params": [scales], "weight_decay": cfg.kind_decay}] if scales is not None else [])
+    return torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
 def roofline_totals(graphs: Sequence[Data], model: PerfSAGE) -> np.ndarray:
@@ -516,7 +533,7 @@ def train_member(
     if cfg.silence_unseen:
         silence_unseen_ops(model, [table.data[i] for i in train_idx])
     epochs = max(cfg.epochs, math.ceil(cfg.min_steps / max(math.ceil(len(train_idx) / cfg.batch_size), 1)))
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = make_optimizer(model, cfg)
     rng = np.random.default_rng(seed)
     t0 = time.monotonic()
     best_val, best_epoch, scheduled = run_schedule(
@@ -1001,6 +1018,7 @@ def _fit_op_scales(model: PerfSAGE, batch: Batch, y: torch.Tensor, l2: float, st
     ``A @ exp(s)``; ``s`` minimises the mean squared log error plus ``l2 * |s|^2`` for each
     measured target. Op types absent from the K graphs keep 0 (the GNN's own cost)."""
     model.add_op_scales(N_OP_COLS)
+    width = model.scale_width
     new = model.num_devices - 1
     with torch.no_grad():
         model.device_op_scale[new] = 0.0
@@ -1008,7 +1026,7 @@ def _fit_op_scales(model: PerfSAGE, batch: Batch, y: torch.Tensor, l2: float, st
         op = model.node_ops(batch.x)
         dev = torch.full((batch.num_graphs, 1), new, dtype=torch.long)
         contrib = model.contributions(z, batch.batch, dev, model.node_basis(batch.x), op)[:, 0].double()  # [N, T]
-        cost = torch.zeros(batch.num_graphs, N_OP_COLS, y.size(1), dtype=torch.float64)
+        cost = torch.zeros(batch.num_graphs, width, y.size(1), dtype=torch.float64)
         cost.index_put_((batch.batch, op), contrib, accumulate=True)
     for t in range(y.size(1)):
         rows = torch.isfinite(y[:, t])
@@ -1195,6 +1213,11 @@ def register(subparsers: argparse._SubParsersAction, name: str) -> None:
     p.add_argument("--max-minutes", dest="max_minutes", type=float, default=None)
     p.add_argument("--op-dropout", dest="op_dropout", type=float, default=TrainConfig.op_dropout,
                    help="share of nodes read without their op type in each training step")
+    p.add_argument("--kind-scales", dest="kind_scales", action=argparse.BooleanOptionalAction,
+                   default=TrainConfig.kind_scales,
+                   help="every device also learns a log-scale per op type and convolution kernel kind")
+    p.add_argument("--kind-decay", dest="kind_decay", type=float, default=TrainConfig.kind_decay,
+                   help="with --kind-scales: AdamW weight decay pulling those scales towards 0")
     p.add_argument("--workers", type=int, default=None,
                    help="ensemble members trained at once, one process each (default: one per CPU this "
                         "process may run on, at most --ensemble; the checkpoint is the same either way)")
@@ -1257,7 +1280,8 @@ def _run(args: argparse.Namespace) -> int:
     cfg = TrainConfig(epochs=args.epochs, ensemble=args.ensemble, hidden_channels=args.hidden_channels,
                       seed=args.seed, batch_size=args.batch_size, max_minutes=args.max_minutes,
                       contribution=args.contribution, memory_basis=args.memory_basis, graph_head=args.graph_head,
-                      op_dropout=args.op_dropout, workers=args.workers or default_workers())
+                      op_dropout=args.op_dropout, kind_scales=args.kind_scales, kind_decay=args.kind_decay,
+                      workers=args.workers or default_workers())
     pred = train_predictor(table, cfg, train_idx, name=args.out.rsplit("/", 1)[-1].removesuffix(".pt"),
                            description={"source": args.source, "drift_normalised": args.drift, **zoo_info},
                            fit_only=fit_only)

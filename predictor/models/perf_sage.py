@@ -17,6 +17,10 @@ from torch_geometric.utils import scatter
 warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state", category=UserWarning)
 
 CONTRIBUTIONS = frozenset({"exp", "softplus", "roofline"})
+#: Kernel sizes with a kind of their own in kernel-kind scales (:meth:`PerfSAGE.add_op_scales`); any other
+#: size is one more kind. Convolutions and depthwise convolutions each get all of them.
+KIND_KERNELS = (1, 3, 5, 7)
+KIND_WIDTH = 2 * (len(KIND_KERNELS) + 1)
 BASIS_TERMS = 3  # roofline basis: FLOPs, bytes moved, a constant per node
 BASES = ("compute", "memory")  # per-target roofline bases
 
@@ -75,7 +79,14 @@ class PerfSAGE(nn.Module):
             device then also owns a log-scale per target and op type (``device_op_scale``, zero
             = no change) that multiplies its nodes' contributions. Added by
             :meth:`add_op_scales` when a new device is calibrated on its own measurements
-            (nn-Meter's per-kernel view, on top of the GNN's costs).
+            (nn-Meter's per-kernel view, on top of the GNN's costs), or for every device in training.
+        kernel_kinds (list[int]): with ``op_columns``: the columns of ``x`` holding the kernel height
+            (``k / 7``) and the depthwise flag, then the op columns of ``conv`` and ``dwconv``. A
+            convolution then takes the scale of its kernel kind (:data:`KIND_KERNELS` x depthwise or
+            not, :meth:`node_ops`) instead of its op type's: one device's 7x7 depthwise kernels can be
+            slow (LiteRT's XNNPACK on the family-6 model-167 CPU: 14x to 79x its 3x3 ones,
+            ``bench/dwconv_kernels.py``) without its 7x7 stem convolutions or 5x5 depthwise ones
+            following, which a shared encoder reading ``k / 7`` as one number could not keep apart.
         graph_head (int): 0, or the width of a graph-level correction for the ``"memory"``-basis
             targets: an MLP over the graph's totals (``graph_attr``, the op histogram of the first
             ``hist_columns`` columns, total weight bytes and peak live bytes) gives each graph a
@@ -108,6 +119,7 @@ class PerfSAGE(nn.Module):
         op_columns: int = 0,
         graph_head: int = 0,
         hist_columns: int = 0,
+        kernel_kinds: list[int] | tuple[int, ...] | None = None,
     ) -> None:
         super().__init__()
         if contribution not in CONTRIBUTIONS:
@@ -153,6 +165,7 @@ class PerfSAGE(nn.Module):
         self.device_rate = (nn.Parameter(torch.empty(num_devices, num_targets, BASIS_TERMS))
                             if contribution == "roofline" else None)
         self.op_columns = 0
+        self.kernel_kinds: list[int] | None = None
         self.device_op_scale: nn.Parameter | None = None
         self.graph_head = int(graph_head) if self.memory_columns is not None else 0
         self.hist_columns = int(hist_columns) if self.graph_head else 0
@@ -169,7 +182,7 @@ class PerfSAGE(nn.Module):
             self.device_graph_bias = nn.Parameter(torch.empty(num_devices, num_targets))
         self.reset_parameters()
         if op_columns:
-            self.add_op_scales(op_columns)
+            self.add_op_scales(op_columns, kernel_kinds)
 
     def reset_parameters(self) -> None:
         self.lin_in.reset_parameters()
@@ -202,31 +215,52 @@ class PerfSAGE(nn.Module):
         params += [self.device_graph_vec, self.device_graph_bias] if self.graph_head else []
         return params + ([self.device_op_scale] if self.device_op_scale is not None else [])
 
-    def add_op_scales(self, columns: int) -> None:
+    def add_op_scales(self, columns: int, kernel_kinds: list[int] | tuple[int, ...] | None = None) -> None:
         """Give every device a per-op-type log-scale (zeros: predictions unchanged); ``columns``:
-        the width of the one-hot op block of ``x``. Idempotent for the same width."""
+        the width of the one-hot op block of ``x``; ``kernel_kinds``: convolutions scaled per kernel
+        kind instead (see the class). Idempotent for the same width and kinds."""
+        kinds = [int(c) for c in kernel_kinds] if kernel_kinds is not None else None
+        if kinds is not None and (len(kinds) != 4 or not all(0 <= c < self.in_channels for c in kinds)):
+            raise ValueError(f"kernel_kinds: 4 columns of x (kernel, depthwise, conv, dwconv), got {kernel_kinds}")
         if self.device_op_scale is not None:
-            if columns != self.op_columns:
-                raise ValueError(f"op scales exist for {self.op_columns} op columns, not {columns}")
+            if columns != self.op_columns or (kinds is not None and kinds != self.kernel_kinds):
+                raise ValueError(f"op scales exist for {self.op_columns} op columns and kernel kinds "
+                                 f"{self.kernel_kinds}, not {columns} and {kinds}")
             return
         if columns <= 0 or columns > self.in_channels:
             raise ValueError(f"op_columns must be in 1..{self.in_channels}, got {columns}")
         self.op_columns = int(columns)
+        self.kernel_kinds = kinds
         ref = self.device_log_scale
-        self.device_op_scale = nn.Parameter(torch.zeros(self.num_devices, self.num_targets, columns,
+        self.device_op_scale = nn.Parameter(torch.zeros(self.num_devices, self.num_targets, self.scale_width,
                                                         dtype=ref.dtype, device=ref.device))
+
+    @property
+    def scale_width(self) -> int:
+        """How many op scales a device has: its op columns, plus the kernel kinds where used."""
+        return self.op_columns + (KIND_WIDTH if self.kernel_kinds else 0)
 
     def op_log_scale(self, device_idx: Tensor, op: Tensor) -> Tensor:
         """``[N, K, T]``: the per-op log-scales of each node's devices (``device_idx [N, K]``) at
-        its op column ``op [N]``."""
+        its op column ``op [N]`` (:meth:`node_ops`)."""
         table = self.device_op_scale.transpose(1, 2)  # [D, C, T]
         return table[device_idx, op.unsqueeze(1)]
 
     def node_ops(self, x: Tensor, one_hot: tuple[Tensor, int] | None = None) -> Tensor:
-        """Each node's op column: ``one_hot``'s index where given, else the argmax of the one-hot block."""
-        if one_hot is not None:
-            return one_hot[0]
-        return x[:, : self.op_columns].argmax(1)
+        """Each node's op column: ``one_hot``'s index where given, else the argmax of the one-hot block;
+        with kernel kinds, a convolution's kind instead: ``op_columns + 5 * depthwise + j``, ``j`` the
+        index of its kernel height in :data:`KIND_KERNELS` (4: any other size)."""
+        op = one_hot[0] if one_hot is not None else x[:, : self.op_columns].argmax(1)
+        if not self.kernel_kinds:
+            return op
+        k_col, dw_col, conv, dwconv = self.kernel_kinds
+        k = torch.round(x[:, k_col] * 7.0)
+        j = torch.full_like(op, len(KIND_KERNELS))
+        for i, size in enumerate(KIND_KERNELS):
+            j = torch.where(k == size, torch.full_like(op, i), j)
+        dw = (op == dwconv) | (x[:, dw_col] > 0.5)
+        kind = self.op_columns + dw.long() * (len(KIND_KERNELS) + 1) + j
+        return torch.where((op == conv) | (op == dwconv), kind, op)
 
     def node_basis(self, x: Tensor) -> Tensor | None:
         """Roofline basis: ``[N, 3]`` log(FLOPs + 1), log(bytes moved + 2), 0 when every target
@@ -477,6 +511,8 @@ class PerfSAGE(nn.Module):
             extra["encoder_targets"] = list(self.encoder_targets)
         if self.op_columns:
             extra["op_columns"] = self.op_columns
+            if self.kernel_kinds:
+                extra["kernel_kinds"] = list(self.kernel_kinds)
         if self.graph_head:
             extra.update(graph_head=self.graph_head, hist_columns=self.hist_columns)
         return {

@@ -284,3 +284,67 @@ def test_device_logits_match_a_per_node_product_for_mixed_device_rows():
         logits = torch.einsum("ne,nkte->nkt", z, m.device_vec[node_dev]) + m.device_bias[node_dev]
         want = m.activate(logits, m.device_log_scale[node_dev])
     torch.testing.assert_close(got, want)
+
+
+def _kernel_graph(spec, channels: int = 8):
+    """A chain of ``(op, kernel, group)`` nodes (kernel 0: no kernel attribute)."""
+    from predictor.graph.ir import Graph, Node, TensorInfo
+
+    nodes = []
+    for i, (op, k, group) in enumerate(spec):
+        attrs = {"kernel_shape": [k, k], "strides": [1, 1], "group": group} if k else {}
+        shape = [1, channels, 8, 8]
+        nodes.append(Node(f"n{i}", op, source_op=op, attrs=attrs, inputs=[TensorInfo(f"t{i}", shape)],
+                          outputs=[TensorInfo(f"t{i + 1}", shape)], macs=100 * (k or 1), flops=200 * (k or 1),
+                          params=10, bytes_read=256, bytes_written=256))
+    g = Graph(nodes=nodes, name="kernels")
+    g.connect_by_tensor_names()
+    return g
+
+
+def test_kernel_kinds_give_each_convolution_kernel_its_own_scale():
+    from predictor.features import KERNEL_KIND_COLUMNS, N_OP_COLS, op_column
+    from predictor.models.perf_sage import KIND_WIDTH
+
+    # conv 1/3/7, dwconv 3/7, an ONNX-style depthwise conv (op conv, group = channels) 5x5, relu, conv 11x11
+    spec = [("conv", 1, 1), ("conv", 3, 1), ("conv", 7, 1), ("dwconv", 3, 8), ("dwconv", 7, 8), ("conv", 5, 8),
+            ("relu", 0, 1), ("conv", 11, 1)]
+    d = featurize(_kernel_graph(spec))
+    m = _model(contribution="exp", op_columns=N_OP_COLS, kernel_kinds=list(KERNEL_KIND_COLUMNS))
+    assert m.scale_width == N_OP_COLS + KIND_WIDTH and m.device_op_scale.shape == (4, 3, N_OP_COLS + KIND_WIDTH)
+    kinds = m.node_ops(d.x).tolist()
+    # conv kinds 0..4 (k = 1, 3, 5, 7, other), depthwise 5..9; other ops keep their op column
+    assert kinds == [N_OP_COLS + j for j in (0, 1, 3, 6, 8, 7)] + [op_column("relu"), N_OP_COLS + 4]
+    one_hot = (d.op_col, N_OP_COLS)
+    assert m.node_ops(d.x, one_hot).tolist() == kinds
+    # a scale on device 1's depthwise 7x7 kind changes that node's cost on that device only
+    b = Batch.from_data_list([d], exclude_keys=["node_names"])
+    dev = torch.tensor([[0, 1]])
+    with torch.no_grad():
+        _, before = m(b.x, b.edge_index, b.batch, dev, b.graph_attr)
+        m.device_op_scale[1, 0, N_OP_COLS + 8] = math.log(20.0)
+        _, after = m(b.x, b.edge_index, b.batch, dev, b.graph_attr)
+    ratio = after[:, :, 0] / before[:, :, 0]
+    torch.testing.assert_close(ratio[:, 0], torch.ones(len(spec)))
+    expect = torch.ones(len(spec))
+    expect[4] = 20.0
+    torch.testing.assert_close(ratio[:, 1], expect)
+    # the config carries the kinds: a clone predicts alike
+    clone = PerfSAGE(**m.config())
+    clone.load_state_dict(m.state_dict())
+    assert clone.kernel_kinds == list(KERNEL_KIND_COLUMNS)
+    torch.testing.assert_close(clone(b.x, b.edge_index, b.batch, dev, b.graph_attr)[0],
+                               m(b.x, b.edge_index, b.batch, dev, b.graph_attr)[0])
+
+
+def test_kernel_kinds_are_checked():
+    import pytest
+
+    from predictor.features import KERNEL_KIND_COLUMNS, N_OP_COLS
+
+    with pytest.raises(ValueError, match="kernel_kinds"):
+        _model(op_columns=N_OP_COLS, kernel_kinds=[1, 2])
+    m = _model(op_columns=N_OP_COLS)
+    m.add_op_scales(N_OP_COLS)  # idempotent
+    with pytest.raises(ValueError, match="op scales exist"):
+        m.add_op_scales(N_OP_COLS, KERNEL_KIND_COLUMNS)

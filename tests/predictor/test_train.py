@@ -667,3 +667,52 @@ def test_train_zoo_folds_train_on_some_families_and_are_scored_cross_fitted_on_t
     assert f"left out: {6 - n0} zoo graphs of families every checkpoint trained on" in out
     assert main(["train", "--refit-graph-head", str(tmp_path / "f0.pt"), "--out", str(tmp_path / "r.pt")]) == 2
     assert "trained on zoo networks too (--train-zoo 0/2)" in capsys.readouterr().err
+
+
+def test_kind_scales_learn_a_device_whose_7x7_depthwise_kernels_are_slow(tmp_path):
+    # LiteRT's XNNPACK runs 7x7 depthwise convolutions 6-80x slower than 5x5 ones on some CPUs
+    # (bench/results/dwconv-kernels-*): a device "odd" like "even" except for those; its 7x7 stems
+    # and 3x3/5x5 depthwise kernels cost what their work implies. Kind scales should learn it per
+    # device without touching "even", where a model without them may not
+    from predictor.features import N_OP_COLS, featurize
+    from predictor.train import Record
+    from tests.predictor.test_models import _kernel_graph
+
+    kinds = [("conv", 1, 1), ("conv", 3, 1), ("conv", 7, 1), ("dwconv", 3, 8), ("dwconv", 5, 8), ("dwconv", 7, 8),
+             ("relu", 0, 1)]
+    rng = np.random.default_rng(3)
+    records, truth = [], {}
+    for g in range(200):
+        spec = [kinds[i] for i in rng.integers(0, len(kinds), int(rng.integers(4, 16)))]
+        data = featurize(_kernel_graph(spec, channels=8))
+        base = np.array([0.01 + 1e-3 * (k or 1) ** 2 * (0.3 if op == "dwconv" else 1.0) for op, k, _ in spec])
+        slow = np.array([30.0 if (op, k) == ("dwconv", 7) else 1.0 for op, k, _ in spec])
+        for dev, lat in (("even", base.sum()), ("odd", (base * slow).sum())):
+            records.append(Record(f"g{g}", data, dev, {"latency": float(lat)}, space="s"))
+            truth[f"g{g}", dev] = lat
+    table = build_table(records)
+    cfg = replace(CFG, epochs=60)
+    test = np.arange(150, 200)
+    plain = train_predictor(table, cfg, np.arange(150))
+    kind = train_predictor(table, replace(cfg, kind_scales=True), np.arange(150))
+
+    def mape(p, dev):
+        mu, _ = p.predict_log([table.data[i] for i in test], p.device_indices([dev]))
+        return metrics(np.exp(mu[:, 0, 0]), table.y[test, table.devices.index(dev), 0])["mape"]
+
+    assert mape(kind, "odd") < 0.7 * mape(plain, "odd"), (mape(kind, "odd"), mape(plain, "odd"))
+    assert mape(kind, "even") < 1.5 * mape(plain, "even") + 1.0
+    odd, even = kind.devices.index("odd"), kind.devices.index("even")
+    for m in kind.members:
+        row = m.device_op_scale[:, 0].detach()
+        dw7, dw3, conv7 = N_OP_COLS + 8, N_OP_COLS + 6, N_OP_COLS + 3
+        # "odd"'s own 7x7 depthwise scale carries part of the 30x (its device row, reading the kind
+        # from the node's embedding, the rest): more than its 7x7 convolutions' or 3x3 depthwise ones'
+        gap = row[odd] - row[even]
+        assert gap[dw7] > gap[conv7] + 0.4 and gap[dw7] > gap[dw3] + 0.4, gap[[dw7, conv7, dw3]]
+    assert kind.members[0].config()["kernel_kinds"] and kind.meta["train_config"]["kind_scales"] is True
+    from predictor.artifacts import load_checkpoint, save_checkpoint
+
+    loaded = load_checkpoint(save_checkpoint(kind, tmp_path / "kinds.pt"))
+    data = [table.data[i] for i in test]
+    assert np.allclose(loaded.predict_log(data, [odd])[0], kind.predict_log(data, [odd])[0], rtol=1e-5)
