@@ -8,9 +8,17 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from torch_geometric.data import Batch
 
 from predictor.evaluate import metrics
-from predictor.train import TrainConfig, adapt_device, build_table, predict_table, train_predictor
+from predictor.train import (
+    TrainConfig,
+    adapt_device,
+    build_table,
+    make_optimizer,
+    predict_table,
+    train_predictor,
+)
 from tests.predictor.test_features import chain_graph, synthetic_records
 
 CFG = TrainConfig(min_steps=0, hidden_channels=16, num_layers=2, embed_channels=8, ensemble=2, epochs=40, batch_size=32,
@@ -716,3 +724,24 @@ def test_kind_scales_learn_a_device_whose_7x7_depthwise_kernels_are_slow(tmp_pat
     loaded = load_checkpoint(save_checkpoint(kind, tmp_path / "kinds.pt"))
     data = [table.data[i] for i in test]
     assert np.allclose(loaded.predict_log(data, [odd])[0], kind.predict_log(data, [odd])[0], rtol=1e-5)
+
+
+def test_kind_scales_leave_memory_targets_alone():
+    # peak memory is not a sum of per-kind costs: a model with kernel-kind scales keeps its memory
+    # targets' scales at 0 through training, while latency's move
+    from predictor.train import build_model
+
+    cfg = replace(CFG, kind_scales=True)
+    model = build_model(cfg, 2, 2, ["latency", "memory"])
+    assert model.target_bases == ["compute", "memory"]
+    table = build_table(synthetic_records(40, seed=2))
+    batch = Batch.from_data_list([table.data[i] for i in range(8)], exclude_keys=["node_names"])
+    opt = make_optimizer(model, cfg)
+    for _ in range(5):
+        pred, _ = model(batch.x, batch.edge_index, batch.batch, torch.tensor([[0, 1]] * 8), batch.graph_attr)
+        loss = (torch.log(pred) - 1.0).pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert model.device_op_scale[:, 0].abs().sum() > 0
+    assert (model.device_op_scale[:, 1] == 0).all()
