@@ -22,7 +22,7 @@ import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -976,15 +976,26 @@ def _fit_new_row(model: PerfSAGE, batch: Batch, y: torch.Tensor, steps: int, lr:
     logy = torch.log(y.clamp_min(1e-12))
     roofline = model.device_rate is not None
     rate = model.device_rate[new].detach() if roofline else torch.zeros(y.size(1), 3)
+    # a model trained with kernel-kind scales: every known row has its own, and the new row takes its
+    # prior's (the nearest device's, the mixture's or the mean); op scales added only for adaptation
+    # (op_l2) start at 0 in _fit_op_scales instead
+    kinds = KindScales(model.node_ops(batch.x), model.device_op_scale.detach()[:new]) if model.kernel_kinds else None
+    op_row = kinds.rows.mean(0) if kinds is not None else None
     if prior == "mean":  # the mean of the known rows, as add_devices left it
         vec, bias = model.device_vec[new].detach(), model.device_bias[new].detach()
         with torch.no_grad():
-            base = _row_pred(model, z, batch.batch, vec, bias, torch.zeros_like(bias), y.size(0), basis, rate)
+            base = _row_pred(model, z, batch.batch, vec, bias, torch.zeros_like(bias), y.size(0), basis, rate,
+                             kinds and kinds.of(op_row))
             scale = torch.nan_to_num(torch.nanmedian(torch.where(mask, logy - torch.log(base), torch.nan), 0).values)
     elif prior == "nearest":
-        vec, bias, scale, rate = _nearest_row(model, z, batch.batch, y, mask, logy, available, basis)
+        vec, bias, scale, rate, op_row = _nearest_row(model, z, batch.batch, y, mask, logy, available, basis, kinds)
     else:
-        vec, bias, scale, rate = _mixture_row(model, z, batch.batch, y, mask, logy, available, steps, basis)
+        vec, bias, scale, rate, op_row = _mixture_row(model, z, batch.batch, y, mask, logy, available, steps, basis,
+                                                      kinds)
+    if op_row is not None:
+        with torch.no_grad():
+            model.device_op_scale[new] = op_row
+    node_scale = kinds.of(op_row) if kinds is not None else None
     vec, bias, scale, rate = (t.detach().clone().requires_grad_(True) for t in (vec, bias, scale, rate))
     if not refine:
         return _set_row(model, new, vec, bias, scale, rate if roofline else None)
@@ -994,7 +1005,7 @@ def _fit_new_row(model: PerfSAGE, batch: Batch, y: torch.Tensor, steps: int, lr:
 
     def closure() -> torch.Tensor:
         opt.zero_grad()
-        pred = _row_pred(model, z, batch.batch, vec, bias, scale, y.size(0), basis, rate)
+        pred = _row_pred(model, z, batch.batch, vec, bias, scale, y.size(0), basis, rate, node_scale)
         err = torch.where(mask, torch.log(pred.clamp_min(1e-12)) - logy, 0.0)
         loss = (err**2).sum() / mask.sum().clamp_min(1) + l2 * ((vec - prior_vec) ** 2).sum()
         if roofline:
@@ -1022,12 +1033,15 @@ def _fit_op_scales(model: PerfSAGE, batch: Batch, y: torch.Tensor, l2: float, st
 
     With the row's per-node costs summed per op type into ``A [K, C]``, a graph's prediction is
     ``A @ exp(s)``; ``s`` minimises the mean squared log error plus ``l2 * |s|^2`` for each
-    measured target. Op types absent from the K graphs keep 0 (the GNN's own cost)."""
+    measured target. Op types absent from the K graphs keep 0 (the GNN's own cost). A model trained
+    with kernel-kind scales keeps the row its prior gave the device (:func:`_fit_new_row`) and fits
+    ``s`` on top of it, pulled towards that row."""
     model.add_op_scales(N_OP_COLS)
     width = model.scale_width
     new = model.num_devices - 1
     with torch.no_grad():
-        model.device_op_scale[new] = 0.0
+        if not model.kernel_kinds:
+            model.device_op_scale[new] = 0.0
         z = model.encode(batch.x, batch.edge_index, batch.batch, batch.graph_attr)
         op = model.node_ops(batch.x)
         dev = torch.full((batch.num_graphs, 1), new, dtype=torch.long)
@@ -1052,12 +1066,13 @@ def _fit_op_scales(model: PerfSAGE, batch: Batch, y: torch.Tensor, l2: float, st
 
         opt.step(closure)
         with torch.no_grad():
-            model.device_op_scale[new, t, used] = scale.detach().to(model.device_op_scale.dtype)
+            model.device_op_scale[new, t, used] += scale.detach().to(model.device_op_scale.dtype)
 
 
 def _nearest_row(model: PerfSAGE, z: torch.Tensor, batch: torch.Tensor, y: torch.Tensor, mask: torch.Tensor,
                  logy: torch.Tensor, available: np.ndarray | None, basis: torch.Tensor | None = None,
-                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+                 kinds: KindScales | None = None,
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """Per target, the known device whose predictions times one constant (the median log ratio)
     fit the K measurements best, and that constant: every candidate has the same single free
     parameter, so the in-sample errors compare fairly, and nothing else is fitted."""
@@ -1069,12 +1084,13 @@ def _nearest_row(model: PerfSAGE, z: torch.Tensor, batch: torch.Tensor, y: torch
     vec, bias = model.device_vec[known].detach().clone(), model.device_bias[known].detach().clone()
     scale = model.device_log_scale[known].detach().clone()
     rate = rates[known].detach().clone() if rates is not None else torch.zeros(T, 3)
+    op_row = kinds.rows.mean(0) if kinds is not None else None
     best = torch.full((T,), float("inf"))
     with torch.no_grad():
         for d in range(known):
             r = rates[d] if rates is not None else torch.zeros(T, 3)
             pred = _row_pred(model, z, batch, model.device_vec[d], model.device_bias[d], model.device_log_scale[d],
-                             y.size(0), basis, r)
+                             y.size(0), basis, r, kinds and kinds.of(kinds.rows[d]))
             ratio = torch.where(mask, logy - torch.log(pred.clamp_min(1e-12)), torch.nan).numpy()
             for t in range(T):
                 offset, err = _constant_fit(ratio[:, t])
@@ -1083,12 +1099,15 @@ def _nearest_row(model: PerfSAGE, z: torch.Tensor, batch: torch.Tensor, y: torch
                     vec[t], bias[t] = model.device_vec[d, t], model.device_bias[d, t]
                     scale[t] = model.device_log_scale[d, t] + offset
                     rate[t] = r[t]
-    return vec, bias, scale, rate
+                    if op_row is not None:
+                        op_row[t] = kinds.rows[d, t]
+    return vec, bias, scale, rate, op_row
 
 
 def _mixture_row(model: PerfSAGE, z: torch.Tensor, batch: torch.Tensor, y: torch.Tensor, mask: torch.Tensor,
                  logy: torch.Tensor, available: np.ndarray | None, steps: int, basis: torch.Tensor | None = None,
-                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+                 kinds: KindScales | None = None,
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
     known = model.num_devices - 1
     vecs = model.device_vec[:known].detach().transpose(0, 1).contiguous()  # [T, D, E]
     biases = model.device_bias[:known].detach().T.contiguous()  # [T, D]
@@ -1101,22 +1120,23 @@ def _mixture_row(model: PerfSAGE, z: torch.Tensor, batch: torch.Tensor, y: torch
     logits = torch.zeros(biases.shape, requires_grad=True)
     offset = torch.zeros(biases.size(0), requires_grad=True)
 
-    def row() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    def row() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
         w = torch.softmax(logits.masked_fill(~allowed, -1e9), dim=1)
         return (torch.einsum("td,tde->te", w, vecs), (w * biases).sum(1), (w * scales).sum(1) + offset,
-                torch.einsum("td,tdk->tk", w, rates))
+                torch.einsum("td,tdk->tk", w, rates),
+                torch.einsum("td,dtc->tc", w, kinds.rows) if kinds is not None else None)
 
     with torch.no_grad():  # start the offset at the right magnitude
-        v0, b0, s0, r0 = row()
-        ratio = torch.where(mask, logy - torch.log(_row_pred(model, z, batch, v0, b0, s0, y.size(0), basis, r0)),
-                            torch.nan)
+        v0, b0, s0, r0, o0 = row()
+        ratio = torch.where(mask, logy - torch.log(_row_pred(model, z, batch, v0, b0, s0, y.size(0), basis, r0,
+                                                             kinds and kinds.of(o0))), torch.nan)
         offset.copy_(torch.nan_to_num(torch.nanmedian(ratio, 0).values))
     opt = torch.optim.LBFGS([logits, offset], lr=1.0, max_iter=steps, line_search_fn="strong_wolfe")
 
     def closure() -> torch.Tensor:
         opt.zero_grad()
-        v, b, sc, r = row()
-        pred = _row_pred(model, z, batch, v, b, sc, y.size(0), basis, r)
+        v, b, sc, r, o = row()
+        pred = _row_pred(model, z, batch, v, b, sc, y.size(0), basis, r, kinds and kinds.of(o))
         err = torch.where(mask, torch.log(pred.clamp_min(1e-12)) - logy, 0.0)
         loss = (err**2).sum() / mask.sum().clamp_min(1) + 1e-3 * (logits**2).sum()
         loss.backward()
@@ -1127,9 +1147,25 @@ def _mixture_row(model: PerfSAGE, z: torch.Tensor, batch: torch.Tensor, y: torch
         return row()
 
 
-def _row_pred(model, z, batch, vec, bias, scale, num_graphs, basis=None, rate=None) -> torch.Tensor:
-    """Graph predictions ``[num_graphs, T]`` of one device row (``rate [T, 3]``: roofline only)."""
+class KindScales(NamedTuple):
+    """A kernel-kind model's op scales as the row fits read them: each node's kind ``ops [N]`` and the
+    known devices' rows ``rows [D, T, C]``."""
+
+    ops: torch.Tensor
+    rows: torch.Tensor
+
+    def of(self, row: torch.Tensor) -> torch.Tensor:
+        """``[N, T]``: each node's log-scale under one device row ``row [T, C]``."""
+        return row[:, self.ops].T
+
+
+def _row_pred(model, z, batch, vec, bias, scale, num_graphs, basis=None, rate=None,
+              node_scale: torch.Tensor | None = None) -> torch.Tensor:
+    """Graph predictions ``[num_graphs, T]`` of one device row (``rate [T, 3]``: roofline only;
+    ``node_scale [N, T]``: the row's kernel-kind log-scales of each node, :class:`KindScales`)."""
     base = model.log_base(basis, rate.unsqueeze(0)) if model.device_rate is not None else None
+    if node_scale is not None:
+        scale = scale + node_scale
     contrib = model.activate(z @ vec.T + bias, scale, base)  # [N, T]
     return torch.zeros(num_graphs, contrib.size(1)).index_add(0, batch, contrib)
 

@@ -724,6 +724,21 @@ def test_kind_scales_learn_a_device_whose_7x7_depthwise_kernels_are_slow(tmp_pat
     loaded = load_checkpoint(save_checkpoint(kind, tmp_path / "kinds.pt"))
     data = [table.data[i] for i in test]
     assert np.allclose(loaded.predict_log(data, [odd])[0], kind.predict_log(data, [odd])[0], rtol=1e-5)
+    # a new device calibrated on such a model takes its prior's kind scales: "odd" measured again (2x
+    # slower) from 20 graphs is "odd" times a constant, its 7x7 depthwise scale included
+    shots = np.arange(20)
+    values = 2.0 * table.y[shots, odd, :1]
+    for prior in ("nearest", "mixture", "mean"):
+        new = adapt_device(kind, "odd2", [table.data[i] for i in shots], values, prior=prior)
+        for m in new.members:
+            assert (m.device_op_scale[-1] != 0).any()
+        mu, _ = new.predict_log(data, new.device_indices(["odd2"]))
+        err = metrics(np.exp(mu[:, 0, 0]), 2.0 * table.y[test, odd, 0])["mape"]
+        assert err < 1.5 * mape(kind, "odd") + 2.0, (prior, err, mape(kind, "odd"))
+    near = adapt_device(kind, "odd2", [table.data[i] for i in shots], values, prior="nearest", refine=False,
+                        op_l2=None)
+    for m in near.members:
+        torch.testing.assert_close(m.device_op_scale[-1, 0], m.device_op_scale[odd, 0])
 
 
 def test_kind_scales_leave_memory_targets_alone():
