@@ -1,7 +1,7 @@
 """Search spaces: each module has ``NAME``, ``sample(rng) -> spec`` and ``netlist(spec) -> Netlist``.
 
-``CORPUS_SPACES`` are the eight sampled for the measured corpus (``mixed`` added in session 4, ``dwsep`` in
-session 19, ``convnext`` in session 20); ``fbnet`` serves the HELP import.
+``CORPUS_SPACES`` are the nine sampled for the measured corpus (``mixed`` added in session 4, ``dwsep`` in
+session 19, ``convnext`` in session 20, ``mbsmall`` in session 26); ``fbnet`` serves the HELP import.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from types import ModuleType
 from typing import Any
 
 from datasets.netlist import Netlist, NetlistError
-from datasets.spaces import convnext, dethead, dwsep, fbnet, mixed, mobilenet, nb201, resnet, vit
+from datasets.spaces import convnext, dethead, dwsep, fbnet, mbsmall, mixed, mobilenet, nb201, resnet, vit
 
 SPACES: dict[str, ModuleType] = {m.NAME: m for m in (mobilenet, resnet, nb201, vit, dethead, mixed, dwsep, convnext,
-                                                     fbnet)}
-CORPUS_SPACES = ("mobilenet", "resnet", "nb201", "vit", "dethead", "mixed", "dwsep", "convnext")
+                                                     mbsmall, fbnet)}
+CORPUS_SPACES = ("mobilenet", "resnet", "nb201", "vit", "dethead", "mixed", "dwsep", "convnext", "mbsmall")
 MAX_TRIES = 200
 
 

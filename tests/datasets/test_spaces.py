@@ -43,6 +43,21 @@ def test_mobilenet_covers_kernels_expansions_families_resolutions():
     assert "hswish" in _collect("mobilenet", lambda s: [st["act"] for st in s["stages"]])
 
 
+def test_mbsmall_samples_the_small_end_that_mobilenet_leaves_thin():
+    macs = [spaces.netlist(spaces.sample_spec("mbsmall", 1, i)).macs() for i in range(N * 2)]
+    big = [spaces.netlist(spaces.sample_spec("mobilenet", 1, i)).macs() for i in range(N * 2)]
+    assert sorted(macs)[N] < 0.25 * sorted(big)[N]  # medians: a different range, not a copy
+    assert _collect("mbsmall", lambda s: [s["family"]]) == {"v2", "v3"}
+    res = _collect("mbsmall", lambda s: [s["resolution"]])
+    assert min(res) < 128 and max(res) <= 224
+    v3 = [s for s in (spaces.sample_spec("mbsmall", 1, i) for i in range(N * 2)) if s["family"] == "v3"]
+    assert {st["se"] for s in v3 for st in s["stages"]} == {True, False}
+    assert {len(st["blocks"]) for s in v3 for st in s["stages"]} == {1, 2, 3}
+    # its specs are mobilenet specs: the same layers (a v3 spec read as either space is one network)
+    spec = v3[0]
+    assert spaces.netlist(spec).macs() == spaces.netlist({**spec, "space": "mobilenet"}).macs()
+
+
 def test_resnet_covers_block_kinds_and_groups():
     fams = _collect("resnet", lambda s: [s["family"]])
     assert fams == set(spaces.resnet.FAMILIES)
